@@ -1,0 +1,71 @@
+import type { CurrentMetrics } from "../monitor.ts";
+
+export interface TerminalRow {
+  readonly label: string;
+  readonly value: string;
+}
+
+const pct = (ratio: number | undefined) => (ratio === undefined ? "—" : `${(ratio * 100).toFixed(1)} %`);
+const gib = (bytes: number | undefined) =>
+  bytes === undefined ? "—" : `${(bytes / 1024 ** 3).toFixed(1)} GiB`;
+
+/** The lines of the live summary. Pure, so it can be tested without a terminal. */
+export function summaryLines(m: CurrentMetrics, extra: readonly string[] = []): string[] {
+  const lines = [
+    `TTS performance monitor — ${new Date(m.timestamp).toLocaleTimeString()}   (Ctrl-C to stop)`,
+    `  CPU ${pct(m.cpuUsageRatio).padStart(8)}   load ${m.load1 === undefined ? "—" : m.load1.toFixed(2)}   RAM ${pct(m.memoryUsageRatio)} (${gib(m.memoryUsedBytes)} / ${gib(m.memoryTotalBytes)})   swap ${pct(m.swapUsageRatio)}`,
+  ];
+  if (m.gpus.length === 0) {
+    const gpu = m.collectors.gpu;
+    lines.push(`  GPU  none${gpu && !gpu.success && gpu.error ? ` (${gpu.error.slice(0, 80)})` : ""}`);
+  }
+  for (const g of m.gpus) {
+    const temp = g.temperatureCelsius === undefined ? "—" : `${g.temperatureCelsius} °C`;
+    const power = g.powerWatts === undefined ? "" : `   ${g.powerWatts.toFixed(0)} W`;
+    lines.push(
+      `  GPU${g.gpu} ${g.name}: ${g.usagePercent === undefined ? "—" : `${g.usagePercent} %`}   ${temp}   VRAM ${gib(g.memoryUsedBytes)} / ${gib(g.memoryTotalBytes)}${power}`,
+    );
+  }
+  lines.push(...extra);
+  const failing = Object.entries(m.collectors)
+    .filter(([, s]) => !s.success)
+    .map(([n]) => n);
+  lines.push(
+    `  collectors: ${Object.keys(m.collectors).length} running${failing.length ? `, failing: ${failing.join(", ")}` : ", all ok"}`,
+  );
+  return lines;
+}
+
+/**
+ * A summary that redraws in place: it moves the cursor up over its previous lines and clears them.
+ * Log lines are written above it, so logs and summary never overwrite each other.
+ */
+export class LiveSummary {
+  #drawn = 0;
+  #last: string[] = [];
+
+  constructor(private readonly out: NodeJS.WriteStream) {}
+
+  #erase(): string {
+    return this.#drawn > 0 ? `\x1b[${this.#drawn}A\r\x1b[J` : "";
+  }
+
+  draw(lines: readonly string[]): void {
+    const width = this.out.columns || 120;
+    this.#last = lines.map((l) => (l.length > width ? `${l.slice(0, width - 1)}…` : l));
+    this.out.write(`${this.#erase()}${this.#last.join("\n")}\n`);
+    this.#drawn = this.#last.length;
+  }
+
+  /** Writes a log line above the summary, then redraws the summary under it. */
+  writeAbove(text: string): void {
+    this.out.write(`${this.#erase()}${text}${text.endsWith("\n") ? "" : "\n"}`);
+    this.#drawn = 0;
+    if (this.#last.length) this.draw(this.#last);
+  }
+
+  clear(): void {
+    this.out.write(this.#erase());
+    this.#drawn = 0;
+  }
+}

@@ -1,0 +1,165 @@
+import { readFile, statfs } from "node:fs/promises";
+import os from "node:os";
+import type { Sample } from "../metrics/registry.ts";
+import { parseDiskstats, parseMeminfo, parseMounts, parseProcStat } from "./procfs.ts";
+import type { Collector } from "./types.ts";
+
+const linux = () => process.platform === "linux";
+const onlyLinux = () =>
+  linux()
+    ? { ok: true as const }
+    : { ok: false as const, reason: `reads /proc, which ${process.platform} lacks` };
+
+/** CPU usage ratio (from the change in /proc/stat since the previous run), load averages and core count. */
+export function cpuCollector(): Collector {
+  let previous: { busy: number; total: number } | undefined;
+  const readTimes = async () => {
+    if (linux()) return parseProcStat(await readFile("/proc/stat", "utf8"));
+    let busy = 0;
+    let total = 0;
+    for (const c of os.cpus()) {
+      const t = c.times;
+      busy += t.user + t.nice + t.sys + t.irq;
+      total += t.user + t.nice + t.sys + t.irq + t.idle;
+    }
+    return { busy, total };
+  };
+  return {
+    name: "cpu",
+    metrics: [
+      "tts_host_cpu_usage_ratio",
+      "tts_host_cpu_cores",
+      "tts_host_load1",
+      "tts_host_load5",
+      "tts_host_load15",
+    ],
+    supported: () => ({ ok: true }),
+    async collect() {
+      const now = await readTimes();
+      const [l1, l5, l15] = os.loadavg();
+      const samples: Sample[] = [
+        { metric: "tts_host_cpu_cores", labels: {}, value: os.availableParallelism() },
+        { metric: "tts_host_load1", labels: {}, value: l1 ?? 0 },
+        { metric: "tts_host_load5", labels: {}, value: l5 ?? 0 },
+        { metric: "tts_host_load15", labels: {}, value: l15 ?? 0 },
+      ];
+      // The ratio needs two readings; the first run exports none rather than an average since boot.
+      if (previous && now.total > previous.total) {
+        const ratio = (now.busy - previous.busy) / (now.total - previous.total);
+        samples.push({
+          metric: "tts_host_cpu_usage_ratio",
+          labels: {},
+          value: Math.min(1, Math.max(0, ratio)),
+        });
+      }
+      previous = now;
+      return samples;
+    },
+  };
+}
+
+/** RAM and swap from /proc/meminfo (used = MemTotal - MemAvailable, as free(1) and node_exporter users compute it). */
+export function memoryCollector(): Collector {
+  return {
+    name: "memory",
+    metrics: [
+      "tts_host_memory_total_bytes",
+      "tts_host_memory_used_bytes",
+      "tts_host_memory_usage_ratio",
+      "tts_host_swap_total_bytes",
+      "tts_host_swap_used_bytes",
+      "tts_host_swap_usage_ratio",
+    ],
+    supported: () => ({ ok: true }),
+    async collect() {
+      let total: number;
+      let available: number;
+      let swapTotal: number | undefined;
+      let swapFree: number | undefined;
+      if (linux()) {
+        const info = parseMeminfo(await readFile("/proc/meminfo", "utf8"));
+        const t = info.get("MemTotal");
+        const a = info.get("MemAvailable");
+        if (t === undefined || a === undefined)
+          throw new Error("/proc/meminfo lacks MemTotal or MemAvailable");
+        total = t;
+        available = a;
+        swapTotal = info.get("SwapTotal");
+        swapFree = info.get("SwapFree");
+      } else {
+        total = os.totalmem();
+        available = os.freemem();
+      }
+      const used = total - available;
+      const samples: Sample[] = [
+        { metric: "tts_host_memory_total_bytes", labels: {}, value: total },
+        { metric: "tts_host_memory_used_bytes", labels: {}, value: used },
+        { metric: "tts_host_memory_usage_ratio", labels: {}, value: total > 0 ? used / total : 0 },
+      ];
+      if (swapTotal !== undefined && swapFree !== undefined) {
+        const swapUsed = swapTotal - swapFree;
+        samples.push(
+          { metric: "tts_host_swap_total_bytes", labels: {}, value: swapTotal },
+          { metric: "tts_host_swap_used_bytes", labels: {}, value: swapUsed },
+          {
+            metric: "tts_host_swap_usage_ratio",
+            labels: {},
+            value: swapTotal > 0 ? swapUsed / swapTotal : 0,
+          },
+        );
+      }
+      return samples;
+    },
+  };
+}
+
+/** Bytes read and written per block device since boot, from /proc/diskstats. */
+export function diskCollector(): Collector {
+  return {
+    name: "disk",
+    metrics: ["tts_host_disk_read_bytes_total", "tts_host_disk_written_bytes_total"],
+    supported: onlyLinux,
+    async collect() {
+      const stats = parseDiskstats(await readFile("/proc/diskstats", "utf8"));
+      return stats.flatMap((d) => [
+        { metric: "tts_host_disk_read_bytes_total", labels: { device: d.device }, value: d.readBytes },
+        { metric: "tts_host_disk_written_bytes_total", labels: { device: d.device }, value: d.writtenBytes },
+      ]);
+    },
+  };
+}
+
+/** Size and free space per mount point (statfs), skipping pseudo filesystems. */
+export function filesystemCollector(excludedTypes: readonly string[]): Collector {
+  const excluded = new Set(excludedTypes);
+  return {
+    name: "filesystem",
+    metrics: ["tts_host_filesystem_size_bytes", "tts_host_filesystem_free_bytes"],
+    supported: onlyLinux,
+    async collect(signal) {
+      const mounts = parseMounts(await readFile("/proc/mounts", "utf8")).filter(
+        (m) => !excluded.has(m.fstype),
+      );
+      const seen = new Set<string>();
+      const samples: Sample[] = [];
+      for (const m of mounts) {
+        if (seen.has(m.mountpoint)) continue;
+        seen.add(m.mountpoint);
+        signal.throwIfAborted();
+        let st: Awaited<ReturnType<typeof statfs>>;
+        try {
+          st = await statfs(m.mountpoint);
+        } catch {
+          continue; // permission denied or vanished mount: not this collector's failure
+        }
+        if (st.blocks === 0) continue;
+        const labels = { mountpoint: m.mountpoint, device: m.device, fstype: m.fstype };
+        samples.push(
+          { metric: "tts_host_filesystem_size_bytes", labels, value: st.blocks * st.bsize },
+          { metric: "tts_host_filesystem_free_bytes", labels, value: st.bavail * st.bsize },
+        );
+      }
+      return samples;
+    },
+  };
+}

@@ -1,0 +1,113 @@
+import { readdir, readFile } from "node:fs/promises";
+import { basename } from "node:path";
+import type { Sample } from "../metrics/registry.ts";
+import { parsePidStat, parseStatusRss } from "./procfs.ts";
+import type { Collector } from "./types.ts";
+
+/** A process to watch: the exporter itself, or a TTS server named in an engine's `process` key. */
+export type ProcessTarget =
+  | { readonly label: string; readonly self: true }
+  | { readonly label: string; readonly pidFile: string }
+  | { readonly label: string; readonly name: string };
+
+interface PidReading {
+  readonly cpuSeconds: number;
+  readonly threads: number;
+  readonly rss: number;
+}
+
+async function readPid(pid: number): Promise<PidReading | undefined> {
+  try {
+    const [stat, status] = await Promise.all([
+      readFile(`/proc/${pid}/stat`, "utf8"),
+      readFile(`/proc/${pid}/status`, "utf8"),
+    ]);
+    const s = parsePidStat(stat);
+    return { cpuSeconds: s.cpuSeconds, threads: s.threads, rss: parseStatusRss(status) };
+  } catch {
+    return undefined; // exited between listing and reading
+  }
+}
+
+/** True when the process's comm, or the base name of any argv entry, equals `name` ("piper" matches "python3 /opt/piper/piper"). */
+export function matchesName(name: string, comm: string, argv: readonly string[]): boolean {
+  return comm === name || argv.some((a) => basename(a) === name);
+}
+
+async function pidsByName(name: string): Promise<number[]> {
+  const entries = await readdir("/proc");
+  const pids: number[] = [];
+  await Promise.all(
+    entries
+      .filter((e) => /^\d+$/.test(e) && Number(e) !== process.pid)
+      .map(async (e) => {
+        try {
+          const [comm, cmdline] = await Promise.all([
+            readFile(`/proc/${e}/comm`, "utf8"),
+            readFile(`/proc/${e}/cmdline`, "utf8"),
+          ]);
+          if (matchesName(name, comm.trim(), cmdline.split("\0").filter(Boolean))) pids.push(Number(e));
+        } catch {
+          // gone, or not ours to read
+        }
+      }),
+  );
+  return pids;
+}
+
+async function pidFromFile(file: string): Promise<number[]> {
+  try {
+    const pid = Number((await readFile(file, "utf8")).trim());
+    return Number.isInteger(pid) && pid > 0 ? [pid] : [];
+  } catch {
+    return []; // no pid file: the server is not running, which tts_process_instances 0 says
+  }
+}
+
+/** Threads, CPU seconds and resident memory of the TTS server processes and of the exporter itself. */
+export function processCollector(targets: readonly ProcessTarget[]): Collector {
+  return {
+    name: "process",
+    metrics: [
+      "tts_process_instances",
+      "tts_process_threads",
+      "tts_process_cpu_seconds_total",
+      "tts_process_resident_memory_bytes",
+    ],
+    supported: () =>
+      process.platform === "linux"
+        ? { ok: true }
+        : { ok: false, reason: `reads /proc, which ${process.platform} lacks` },
+    async collect() {
+      const samples: Sample[] = [];
+      for (const target of targets) {
+        const pids =
+          "self" in target
+            ? [process.pid]
+            : "pidFile" in target
+              ? await pidFromFile(target.pidFile)
+              : await pidsByName(target.name);
+        const readings = (await Promise.all(pids.map(readPid))).filter(
+          (r): r is PidReading => r !== undefined,
+        );
+        const labels = { process: target.label };
+        samples.push({ metric: "tts_process_instances", labels, value: readings.length });
+        if (readings.length === 0) continue;
+        samples.push(
+          { metric: "tts_process_threads", labels, value: readings.reduce((a, r) => a + r.threads, 0) },
+          {
+            metric: "tts_process_cpu_seconds_total",
+            labels,
+            value: readings.reduce((a, r) => a + r.cpuSeconds, 0),
+          },
+          {
+            metric: "tts_process_resident_memory_bytes",
+            labels,
+            value: readings.reduce((a, r) => a + r.rss, 0),
+          },
+        );
+      }
+      return samples;
+    },
+  };
+}

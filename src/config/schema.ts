@@ -1,0 +1,196 @@
+import { z } from "zod";
+
+// The config file's shape (SPEC §4). Every object is strict: an unknown key is an error, because a
+// misspelt key that is silently ignored is a setting the user believes in and does not have.
+
+const seconds = (max: number) => z.number().positive().max(max);
+const url = z.url({ protocol: /^https?$/ });
+
+const processRef = z
+  .strictObject({
+    pid_file: z.string().min(1).optional(),
+    name: z.string().min(1).optional(),
+  })
+  .refine((p) => (p.pid_file === undefined) !== (p.name === undefined), {
+    message: "exactly one of pid_file or name",
+  });
+
+const engineCommon = {
+  name: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/, "letters, digits, '_', '.', '-' (1-64 characters)")
+    .refine(
+      (n) => n !== "exporter" && n !== "other",
+      "a name other than the reserved 'exporter' and 'other'",
+    ),
+  enabled: z.boolean().default(true),
+  timeout_seconds: seconds(600).optional(),
+  voice: z.string().min(1).optional(),
+  process: processRef.optional(),
+  /** Extra HTTP header for network engines, e.g. { "name": "Authorization", "value_env": "TTS_TOKEN" }. */
+  auth_header: z
+    .strictObject({
+      name: z.string().min(1),
+      value_env: z.string().min(1).optional(),
+      value_file: z.string().min(1).optional(),
+    })
+    .refine((a) => (a.value_env === undefined) !== (a.value_file === undefined), {
+      message: "exactly one of value_env or value_file",
+    })
+    .optional(),
+};
+
+export const engineSchema = z.discriminatedUnion("type", [
+  z.strictObject({ ...engineCommon, type: z.literal("embedded") }),
+  z.strictObject({
+    ...engineCommon,
+    type: z.literal("command"),
+    command: z.array(z.string()).min(1),
+    stdin: z.string().optional(),
+    output: z.enum(["file", "stdout"]).optional(),
+  }),
+  z.strictObject({
+    ...engineCommon,
+    type: z.literal("openai"),
+    url,
+    model: z.string().min(1).default("tts-1"),
+    response_format: z.enum(["wav", "pcm"]).default("wav"),
+    sample_rate: z.number().int().min(8000).max(192000).optional(),
+    api_key_env: z.string().min(1).optional(),
+    stream: z.boolean().optional(),
+  }),
+  z.strictObject({
+    ...engineCommon,
+    type: z.literal("coqui"),
+    url,
+    speaker_id: z.string().optional(),
+    language_id: z.string().optional(),
+  }),
+  z.strictObject({ ...engineCommon, type: z.literal("piper"), url }),
+  z.strictObject({ ...engineCommon, type: z.literal("marytts"), url, locale: z.string().default("en_US") }),
+  z.strictObject({
+    ...engineCommon,
+    type: z.literal("wyoming"),
+    url: z.string().regex(/^tcp:\/\/[^:/]+:\d{1,5}$/, "tcp://host:port"),
+    streaming: z.boolean().optional(),
+  }),
+]);
+
+const collectorsSchema = z.strictObject({
+  cpu: z.boolean().default(true),
+  memory: z.boolean().default(true),
+  disk: z.boolean().default(true),
+  filesystem: z.boolean().default(true),
+  process: z.boolean().default(true),
+  gpu: z.boolean().default(true),
+});
+
+const hostPort = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):\d{1,5}$/, "host:port (e.g. 0.0.0.0:9090)");
+
+export const configSchema = z.strictObject({
+  tool_info: z
+    .strictObject({
+      name: z.string().default("tts_performance_monitor"),
+      version: z.string().default("1.0.0"),
+      enabled: z.boolean().default(true),
+    })
+    .prefault({}),
+  monitoring: z
+    .strictObject({
+      interval_seconds: seconds(3600).default(1),
+      /** Per-collector timeout; defaults to the interval, at most 10 s. */
+      collector_timeout_seconds: seconds(60).optional(),
+      gpu_monitoring: z.boolean().default(true),
+      audio_analysis: z.boolean().default(true),
+      cache_monitoring: z.boolean().default(true),
+      collectors: collectorsSchema.prefault({}),
+      nvidia_smi_path: z.string().min(1).default("nvidia-smi"),
+      /** Filesystem types that the filesystem collector ignores (pseudo and virtual filesystems). */
+      filesystem_types_exclude: z
+        .array(z.string())
+        .default([
+          "autofs",
+          "binfmt_misc",
+          "bpf",
+          "cgroup",
+          "cgroup2",
+          "configfs",
+          "debugfs",
+          "devpts",
+          "devtmpfs",
+          "fusectl",
+          "hugetlbfs",
+          "mqueue",
+          "nsfs",
+          "proc",
+          "pstore",
+          "rpc_pipefs",
+          "securityfs",
+          "selinuxfs",
+          "squashfs",
+          "sysfs",
+          "tracefs",
+          "overlay",
+          "tmpfs",
+          "ramfs",
+        ]),
+    })
+    .prefault({}),
+  thresholds: z
+    .strictObject({
+      latency_max_ms: z.number().positive().max(600_000).default(500),
+      gpu_temp_max: z.number().min(20).max(120).default(85),
+      memory_usage_max: z.number().gt(0).max(100).default(90),
+      quality_score_min: z.number().min(0).max(1).default(0.8),
+      cache_hit_rate_min: z.number().min(0).max(1).default(0.7),
+    })
+    .prefault({}),
+  alerts: z
+    .strictObject({
+      email_notifications: z.boolean().default(false),
+      email_to: z.string().optional(),
+      slack_webhook: z.string().optional(),
+      dashboard_alerts: z.boolean().default(true),
+    })
+    .prefault({}),
+  probes: z
+    .strictObject({
+      interval_seconds: seconds(86_400).default(15),
+      timeout_seconds: seconds(600).default(10),
+      texts: z
+        .array(z.string().min(1).max(5000))
+        .min(1)
+        .default(["The quick brown fox jumps over the lazy dog."]),
+    })
+    .prefault({}),
+  engines: z
+    .array(engineSchema)
+    .default([{ name: "embedded", type: "embedded", voice: "slt", enabled: true }])
+    .superRefine((engines, ctx) => {
+      const seen = new Set<string>();
+      engines.forEach((e, i) => {
+        if (seen.has(e.name)) {
+          ctx.addIssue({
+            code: "custom",
+            path: [i, "name"],
+            message: `a unique engine name ("${e.name}" repeats)`,
+          });
+        }
+        seen.add(e.name);
+      });
+    }),
+  server: z
+    .strictObject({
+      listen_address: hostPort.default("0.0.0.0:9090"),
+      dashboard_address: hostPort.default("127.0.0.1:8080"),
+    })
+    .prefault({}),
+});
+
+export type Config = z.infer<typeof configSchema>;
+export type EngineConfig = z.infer<typeof engineSchema>;
+export type EngineType = EngineConfig["type"];
+export type Thresholds = Config["thresholds"];
+export type CollectorSwitches = Config["monitoring"]["collectors"];

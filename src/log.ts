@@ -1,0 +1,89 @@
+// A small structured logger: JSON lines for containers (--prometheus-export or no TTY), readable
+// lines for people. Registered secrets are masked in every line, whatever field carries them.
+
+export type Level = "debug" | "info" | "warn" | "error";
+const order: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+
+export type Fields = Record<string, unknown>;
+
+export interface LogSink {
+  write(line: string): void;
+}
+
+export class Logger {
+  #secrets = new Set<string>();
+  #sink: LogSink;
+  #json: boolean;
+  #min: Level;
+  #once = new Set<string>();
+
+  constructor(options: { json: boolean; level?: Level; sink?: LogSink }) {
+    this.#json = options.json;
+    this.#min = options.level ?? "info";
+    this.#sink = options.sink ?? { write: (line) => process.stderr.write(line) };
+  }
+
+  /** Masks this value in every later log line (webhook URLs, passwords, API keys). */
+  addSecret(value: string | undefined): void {
+    if (value && value.length >= 4) this.#secrets.add(value);
+  }
+
+  setSink(sink: LogSink): void {
+    this.#sink = sink;
+  }
+
+  #mask(text: string): string {
+    let out = text;
+    for (const s of this.#secrets) out = out.split(s).join("<redacted>");
+    return out;
+  }
+
+  log(level: Level, msg: string, fields: Fields = {}): void {
+    if (order[level] < order[this.#min]) return;
+    const time = new Date().toISOString();
+    let line: string;
+    if (this.#json) {
+      line = JSON.stringify({ time, level, msg, ...fields }, (_k, v: unknown) =>
+        v instanceof Error ? { name: v.name, message: v.message } : v,
+      );
+    } else {
+      const extra = Object.entries(fields)
+        .map(([k, v]) => `${k}=${v instanceof Error ? JSON.stringify(v.message) : JSON.stringify(v)}`)
+        .join(" ");
+      line = `${time} ${level.toUpperCase().padEnd(5)} ${msg}${extra ? ` ${extra}` : ""}`;
+    }
+    this.#sink.write(`${this.#mask(line)}\n`);
+  }
+
+  debug(msg: string, fields?: Fields): void {
+    this.log("debug", msg, fields);
+  }
+  info(msg: string, fields?: Fields): void {
+    this.log("info", msg, fields);
+  }
+  warn(msg: string, fields?: Fields): void {
+    this.log("warn", msg, fields);
+  }
+  error(msg: string, fields?: Fields): void {
+    this.log("error", msg, fields);
+  }
+
+  /** Logs a line only the first time `key` is seen (e.g. "no nvidia-smi"), so a failing collector does not flood. */
+  once(key: string, level: Level, msg: string, fields?: Fields): void {
+    if (this.#once.has(key)) return;
+    this.#once.add(key);
+    this.log(level, msg, fields);
+  }
+
+  /** Forgets a once-key, so the next occurrence is logged again (after a recovery). */
+  reset(key: string): void {
+    this.#once.delete(key);
+  }
+}
+
+export function errorMessage(err: unknown): string {
+  if (err instanceof Error) {
+    return err.cause instanceof Error ? `${err.message}: ${err.cause.message}` : err.message;
+  }
+  return String(err);
+}

@@ -1,0 +1,439 @@
+// Every metric the exporter can emit. Registration, docs/metrics.md, dashboards and alert rules
+// all read this table; nothing else defines a metric name.
+
+import { audioMetrics } from "./catalog-audio.ts";
+import type { MetricArea, MetricDef } from "./catalog-types.ts";
+
+export type { MetricArea, MetricDef, MetricType } from "./catalog-types.ts";
+
+const LATENCY_BUCKETS = [0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30] as const;
+const TTS_LABELS = ["engine", "voice"] as const;
+const GPU_LABELS = ["gpu", "name", "uuid"] as const;
+
+export const catalog = {
+  // --- The four contract metrics (SPEC §3): names and types are fixed. ---
+  tts_latency_seconds: {
+    type: "histogram",
+    help: "End-to-end synthesis latency, from request sent to last audio byte received.",
+    labels: ["engine", "voice", "source"],
+    unit: "seconds",
+    area: "tts",
+    buckets: LATENCY_BUCKETS,
+  },
+  tts_gpu_usage_percent: {
+    type: "gauge",
+    help: "GPU utilisation over the last sample period, 0-100, from nvidia-smi utilization.gpu.",
+    labels: GPU_LABELS,
+    unit: "percent",
+    area: "gpu",
+  },
+  tts_quality_score: {
+    type: "gauge",
+    help: "Composite audio quality score of the last analysed audio, 0-1 (1 best); formula in docs/quality-score.md.",
+    labels: TTS_LABELS,
+    unit: "",
+    area: "audio",
+  },
+  tts_cache_hit_rate: {
+    type: "gauge",
+    help: "Cache hits divided by cache lookups over the sliding window, 0-1.",
+    labels: ["engine"],
+    unit: "",
+    area: "cache",
+  },
+
+  ...audioMetrics,
+
+  // --- TTS performance ---
+  tts_time_to_first_audio_seconds: {
+    type: "histogram",
+    help: "Time from request sent to the first audio sample received (streaming engines).",
+    labels: ["engine", "voice", "source"],
+    unit: "seconds",
+    area: "tts",
+    buckets: LATENCY_BUCKETS,
+  },
+  tts_real_time_factor: {
+    type: "gauge",
+    help: "Synthesis time divided by produced audio duration for the last request (below 1 is faster than real time).",
+    labels: ["engine", "voice", "source"],
+    unit: "",
+    area: "tts",
+  },
+  tts_throughput_characters_per_second: {
+    type: "gauge",
+    help: "Input characters synthesised per second of synthesis time, last request.",
+    labels: ["engine", "voice", "source"],
+    unit: "",
+    area: "tts",
+  },
+  tts_throughput_words_per_minute: {
+    type: "gauge",
+    help: "Input words synthesised per minute of synthesis time, last request.",
+    labels: ["engine", "voice", "source"],
+    unit: "",
+    area: "tts",
+  },
+  tts_speaking_rate_words_per_minute: {
+    type: "gauge",
+    help: "Words per minute of produced audio (input words / audio duration), last request.",
+    labels: ["engine", "voice", "source"],
+    unit: "",
+    area: "tts",
+  },
+  tts_audio_duration_seconds: {
+    type: "gauge",
+    help: "Duration of the audio produced by the last request.",
+    labels: ["engine", "voice", "source"],
+    unit: "seconds",
+    area: "tts",
+  },
+  tts_requests_total: {
+    type: "counter",
+    help: "Synthesis requests by result (success or failure).",
+    labels: ["engine", "voice", "source", "result"],
+    unit: "",
+    area: "tts",
+  },
+  tts_failures_total: {
+    type: "counter",
+    help: "Failed synthesis requests by bounded reason (timeout, connection, http_status, protocol, empty_audio, bad_audio, auth, other).",
+    labels: ["engine", "voice", "source", "reason"],
+    unit: "",
+    area: "tts",
+  },
+  tts_first_request_latency_seconds: {
+    type: "gauge",
+    help: "Latency of the first (cold) request to the engine after the exporter started.",
+    labels: ["engine", "voice"],
+    unit: "seconds",
+    area: "tts",
+  },
+  tts_request_temperature_latency_seconds: {
+    type: "gauge",
+    help: "Latency of the last request, by temperature: cold (first after start) or warm.",
+    labels: ["engine", "voice", "temperature"],
+    unit: "seconds",
+    area: "tts",
+  },
+  tts_probe_success: {
+    type: "gauge",
+    help: "1 when the last synthesis probe of the engine succeeded, 0 otherwise.",
+    labels: ["engine"],
+    unit: "",
+    area: "tts",
+  },
+  tts_probe_duration_seconds: {
+    type: "gauge",
+    help: "Wall time of the last synthesis probe, including audio decoding.",
+    labels: ["engine"],
+    unit: "seconds",
+    area: "tts",
+  },
+  tts_probe_last_run_timestamp_seconds: {
+    type: "gauge",
+    help: "Unix time at which the last synthesis probe of the engine finished.",
+    labels: ["engine"],
+    unit: "seconds",
+    area: "tts",
+  },
+  tts_ingest_events_total: {
+    type: "counter",
+    help: "Synthesis events received through the ingestion API, by outcome (accepted, rejected).",
+    labels: ["outcome"],
+    unit: "",
+    area: "tts",
+  },
+  tts_ingest_labels_folded_total: {
+    type: "counter",
+    help: "Ingested events whose engine or voice label was folded into 'other' by the cardinality guard.",
+    labels: ["label"],
+    unit: "",
+    area: "tts",
+  },
+
+  // --- Cache ---
+  tts_cache_hits_total: {
+    type: "counter",
+    help: "Cache hits reported by synthesis events.",
+    labels: ["engine"],
+    unit: "",
+    area: "cache",
+  },
+  tts_cache_lookups_total: {
+    type: "counter",
+    help: "Cache lookups (hits and misses) reported by synthesis events.",
+    labels: ["engine"],
+    unit: "",
+    area: "cache",
+  },
+
+  // --- Host ---
+  tts_host_cpu_usage_ratio: {
+    type: "gauge",
+    help: "Share of CPU time not idle across all cores over the last collection interval, 0-1.",
+    labels: [],
+    unit: "",
+    area: "host",
+  },
+  tts_host_cpu_cores: {
+    type: "gauge",
+    help: "Number of logical CPUs.",
+    labels: [],
+    unit: "",
+    area: "host",
+  },
+  tts_host_load1: {
+    type: "gauge",
+    help: "1-minute load average.",
+    labels: [],
+    unit: "",
+    area: "host",
+  },
+  tts_host_load5: {
+    type: "gauge",
+    help: "5-minute load average.",
+    labels: [],
+    unit: "",
+    area: "host",
+  },
+  tts_host_load15: {
+    type: "gauge",
+    help: "15-minute load average.",
+    labels: [],
+    unit: "",
+    area: "host",
+  },
+  tts_host_memory_total_bytes: {
+    type: "gauge",
+    help: "Physical memory size (MemTotal).",
+    labels: [],
+    unit: "bytes",
+    area: "host",
+  },
+  tts_host_memory_used_bytes: {
+    type: "gauge",
+    help: "Physical memory in use: MemTotal - MemAvailable.",
+    labels: [],
+    unit: "bytes",
+    area: "host",
+  },
+  tts_host_memory_usage_ratio: {
+    type: "gauge",
+    help: "Physical memory in use divided by MemTotal, 0-1.",
+    labels: [],
+    unit: "",
+    area: "host",
+  },
+  tts_host_swap_total_bytes: {
+    type: "gauge",
+    help: "Swap size (SwapTotal).",
+    labels: [],
+    unit: "bytes",
+    area: "host",
+  },
+  tts_host_swap_used_bytes: {
+    type: "gauge",
+    help: "Swap in use: SwapTotal - SwapFree.",
+    labels: [],
+    unit: "bytes",
+    area: "host",
+  },
+  tts_host_swap_usage_ratio: {
+    type: "gauge",
+    help: "Swap in use divided by SwapTotal, 0-1 (0 when there is no swap).",
+    labels: [],
+    unit: "",
+    area: "host",
+  },
+  tts_host_disk_read_bytes_total: {
+    type: "counter",
+    help: "Bytes read from the block device since boot (/proc/diskstats).",
+    labels: ["device"],
+    unit: "bytes",
+    area: "host",
+  },
+  tts_host_disk_written_bytes_total: {
+    type: "counter",
+    help: "Bytes written to the block device since boot (/proc/diskstats).",
+    labels: ["device"],
+    unit: "bytes",
+    area: "host",
+  },
+  tts_host_filesystem_size_bytes: {
+    type: "gauge",
+    help: "Filesystem size.",
+    labels: ["mountpoint", "device", "fstype"],
+    unit: "bytes",
+    area: "host",
+  },
+  tts_host_filesystem_free_bytes: {
+    type: "gauge",
+    help: "Filesystem space available to unprivileged users.",
+    labels: ["mountpoint", "device", "fstype"],
+    unit: "bytes",
+    area: "host",
+  },
+
+  // --- Processes (TTS servers named in config, and the exporter itself as process="exporter") ---
+  tts_process_instances: {
+    type: "gauge",
+    help: "Number of OS processes matched for the process (0 when the TTS server is not running).",
+    labels: ["process"],
+    unit: "",
+    area: "process",
+  },
+  tts_process_threads: {
+    type: "gauge",
+    help: "Threads of the matched processes, summed.",
+    labels: ["process"],
+    unit: "",
+    area: "process",
+  },
+  tts_process_cpu_seconds_total: {
+    type: "counter",
+    help: "User and system CPU time of the matched processes, summed (processes that exited drop out).",
+    labels: ["process"],
+    unit: "seconds",
+    area: "process",
+  },
+  tts_process_resident_memory_bytes: {
+    type: "gauge",
+    help: "Resident set size of the matched processes, summed.",
+    labels: ["process"],
+    unit: "bytes",
+    area: "process",
+  },
+
+  // --- GPU (only from a real nvidia-smi query; no GPU means no series) ---
+  tts_gpu_temperature_celsius: {
+    type: "gauge",
+    help: "GPU core temperature.",
+    labels: GPU_LABELS,
+    unit: "celsius",
+    area: "gpu",
+  },
+  tts_gpu_memory_used_bytes: {
+    type: "gauge",
+    help: "GPU memory in use (VRAM).",
+    labels: GPU_LABELS,
+    unit: "bytes",
+    area: "gpu",
+  },
+  tts_gpu_memory_total_bytes: {
+    type: "gauge",
+    help: "GPU memory size (VRAM).",
+    labels: GPU_LABELS,
+    unit: "bytes",
+    area: "gpu",
+  },
+  tts_gpu_memory_usage_ratio: {
+    type: "gauge",
+    help: "GPU memory in use divided by GPU memory size, 0-1.",
+    labels: GPU_LABELS,
+    unit: "",
+    area: "gpu",
+  },
+  tts_gpu_memory_utilization_percent: {
+    type: "gauge",
+    help: "Share of time the GPU memory controller was busy, 0-100 (nvidia-smi utilization.memory).",
+    labels: GPU_LABELS,
+    unit: "percent",
+    area: "gpu",
+  },
+  tts_gpu_power_draw_watts: {
+    type: "gauge",
+    help: "GPU board power draw.",
+    labels: GPU_LABELS,
+    unit: "watts",
+    area: "gpu",
+  },
+  tts_gpu_power_limit_watts: {
+    type: "gauge",
+    help: "GPU enforced power limit.",
+    labels: GPU_LABELS,
+    unit: "watts",
+    area: "gpu",
+  },
+  tts_gpu_fan_speed_percent: {
+    type: "gauge",
+    help: "GPU fan speed as a share of its maximum, 0-100 (absent on passively cooled boards).",
+    labels: GPU_LABELS,
+    unit: "percent",
+    area: "gpu",
+  },
+  tts_gpu_sm_clock_hertz: {
+    type: "gauge",
+    help: "Current streaming multiprocessor clock.",
+    labels: GPU_LABELS,
+    unit: "hertz",
+    area: "gpu",
+  },
+
+  // --- Exporter self-health ---
+  tts_exporter_build_info: {
+    type: "gauge",
+    help: "Always 1; labels carry the exporter version and the Node.js version.",
+    labels: ["version", "nodejs_version"],
+    unit: "",
+    area: "exporter",
+  },
+  tts_exporter_start_time_seconds: {
+    type: "gauge",
+    help: "Unix time at which the exporter started.",
+    labels: [],
+    unit: "seconds",
+    area: "exporter",
+  },
+  tts_exporter_collector_success: {
+    type: "gauge",
+    help: "1 when the collector's last run succeeded, 0 when it failed or timed out.",
+    labels: ["collector"],
+    unit: "",
+    area: "exporter",
+  },
+  tts_exporter_collector_duration_seconds: {
+    type: "gauge",
+    help: "Wall time of the collector's last run.",
+    labels: ["collector"],
+    unit: "seconds",
+    area: "exporter",
+  },
+  tts_exporter_collector_skipped_total: {
+    type: "counter",
+    help: "Collector runs skipped because the previous run was still in flight.",
+    labels: ["collector"],
+    unit: "",
+    area: "exporter",
+  },
+  tts_exporter_config_last_reload_successful: {
+    type: "gauge",
+    help: "1 when the last configuration (re)load succeeded, 0 when the last SIGHUP reload was rejected.",
+    labels: [],
+    unit: "",
+    area: "exporter",
+  },
+  tts_exporter_config_last_reload_success_timestamp_seconds: {
+    type: "gauge",
+    help: "Unix time of the last successful configuration load.",
+    labels: [],
+    unit: "seconds",
+    area: "exporter",
+  },
+  tts_exporter_event_loop_lag_seconds: {
+    type: "gauge",
+    help: "Event loop delay of the exporter process (p99 over the last collection interval).",
+    labels: [],
+    unit: "seconds",
+    area: "exporter",
+  },
+} as const satisfies Record<string, MetricDef>;
+
+export type MetricName = keyof typeof catalog;
+export type LabelsOf<N extends MetricName> = (typeof catalog)[N]["labels"][number];
+
+export const metricNames = Object.keys(catalog) as MetricName[];
+
+export function isMetricName(name: string): name is MetricName {
+  return Object.hasOwn(catalog, name);
+}

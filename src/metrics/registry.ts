@@ -1,0 +1,106 @@
+import {
+  Counter,
+  Gauge,
+  Histogram,
+  type OpenMetricsContentType,
+  type PrometheusContentType,
+  Registry,
+} from "prom-client";
+import { catalog, type MetricName, metricNames } from "./catalog.ts";
+
+export type Labels = Readonly<Record<string, string>>;
+
+type AnyMetric = Counter<string> | Gauge<string> | Histogram<string>;
+
+/**
+ * The exporter's metrics, built from the catalog. Every metric is registered in two registries so
+ * that one scrape can be answered in the Prometheus text format and another in OpenMetrics.
+ */
+export class MetricsRegistry {
+  readonly text: Registry<PrometheusContentType> = new Registry();
+  readonly openMetrics: Registry<OpenMetricsContentType> = openMetricsRegistry();
+  readonly #metrics = new Map<MetricName, AnyMetric>();
+
+  constructor(names: readonly MetricName[] = metricNames) {
+    for (const name of names) {
+      const def = catalog[name];
+      const common = {
+        name,
+        help: def.help,
+        labelNames: [...def.labels],
+        registers: [this.text, this.openMetrics],
+      };
+      const metric =
+        def.type === "counter"
+          ? new Counter(common)
+          : def.type === "gauge"
+            ? new Gauge(common)
+            : new Histogram({ ...common, buckets: [...("buckets" in def ? def.buckets : [])] });
+      this.#metrics.set(name, metric);
+    }
+  }
+
+  #get(name: MetricName): AnyMetric {
+    const metric = this.#metrics.get(name);
+    if (!metric) throw new Error(`metric ${name} is not registered in this registry`);
+    return metric;
+  }
+
+  gauge(name: MetricName): Gauge<string> {
+    const m = this.#get(name);
+    if (!(m instanceof Gauge)) throw new Error(`metric ${name} is not a gauge`);
+    return m;
+  }
+
+  counter(name: MetricName): Counter<string> {
+    const m = this.#get(name);
+    if (!(m instanceof Counter)) throw new Error(`metric ${name} is not a counter`);
+    return m;
+  }
+
+  histogram(name: MetricName): Histogram<string> {
+    const m = this.#get(name);
+    if (!(m instanceof Histogram)) throw new Error(`metric ${name} is not a histogram`);
+    return m;
+  }
+
+  /**
+   * Replaces every series of the given families with the given samples, in one synchronous step, so
+   * that a scrape sees either the old set or the new set, never a mix. Counters take the absolute
+   * value read from the source (e.g. /proc), which is how kernel counters are exported.
+   */
+  replace(families: readonly MetricName[], samples: readonly Sample[]): void {
+    for (const name of families) {
+      const m = this.#get(name);
+      if (m instanceof Histogram) throw new Error(`replace() does not apply to histogram ${name}`);
+      m.reset();
+    }
+    for (const s of samples) {
+      const m = this.#get(s.metric);
+      if (m instanceof Gauge) m.set(s.labels, s.value);
+      else if (m instanceof Counter) m.inc(s.labels, s.value);
+    }
+  }
+
+  /** Removes every series of the families (the source is gone: no stale values, no fake zeros). */
+  clear(families: readonly MetricName[]): void {
+    for (const name of families) this.#get(name).reset();
+  }
+
+  async render(openMetrics: boolean): Promise<{ body: string; contentType: string }> {
+    const reg = openMetrics ? this.openMetrics : this.text;
+    return { body: await reg.metrics(), contentType: reg.contentType };
+  }
+}
+
+export interface Sample {
+  readonly metric: MetricName;
+  readonly labels: Labels;
+  readonly value: number;
+}
+
+function openMetricsRegistry(): Registry<OpenMetricsContentType> {
+  const reg = new Registry<OpenMetricsContentType>();
+  reg.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
+  return reg;
+}

@@ -1,0 +1,26 @@
+import { mkdir, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import type { Config } from "../config/schema.ts";
+import { metricsReference } from "./metrics-doc.ts";
+
+export interface GeneratedFile {
+  /** Path relative to the output root (the repository root by default). */
+  readonly path: string;
+  readonly content: string;
+}
+
+/** Every generated file, from the catalog and the config's thresholds. Pure: same input, same bytes. */
+export function generateAll(_config: Config): GeneratedFile[] {
+  return [{ path: "docs/metrics.md", content: metricsReference() }];
+}
+
+export async function writeGenerated(files: readonly GeneratedFile[], outDir: string): Promise<string[]> {
+  const written: string[] = [];
+  for (const f of files) {
+    const target = join(outDir, f.path);
+    await mkdir(dirname(target), { recursive: true });
+    await writeFile(target, f.content);
+    written.push(target);
+  }
+  return written;
+}
