@@ -1,25 +1,23 @@
-import {
-  Counter,
-  Gauge,
-  Histogram,
-  type OpenMetricsContentType,
-  type PrometheusContentType,
-  Registry,
-} from "prom-client";
+import { Counter, Gauge, Histogram } from "prom-client";
 import { catalog, type MetricName, metricNames } from "./catalog.ts";
+import { type Family, formatFamilies, OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE } from "./exposition.ts";
 
 export type Labels = Readonly<Record<string, string>>;
 
 type AnyMetric = Counter<string> | Gauge<string> | Histogram<string>;
 
+/** Anything that can be rendered as a family at scrape time (prom-client metrics, or fast series of our own). */
+export interface Collectable {
+  get(): Family | Promise<Family>;
+}
+
 /**
- * The exporter's metrics, built from the catalog. Every metric is registered in two registries so
- * that one scrape can be answered in the Prometheus text format and another in OpenMetrics.
+ * The exporter's metrics, built from the catalog (prom-client objects, not registered in any
+ * prom-client Registry: rendering is ours, see exposition.ts).
  */
 export class MetricsRegistry {
-  readonly text: Registry<PrometheusContentType> = new Registry();
-  readonly openMetrics: Registry<OpenMetricsContentType> = openMetricsRegistry();
   readonly #metrics = new Map<MetricName, AnyMetric>();
+  readonly #extra = new Map<MetricName, Collectable>();
 
   constructor(names: readonly MetricName[] = metricNames) {
     for (const name of names) {
@@ -28,7 +26,7 @@ export class MetricsRegistry {
         name,
         help: def.help,
         labelNames: [...def.labels],
-        registers: [this.text, this.openMetrics],
+        registers: [],
       };
       const metric =
         def.type === "counter"
@@ -87,9 +85,26 @@ export class MetricsRegistry {
     for (const name of families) this.#get(name).reset();
   }
 
+  /** Serves a family from a custom collectable instead of the prom-client object (hot paths). */
+  override(name: MetricName, source: Collectable): void {
+    if (!this.#metrics.has(name)) throw new Error(`metric ${name} is not registered in this registry`);
+    this.#extra.set(name, source);
+  }
+
+  async families(): Promise<Family[]> {
+    const out: Family[] = [];
+    for (const [name, metric] of this.#metrics) {
+      const source: Collectable = this.#extra.get(name) ?? (metric as unknown as Collectable);
+      out.push(await source.get());
+    }
+    return out;
+  }
+
   async render(openMetrics: boolean): Promise<{ body: string; contentType: string }> {
-    const reg = openMetrics ? this.openMetrics : this.text;
-    return { body: await reg.metrics(), contentType: reg.contentType };
+    return {
+      body: formatFamilies(await this.families(), openMetrics),
+      contentType: openMetrics ? OPENMETRICS_CONTENT_TYPE : TEXT_CONTENT_TYPE,
+    };
   }
 }
 
@@ -97,10 +112,4 @@ export interface Sample {
   readonly metric: MetricName;
   readonly labels: Labels;
   readonly value: number;
-}
-
-function openMetricsRegistry(): Registry<OpenMetricsContentType> {
-  const reg = new Registry<OpenMetricsContentType>();
-  reg.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
-  return reg;
 }

@@ -1,0 +1,55 @@
+// Text exposition of metric families, in the Prometheus 0.0.4 text format or OpenMetrics 1.0.
+// prom-client's own Registry#metrics() renames counters in place when it renders OpenMetrics
+// (it strips `_total` from the shared metric object), which corrupts the next text-format scrape
+// when one set of metrics serves both formats; formatting here reads values and mutates nothing.
+
+export interface FamilyValue {
+  readonly metricName?: string;
+  readonly labels: Readonly<Record<string, string | number>>;
+  readonly value: number;
+}
+
+export interface Family {
+  readonly name: string;
+  readonly help: string;
+  readonly type: string;
+  readonly values: readonly FamilyValue[];
+}
+
+export const TEXT_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
+export const OPENMETRICS_CONTENT_TYPE = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+const escapeHelp = (s: string) => s.replace(/\\/g, "\\\\").replace(/\n/g, "\\n");
+const escapeLabel = (s: string) => s.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"');
+
+export function formatValue(v: number): string {
+  if (Number.isNaN(v)) return "NaN";
+  if (v === Number.POSITIVE_INFINITY) return "+Inf";
+  if (v === Number.NEGATIVE_INFINITY) return "-Inf";
+  return String(v);
+}
+
+function labelString(labels: Readonly<Record<string, string | number>>): string {
+  let out = "";
+  for (const key in labels) {
+    const v = labels[key];
+    if (v === undefined) continue;
+    out += `${out ? "," : ""}${key}="${escapeLabel(typeof v === "number" ? formatValue(v) : v)}"`;
+  }
+  return out ? `{${out}}` : "";
+}
+
+export function formatFamilies(families: readonly Family[], openMetrics: boolean): string {
+  const parts: string[] = [];
+  for (const f of families) {
+    const counter = f.type === "counter";
+    // OpenMetrics names a counter family without its _total suffix; its samples keep it.
+    const familyName = openMetrics && counter ? f.name.replace(/_total$/, "") : f.name;
+    let block = `# HELP ${familyName} ${escapeHelp(f.help)}\n# TYPE ${familyName} ${f.type}\n`;
+    for (const v of f.values) {
+      block += `${v.metricName ?? f.name}${labelString(v.labels)} ${formatValue(v.value)}\n`;
+    }
+    parts.push(block);
+  }
+  return openMetrics ? `${parts.join("")}# EOF\n` : parts.join("");
+}
