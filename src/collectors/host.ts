@@ -129,26 +129,39 @@ export function diskCollector(): Collector {
   };
 }
 
-/** Size and free space per mount point (statfs), skipping pseudo filesystems. */
-export function filesystemCollector(excludedTypes: readonly string[]): Collector {
+type StatFs = (path: string) => Promise<{ blocks: number; bsize: number; bavail: number }>;
+
+/**
+ * Size and free space per mount point (statfs), skipping pseudo filesystems. A statfs on a hung
+ * network mount never returns and holds one of libuv's four threadpool threads; retrying it every
+ * interval would soon hold all four and stall every file read of the exporter. So a mount whose
+ * statfs is still pending is skipped (as node_exporter does with its stuck mounts) until it answers.
+ */
+export function filesystemCollector(
+  excludedTypes: readonly string[],
+  options: { statfs?: StatFs; mounts?: () => Promise<string> } = {},
+): Collector {
   const excluded = new Set(excludedTypes);
+  const statMount: StatFs = options.statfs ?? ((path) => statfs(path));
+  const readMounts = options.mounts ?? (() => readFile("/proc/mounts", "utf8"));
+  const pending = new Set<string>();
   return {
     name: "filesystem",
     metrics: ["tts_host_filesystem_size_bytes", "tts_host_filesystem_free_bytes"],
     supported: onlyLinux,
     async collect(signal) {
-      const mounts = parseMounts(await readFile("/proc/mounts", "utf8")).filter(
-        (m) => !excluded.has(m.fstype),
-      );
+      const mounts = parseMounts(await readMounts()).filter((m) => !excluded.has(m.fstype));
       const seen = new Set<string>();
       const samples: Sample[] = [];
       for (const m of mounts) {
-        if (seen.has(m.mountpoint)) continue;
+        if (seen.has(m.mountpoint) || pending.has(m.mountpoint)) continue;
         seen.add(m.mountpoint);
         signal.throwIfAborted();
-        let st: Awaited<ReturnType<typeof statfs>>;
+        pending.add(m.mountpoint);
+        const call = statMount(m.mountpoint).finally(() => pending.delete(m.mountpoint));
+        let st: Awaited<ReturnType<StatFs>>;
         try {
-          st = await statfs(m.mountpoint);
+          st = await call;
         } catch {
           continue; // permission denied or vanished mount: not this collector's failure
         }

@@ -36,8 +36,9 @@ export interface DiskStat {
   readonly writtenBytes: number;
 }
 
-// Partitions and virtual devices, as node_exporter's default device exclusion.
-const IGNORED_DEVICES = /^(z?ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$/;
+// Partitions and virtual devices, as node_exporter's default device exclusion (SD/eMMC partitions
+// such as mmcblk0p1 included, or a Raspberry Pi's reads would be counted twice).
+const IGNORED_DEVICES = /^(z?ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p|mmcblk\d+p)\d+$/;
 
 /** /proc/diskstats: sectors are always 512 bytes there, whatever the device's sector size. */
 export function parseDiskstats(text: string): DiskStat[] {

@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import type { z } from "zod";
+import { jsonErrorOffset } from "./json-error.ts";
 import { type Config, configSchema } from "./schema.ts";
 
 export interface ConfigProblem {
@@ -32,6 +33,27 @@ export function jsonPath(path: readonly PropertyKey[]): string {
     else out += `[${JSON.stringify(String(key))}]`;
   }
   return out;
+}
+
+/** Keys whose values are secrets (webhook URLs, passwords, tokens): never echoed in an error message. */
+const SECRET_KEY = /webhook|password|passwd|secret|token|api_?key|credential/i;
+
+function isSecretPath(path: readonly PropertyKey[]): boolean {
+  return path.some((key) => typeof key === "string" && SECRET_KEY.test(key));
+}
+
+/** Values that are secrets wherever they are: webhook URLs, URLs with credentials. */
+const SECRET_VALUE = /hooks\.slack\.com|^[a-z][a-z0-9+.-]*:\/\/[^/\s:@]+:[^/\s@]+@/i;
+
+/**
+ * describeValue, except that a string that may be a secret is described without its text: under a
+ * secret-looking key, one that looks like a webhook, or under an unknown key (a misspelt
+ * "slack_webhok" holds the webhook all the same).
+ */
+function describeAt(value: unknown, path: readonly PropertyKey[], unknownKey = false): string {
+  if (typeof value === "string" && (unknownKey || isSecretPath(path) || SECRET_VALUE.test(value)))
+    return `string (${value.length} characters, not shown: may be a secret)`;
+  return describeValue(value);
 }
 
 export function describeValue(value: unknown): string {
@@ -80,24 +102,26 @@ export function toProblems(error: z.ZodError, input: unknown): ConfigProblem[] {
         problems.push({
           path: jsonPath([...issue.path, key]),
           expected: "no such key (unknown key; check the spelling against SPEC §4)",
-          got: describeValue(valueAt(input, [...issue.path, key])),
+          got: describeAt(valueAt(input, [...issue.path, key]), [...issue.path, key], true),
         });
       }
       continue;
     }
     if (issue.code === "invalid_union" && issue.discriminator !== undefined) {
-      const parent = valueAt(input, issue.path) as Record<string, unknown> | undefined;
+      // zod 4 already ends the path with the discriminator key ("type"); older versions did not.
+      const path =
+        issue.path.at(-1) === issue.discriminator ? issue.path : [...issue.path, issue.discriminator];
       problems.push({
-        path: jsonPath([...issue.path, issue.discriminator]),
+        path: jsonPath(path),
         expected: `an engine type: embedded, command, openai, coqui, piper, marytts or wyoming`,
-        got: describeValue(parent?.[issue.discriminator]),
+        got: describeValue(valueAt(input, path)),
       });
       continue;
     }
     problems.push({
       path: jsonPath(issue.path),
       expected: expectation(issue),
-      got: describeValue(valueAt(input, issue.path)),
+      got: describeAt(valueAt(input, issue.path), issue.path),
     });
   }
   return problems;
@@ -116,20 +140,17 @@ export function parseJsonWithPosition(text: string, file: string): unknown {
     return JSON.parse(text);
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
-    const pos = /position (\d+)/.exec(message);
+    // V8 gives no position for some mistakes (a trailing comma in an array, a bare word): find it.
+    const fromMessage = /position (\d+)/.exec(message)?.[1];
+    const p = jsonErrorOffset(text) ?? (fromMessage === undefined ? undefined : Number(fromMessage));
     let where = "";
     let got = message;
-    if (pos?.[1] !== undefined) {
-      const p = Number(pos[1]);
+    if (p !== undefined) {
       const { line, column } = lineAndColumn(text, p);
       where = ` (line ${line}, column ${column})`;
-      got = p >= text.length ? "end of file" : `${JSON.stringify(text.slice(p, p + 12))}`;
-    } else if (/end of (JSON )?input/i.test(message)) {
-      const { line, column } = lineAndColumn(text, text.length);
-      where = ` (line ${line}, column ${column})`;
-      got = "end of file";
+      got = `${p >= text.length ? "end of file" : JSON.stringify(text.slice(p, p + 12))} — ${message}`;
     }
-    throw new ConfigError(file, [{ path: `$${where}`, expected: "valid JSON", got: `${got} — ${message}` }], {
+    throw new ConfigError(file, [{ path: `$${where}`, expected: "valid JSON", got }], {
       cause: err,
     });
   }
@@ -166,6 +187,8 @@ export function loadConfig(file: string, env: Env = process.env): Config {
     const code = (err as NodeJS.ErrnoException).code ?? "unknown error";
     throw new ConfigError(file, [{ path: "$", expected: "a readable JSON file", got: code }], { cause: err });
   }
+  // Editors on Windows may save a byte order mark, which JSON.parse rejects.
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   return parseConfig(parseJsonWithPosition(text, file), file, env);
 }
 

@@ -1,0 +1,254 @@
+// The CLI as a user runs it: what it prints and how it exits.
+import { spawn } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { connect, createServer, type Server } from "node:net";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import pkg from "../../package.json" with { type: "json" };
+import { BASE_CONFIG, runCli, runCliArgs, startExporter, tempDir } from "../helpers/exporter.ts";
+import { httpGet } from "../helpers/http.ts";
+import { freePort, REPO_ROOT, requireBinary, waitFor } from "../helpers/tools.ts";
+
+/** Resolves true when something accepts TCP connections on 127.0.0.1:port. */
+function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: "127.0.0.1", port });
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
+}
+
+const lines = (text: string) => text.split("\n").filter((l) => l.trim() !== "");
+
+describe("bad config: exit 2 with the message, nothing started", () => {
+  it("a wrong type: one message naming file, JSON path, expected and got; the port never opened", async () => {
+    const port = await freePort();
+    const res = await runCli({
+      config: { server: { listen_address: `127.0.0.1:${port}` }, monitoring: { interval_seconds: "fast" } },
+    });
+    expect(res.code).toBe(2);
+    expect(res.stderr).toBe(
+      `tts-monitor: invalid configuration in ${res.configFile}:\n  $.monitoring.interval_seconds: expected number, got string "fast"\n`,
+    );
+    expect(res.stdout).toBe("");
+    expect(await listening(port)).toBe(false);
+  });
+
+  it("malformed JSON: line and column, exit 2", async () => {
+    const res = await runCli({ configText: '{\n  "server": { "listen_address": "127.0.0.1:0", }\n}\n' });
+    expect(res.code).toBe(2);
+    expect(lines(res.stderr)).toHaveLength(2);
+    expect(res.stderr).toContain(`invalid configuration in ${res.configFile}:`);
+    expect(res.stderr).toContain("$ (line 2, column 48): expected valid JSON");
+  });
+
+  it("several problems at once are all reported", async () => {
+    const res = await runCli({
+      config: { thresholds: { gpu_temp_max: 300 }, engines: [{ name: "x", type: "festival" }], extra: true },
+    });
+    expect(res.code).toBe(2);
+    expect(res.stderr).toContain("$.thresholds.gpu_temp_max: expected ≤ 120, got number 300");
+    expect(res.stderr).toContain("$.engines[0].type: expected an engine type");
+    expect(res.stderr).toContain("$.extra: expected no such key");
+    expect(res.stderr).not.toContain("exporter listening");
+  });
+
+  it("the Slack webhook never reaches stderr: not from a misspelt key, not from the environment", async () => {
+    const secret = "https://hooks.slack.com/services/T0SECRET/B0SECRET/abcdefghijklmnopqrstuvwx";
+    const bad = await runCli({
+      config: { alerts: { slack_webhok: secret } },
+      env: { TTS_MONITOR_SLACK_WEBHOOK: secret },
+    });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("$.alerts.slack_webhok: expected no such key");
+    expect(bad.stderr).not.toContain("T0SECRET");
+    // A running exporter with the webhook from the environment, at debug level, then SIGTERM.
+    const exporter = await startExporter({
+      args: ["--prometheus-export", "--log-level", "debug"],
+      env: { TTS_MONITOR_SLACK_WEBHOOK: secret },
+      nvidiaSmi: { kind: "none" },
+    });
+    await httpGet(`${exporter.url}/metrics`);
+    expect(await exporter.stop()).toEqual({ code: 0, signal: null });
+    expect(exporter.stderr()).not.toContain("T0SECRET");
+    expect(exporter.stdout()).not.toContain("T0SECRET");
+  });
+
+  it("a config file that does not exist", async () => {
+    const missing = join(tempDir(), "missing.json");
+    const res = await runCliArgs(["--prometheus-export", "--config", missing]);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toBe(
+      `tts-monitor: invalid configuration in ${missing}:\n  $: expected a readable JSON file, got ENOENT\n`,
+    );
+  });
+});
+
+describe("port already in use", () => {
+  it("one clear line on stderr and a non-zero exit, in both modes", async () => {
+    const blocker: Server = createServer();
+    await new Promise<void>((r) => blocker.listen(0, "127.0.0.1", () => r()));
+    const address = blocker.address();
+    const port = typeof address === "object" && address ? address.port : 0;
+    try {
+      for (const args of [["--prometheus-export"], []]) {
+        const res = await runCli({ args, config: { server: { listen_address: `127.0.0.1:${port}` } } });
+        expect(res.code).not.toBe(0);
+        expect(res.code).not.toBeNull();
+        expect(res.stderr).toBe(
+          `tts-monitor: cannot listen on 127.0.0.1:${port} for the exporter: the port is already in use (another exporter? set server.listen_address or stop the other process)\n`,
+        );
+        expect(res.stdout).toBe("");
+      }
+    } finally {
+      blocker.close();
+    }
+  });
+});
+
+describe("flags", () => {
+  // Every flag --help offers, with the test that shows it works. A flag added to the CLI without a
+  // working behaviour (and a line here) fails the first test.
+  const REAL_FLAGS = ["--config", "--help", "--log-level", "--prometheus-export", "--version"];
+
+  it("--help lists only real flags and the generate command, and exits 0", async () => {
+    const res = await runCliArgs(["--help"]);
+    expect(res.code).toBe(0);
+    expect(res.stderr).toBe("");
+    const offered = [...new Set(res.stdout.match(/--[a-z][a-z-]*/g) ?? [])].sort();
+    expect(offered).toEqual(REAL_FLAGS);
+    expect(res.stdout).toMatch(/-c, --config/);
+    expect(res.stdout).toContain("tts-monitor generate");
+    expect(res.stdout).toContain("Prometheus exporter for text-to-speech services");
+  });
+
+  it("--version prints the package version", async () => {
+    const res = await runCliArgs(["--version"]);
+    expect(res.code).toBe(0);
+    expect(res.stdout.trim()).toBe(pkg.version);
+  });
+
+  it("an unknown flag or command: a non-zero exit naming it, nothing started", async () => {
+    const flag = await runCliArgs(["--prometheus-export", "--web-dashbord"]);
+    expect(flag.code).not.toBe(0);
+    expect(flag.stderr).toMatch(/Unknown arguments?: web-dashbord/);
+    expect(flag.stderr).not.toContain("exporter listening");
+    const command = await runCliArgs(["frobnicate"]);
+    expect(command.code).not.toBe(0);
+    expect(command.stderr).toMatch(/frobnicate/);
+    const level = await runCliArgs(["--log-level", "loud"]);
+    expect(level.code).not.toBe(0);
+    expect(level.stderr).toMatch(/Invalid values/);
+  });
+
+  it("--log-level error silences the info and warn lines", async () => {
+    const dir = tempDir();
+    const file = join(dir, "config.json");
+    writeFileSync(
+      file,
+      JSON.stringify({ ...BASE_CONFIG, monitoring: { nvidia_smi_path: join(dir, "no-such-nvidia-smi") } }),
+    );
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", "src/main.ts", "--prometheus-export", "--log-level", "error", "--config", file],
+      {
+        cwd: REPO_ROOT,
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    let stderr = "";
+    child.stderr.setEncoding("utf8").on("data", (c: string) => {
+      stderr += c;
+    });
+    // The exporter is up once it serves /-/ready; its port is not logged at this level, so find it in /proc.
+    const port = await waitFor(
+      "the silent exporter to listen",
+      () => listeningPortOf(child.pid ?? -1),
+      15_000,
+      100,
+    );
+    expect((await httpGet(`http://127.0.0.1:${port}/-/ready`)).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 1200)); // the GPU collector has failed by now
+    child.kill("SIGTERM");
+    const code = await new Promise((r) => child.once("exit", (c) => r(c)));
+    expect(code).toBe(0);
+    expect(stderr).toBe("");
+  });
+});
+
+/** The TCP port a process listens on, from /proc/net/tcp and its socket inodes. */
+async function listeningPortOf(pid: number): Promise<number | undefined> {
+  const { readdirSync, readlinkSync, readFileSync } = await import("node:fs");
+  const inodes = new Set<string>();
+  try {
+    for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+      if (m?.[1]) inodes.add(m[1]);
+    }
+  } catch {
+    return undefined;
+  }
+  for (const line of readFileSync("/proc/net/tcp", "utf8").split("\n").slice(1)) {
+    const f = line.trim().split(/\s+/);
+    // local_address is f[1] (hex ip:port), st is f[3] ("0A" = LISTEN), inode is f[9].
+    if (f[3] === "0A" && f[9] && inodes.has(f[9])) return Number.parseInt(f[1]?.split(":")[1] ?? "", 16);
+  }
+  return undefined;
+}
+
+describe("signals", () => {
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    it(`${signal}: graceful shutdown, exit 0, the port closed`, async () => {
+      const exporter = await startExporter();
+      expect((await httpGet(`${exporter.url}/metrics`)).status).toBe(200);
+      const status = await exporter.stop(signal);
+      expect(status).toEqual({ code: 0, signal: null });
+      expect(exporter.logs().some((l) => l.msg === "shutting down" && l.signal === signal)).toBe(true);
+      expect(await listening(exporter.port)).toBe(false);
+    });
+  }
+});
+
+describe("the default mode in a terminal", () => {
+  it("shows the live summary and redraws it in place with cursor-up sequences", async () => {
+    const script = requireBinary("/usr/bin/script", "util-linux");
+    const dir = tempDir();
+    const file = join(dir, "config.json");
+    writeFileSync(file, JSON.stringify(BASE_CONFIG));
+    // Run under a pseudo-terminal; stop it with SIGTERM after 3.5 s and print its exit code.
+    const inner = `node --import tsx src/main.ts --config ${file} & pid=$!; sleep 3.5; kill -TERM $pid; wait $pid; echo "exit=$?"`;
+    const out = await new Promise<string>((resolve, reject) => {
+      const child = spawn(script, ["-qfec", `bash -c '${inner}'`, "/dev/null"], {
+        cwd: REPO_ROOT,
+        stdio: ["ignore", "pipe", "pipe"],
+        env: { ...process.env, COLUMNS: "120", LINES: "40", TERM: "xterm" },
+      });
+      let text = "";
+      child.stdout.setEncoding("utf8").on("data", (c: string) => {
+        text += c;
+      });
+      const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
+      child.once("exit", () => {
+        clearTimeout(timer);
+        resolve(text);
+      });
+      child.once("error", reject);
+    });
+    expect(out).toContain("exit=0");
+    // The summary: title, host line, GPU line, collectors line.
+    expect(out).toMatch(/TTS performance monitor — .*\(Ctrl-C to stop\)/);
+    expect(out).toMatch(/ {2}CPU .*load \d+\.\d\d .*RAM \d+\.\d % \(\d+\.\d GiB \/ \d+\.\d GiB\)/);
+    expect(out).toMatch(/ {2}GPU {2}none/);
+    expect(out).toMatch(/collectors: \d+ running/);
+    // Redrawn in place: cursor up over the previous summary and clear to the end of the screen, ≥ 2 times.
+    const redraws = out.match(/\x1b\[(\d+)A\r\x1b\[J/g) ?? [];
+    expect(redraws.length).toBeGreaterThanOrEqual(2);
+    expect(out.split("TTS performance monitor —").length - 1).toBeGreaterThanOrEqual(3);
+    // Human log lines, not JSON, in a terminal.
+    expect(out).toMatch(/INFO {2}exporter listening address="127\.0\.0\.1:\d+"/);
+    expect(out).not.toContain('{"time"');
+  });
+});
