@@ -5,9 +5,12 @@ import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
 import { LiveSummary, summaryLines } from "./cli/terminal.ts";
 import { ConfigError, loadConfig } from "./config/load.ts";
+import { createEngine } from "./engines/index.ts";
 import { Logger } from "./log.ts";
 import { TTSPerformanceMonitor, VERSION } from "./monitor.ts";
 import { generateAll, writeGenerated } from "./monitoring/generate.ts";
+import { runProbe } from "./probes/probe.ts";
+import { type Dashboard, startDashboard } from "./server/dashboard.ts";
 import { ListenError } from "./server/listen.ts";
 
 const EXIT_CONFIG = 2;
@@ -29,6 +32,9 @@ function fail(err: unknown): never {
 interface RunArgs {
   config: string;
   prometheusExport: boolean;
+  webDashboard: boolean;
+  alerts: boolean;
+  desktopNotifications: boolean;
   logLevel: "debug" | "info" | "warn" | "error";
 }
 
@@ -40,8 +46,22 @@ async function run(args: RunArgs): Promise<void> {
     level: args.logLevel,
     ...(view ? { sink: { write: (line: string) => view.writeAbove(line.trimEnd()) } } : {}),
   });
-  const monitor = new TTSPerformanceMonitor({ configPath: args.config, logger: log });
+  const monitor = new TTSPerformanceMonitor({
+    configPath: args.config,
+    logger: log,
+    alerts: args.alerts,
+    desktopNotifications: args.desktopNotifications,
+  });
   await monitor.startMonitoring();
+  let dashboard: Dashboard | undefined;
+  if (args.webDashboard) {
+    try {
+      dashboard = await startDashboard(monitor);
+    } catch (err) {
+      await monitor.stop();
+      throw err;
+    }
+  }
 
   let refresh: NodeJS.Timeout | undefined;
   if (view) {
@@ -59,6 +79,7 @@ async function run(args: RunArgs): Promise<void> {
     log.info("shutting down", { signal });
     const force = setTimeout(() => process.exit(1), 10_000);
     force.unref();
+    await dashboard?.close();
     await monitor.stop();
     process.exit(0);
   };
@@ -67,9 +88,58 @@ async function run(args: RunArgs): Promise<void> {
   process.on("SIGHUP", () => monitor.reload());
 }
 
+async function probeCommand(a: {
+  config: string;
+  engine: string;
+  text: string | undefined;
+  json: boolean;
+}): Promise<number> {
+  const config = loadConfig(a.config);
+  const cfg = config.engines.find((e) => e.name === a.engine);
+  if (!cfg) {
+    process.stderr.write(
+      `tts-monitor: no engine named ${JSON.stringify(a.engine)} in ${a.config} (configured: ${config.engines.map((e) => e.name).join(", ") || "none"})\n`,
+    );
+    return EXIT_CONFIG;
+  }
+  const engine = createEngine(cfg, {
+    defaultTimeoutSeconds: config.probes.timeout_seconds,
+    env: process.env,
+  });
+  const text = a.text ?? config.probes.texts[0] ?? "Hello.";
+  try {
+    const r = await runProbe(engine, text, (cfg.timeout_seconds ?? config.probes.timeout_seconds) * 1000);
+    const { audio: _audio, decoded: _decoded, ...printable } = r;
+    if (a.json) {
+      process.stdout.write(`${JSON.stringify(printable, null, 2)}\n`);
+    } else {
+      const ms = (v: number | undefined) => (v === undefined ? "—" : `${v.toFixed(1)} ms`);
+      const rows: [string, string][] = [
+        ["engine", `${r.engine} (voice ${r.voice})`],
+        ["result", r.success ? "success" : `failure: ${r.reason} — ${r.error}`],
+        ["latency", ms(r.latencyMs)],
+        ["first byte", ms(r.firstByteMs)],
+        ["first audio", ms(r.ttfaMs)],
+        ["audio", r.audioDurationMs === undefined ? "—" : `${(r.audioDurationMs / 1000).toFixed(2)} s`],
+        [
+          "real-time factor",
+          r.latencyMs !== undefined && r.audioDurationMs ? (r.latencyMs / r.audioDurationMs).toFixed(3) : "—",
+        ],
+        ["text", `${r.characters} characters, ${r.words} words`],
+      ];
+      for (const [k, v] of rows) process.stdout.write(`${k.padEnd(18)} ${v}\n`);
+    }
+    return r.success ? 0 : 1;
+  } finally {
+    await engine.close?.();
+  }
+}
+
 export async function main(argv: string[]): Promise<void> {
   await yargs(argv)
     .scriptName("tts-monitor")
+    // Options are read by their kebab-case names; without this, an unknown flag is listed twice.
+    .parserConfiguration({ "camel-case-expansion": false })
     .usage(
       "$0 [options]\n\nPrometheus exporter for text-to-speech services: serves /metrics on server.listen_address (default :9090).",
     )
@@ -88,12 +158,39 @@ export async function main(argv: string[]): Promise<void> {
       "$0",
       "Run the exporter and its collectors; a live summary when stdout is a terminal",
       (y) =>
-        y.option("prometheus-export", {
-          type: "boolean",
-          default: false,
-          describe: "Headless mode for containers: no terminal view, JSON logs on stderr",
+        y
+          .option("prometheus-export", {
+            type: "boolean",
+            default: false,
+            describe: "Headless mode for containers: no terminal view, JSON logs on stderr",
+          })
+          .option("web-dashboard", {
+            alias: "dashboard",
+            type: "boolean",
+            default: false,
+            describe:
+              "Also serve the live web dashboard on server.dashboard_address (default 127.0.0.1:8080)",
+          })
+          .option("alerts", {
+            type: "boolean",
+            default: false,
+            describe:
+              "Evaluate the thresholds and alerts.rules in-process; notify Slack, email, the dashboard",
+          })
+          .option("desktop-notifications", {
+            type: "boolean",
+            default: false,
+            describe: "Also raise desktop notifications (notify-send, Debian package libnotify-bin)",
+          }),
+      (a) =>
+        run({
+          config: a.config,
+          prometheusExport: a["prometheus-export"],
+          webDashboard: a["web-dashboard"],
+          alerts: a.alerts || a["desktop-notifications"],
+          desktopNotifications: a["desktop-notifications"],
+          logLevel: a["log-level"],
         }),
-      (a) => run({ config: a.config, prometheusExport: a["prometheus-export"], logLevel: a["log-level"] }),
     )
     .command(
       "generate",
@@ -108,6 +205,23 @@ export async function main(argv: string[]): Promise<void> {
         const config = loadConfig(a.config);
         const written = await writeGenerated(generateAll(config), resolve(a.out));
         for (const file of written) process.stdout.write(`wrote ${file}\n`);
+      },
+    )
+    .command(
+      "probe <engine>",
+      "Run one synthesis probe of a configured engine now and print its result",
+      (y) =>
+        y
+          .positional("engine", {
+            type: "string",
+            demandOption: true,
+            describe: "Engine name from the config",
+          })
+          .option("text", { type: "string", describe: "Text to synthesise (default: the first probe text)" })
+          .option("json", { type: "boolean", default: false, describe: "Print the result as JSON" }),
+      async (a) => {
+        const code = await probeCommand({ config: a.config, engine: a.engine, text: a.text, json: a.json });
+        process.exit(code);
       },
     )
     .strict()

@@ -1,14 +1,29 @@
+import { EventEmitter } from "node:events";
+import { readFileSync } from "node:fs";
 import type { Server } from "node:http";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import pkg from "../package.json" with { type: "json" };
+import { AlertEvaluator, type AlertSpec } from "./alerts/evaluator.ts";
+import { decodeAudio } from "./audio/decode.ts";
+import type { DecodedAudio } from "./audio/format.ts";
 import { collectorTimeoutSeconds, enabledCollectors } from "./collectors/index.ts";
 import { CollectorRunner } from "./collectors/runner.ts";
-import { loadConfig, parseConfig } from "./config/load.ts";
+import { ConfigError, loadConfig, parseConfig } from "./config/load.ts";
 import type { Config } from "./config/schema.ts";
+import { createEngine } from "./engines/index.ts";
+import { type Engine, EngineError, type FailureReason } from "./engines/types.ts";
+import { AnalysisPipeline } from "./ingest/analysis.ts";
+import { type SynthesisEvent, validateApiEvent } from "./ingest/event.ts";
+import { mountIngest } from "./ingest/http.ts";
+import { DEFAULT_VOICE, type EngineSummary, SynthesisRecorder } from "./ingest/recorder.ts";
 import { Logger } from "./log.ts";
 import { MetricsRegistry } from "./metrics/registry.ts";
+import type { ProbeResult } from "./probes/probe.ts";
+import { recordProbe } from "./probes/record.ts";
+import { ProbeRunner } from "./probes/runner.ts";
 import { createExporterApp } from "./server/exporter.ts";
 import { boundAddress, closeServer, listen } from "./server/listen.ts";
+import { mountProbe } from "./server/probe-route.ts";
 
 export const VERSION: string = pkg.version;
 const LOOP_RESOLUTION_MS = 20;
@@ -24,6 +39,10 @@ export interface MonitorOptions {
   /** false: collect and record without serving HTTP (embedding in another service). Default true. */
   readonly serve?: boolean;
   readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Evaluate the thresholds and config rules in-process and notify (the --alerts flag). */
+  readonly alerts?: boolean;
+  /** Also notify through notify-send (--desktop-notifications). */
+  readonly desktopNotifications?: boolean;
 }
 
 export interface GpuSnapshot {
@@ -38,6 +57,13 @@ export interface GpuSnapshot {
 
 export interface CurrentMetrics {
   readonly timestamp: number;
+  /** Latest successful synthesis latency (any engine, probe or reported). */
+  readonly latencyMs: number | undefined;
+  /** Latest quality score (any engine), when audio analysis has run. */
+  readonly qualityScore: number | undefined;
+  /** Cache hit rate over the window, across engines that report cache flags. */
+  readonly cacheHitRate: number | undefined;
+  readonly engines: Readonly<Record<string, EngineSummary & { readonly qualityScore?: number }>>;
   /** Mean GPU utilisation across GPUs (0-100); undefined without a GPU. */
   readonly gpuUsage: number | undefined;
   readonly gpus: readonly GpuSnapshot[];
@@ -63,6 +89,14 @@ export class TTSPerformanceMonitor {
   readonly #loopDelay = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
   #loopTimer: NodeJS.Timeout | undefined;
   readonly #options: MonitorOptions;
+  readonly recorder: SynthesisRecorder;
+  /** "probe" (ProbeResult), "config-change" ({ setting, value, at }), and later "alert". */
+  readonly events = new EventEmitter();
+  readonly #probes: ProbeRunner;
+  readonly #analysis: AnalysisPipeline | undefined;
+  #lastProbe = new Map<string, ProbeResult>();
+  /** In-process alerts (src/alerts): thresholds, config rules and addAlert() rules. */
+  readonly alerts: AlertEvaluator;
 
   constructor(options: MonitorOptions = {}) {
     this.#options = options;
@@ -76,6 +110,51 @@ export class TTSPerformanceMonitor {
     }
     this.log.addSecret(this.#config.alerts.slack_webhook);
     this.#runner = this.#makeRunner();
+    const ingest = this.#config.ingest;
+    this.recorder = new SynthesisRecorder(this.registry, {
+      cacheWindowSeconds: ingest.cache_window_seconds,
+      maxEngines: ingest.max_engines,
+      maxVoices: ingest.max_voices,
+      knownEngines: this.#config.engines.map((e) => e.name),
+      cacheMonitoring: this.#config.monitoring.cache_monitoring,
+    });
+    this.#analysis = this.#config.monitoring.audio_analysis
+      ? new AnalysisPipeline(this.registry, this.log)
+      : undefined;
+    const context = { defaultTimeoutSeconds: this.#config.probes.timeout_seconds, env };
+    const engines = this.#config.engines.flatMap((e, i) => {
+      if (!e.enabled) return [];
+      try {
+        return [createEngine(e, context)];
+      } catch (err) {
+        // A config that cannot work (an unknown embedded voice, an empty command) is a config error.
+        throw new ConfigError(this.#configPath ?? "<config object>", [
+          {
+            path: `$.engines[${i}]`,
+            expected: "an engine config that can run",
+            got: err instanceof Error ? err.message : String(err),
+          },
+        ]);
+      }
+    });
+    this.#probes = new ProbeRunner(
+      engines,
+      {
+        intervalSeconds: () => this.#config.probes.interval_seconds,
+        texts: () => this.#config.probes.texts,
+        timeoutMs: (engine) => this.#engineTimeoutMs(engine),
+        enabled: (engine) => this.#config.engines.find((e) => e.name === engine.name)?.enabled ?? false,
+      },
+      (result) => this.#onProbe(result),
+    );
+    this.alerts = new AlertEvaluator({
+      source: this,
+      registry: this.registry,
+      log: this.log,
+      events: this.events,
+      env,
+      ...(options.desktopNotifications && { desktopNotifications: true }),
+    });
     this.registry
       .gauge("tts_exporter_build_info")
       .set({ version: VERSION, nodejs_version: process.version }, 1);
@@ -114,24 +193,252 @@ export class TTSPerformanceMonitor {
         .set(Math.floor(Date.now() / 1000));
   }
 
+  #engineTimeoutMs(engine: Engine): number {
+    const cfg = this.#config.engines.find((e) => e.name === engine.name);
+    return (cfg?.timeout_seconds ?? this.#config.probes.timeout_seconds) * 1000;
+  }
+
+  #onProbe(result: ProbeResult): void {
+    recordProbe(result, this.registry, this.recorder);
+    this.#lastProbe.set(result.engine, result);
+    if (result.success && result.audio && this.#analysis) {
+      void this.#analysis.submit({
+        engine: result.engine,
+        voice: result.voice,
+        text: result.text,
+        audio: result.audio.bytes,
+        format: result.audio.format,
+        ...(result.decoded && { decoded: result.decoded }),
+      });
+    }
+    if (!result.success) {
+      this.log.warn("probe failed", { engine: result.engine, reason: result.reason, error: result.error });
+    }
+    this.events.emit("probe", result);
+  }
+
+  // --- Run-time controls (the web dashboard's controls; each change is logged and emitted) ---
+
+  #change(what: string, detail: Record<string, unknown>): void {
+    this.log.info("setting changed", { setting: what, ...detail });
+    this.events.emit("config-change", { setting: what, ...detail, at: Date.now() });
+  }
+
+  /** Changes the probe interval; the next probe of every engine is re-planned at once. */
+  setProbeInterval(seconds: number): void {
+    if (!(seconds > 0 && seconds <= 86_400))
+      throw new RangeError(`probe interval must be in (0, 86400] seconds, got ${seconds}`);
+    this.#config = { ...this.#config, probes: { ...this.#config.probes, interval_seconds: seconds } };
+    this.#probes.reschedule();
+    this.#change("probes.interval_seconds", { value: seconds });
+  }
+
+  /** Replaces the probe texts (used round-robin from the next probe on). */
+  setProbeTexts(texts: readonly string[]): void {
+    const clean = texts.map((t) => t.trim()).filter((t) => t.length > 0);
+    if (clean.length === 0 || clean.some((t) => t.length > 5000))
+      throw new RangeError("probe texts: 1 or more texts of 1-5000 characters");
+    this.#config = { ...this.#config, probes: { ...this.#config.probes, texts: clean } };
+    this.#change("probes.texts", { count: clean.length });
+  }
+
+  /** Changes thresholds at run time (validated like the config file). */
+  setThresholds(changes: Partial<Config["thresholds"]>): void {
+    const next = parseConfig(
+      { ...this.#config, thresholds: { ...this.#config.thresholds, ...changes } },
+      "<run-time change>",
+      {},
+    );
+    this.#config = { ...this.#config, thresholds: next.thresholds };
+    this.#change("thresholds", { ...changes });
+  }
+
+  /** Enables or disables probing of a configured engine. */
+  setEngineEnabled(name: string, enabled: boolean): void {
+    const i = this.#config.engines.findIndex((e) => e.name === name);
+    if (i < 0) throw new RangeError(`no engine named ${JSON.stringify(name)}`);
+    if (enabled && !this.#probes.engine(name)) {
+      throw new RangeError(
+        `engine ${JSON.stringify(name)} was disabled at start; enable it in the config and restart`,
+      );
+    }
+    const engines = this.#config.engines.map((e, k) => (k === i ? { ...e, enabled } : e));
+    this.#config = { ...this.#config, engines };
+    if (enabled) this.#probes.reschedule();
+    this.#change("engine.enabled", { engine: name, value: enabled });
+  }
+
+  /**
+   * Adds an in-process alert: `addAlert({ condition: "latency > 300", action: "optimize_cache",
+   * notification: "slack" })`. Throws AlertExpressionError (naming the column) on a bad condition.
+   */
+  addAlert(spec: AlertSpec): { readonly name: string } {
+    return this.alerts.add(spec);
+  }
+
+  /** The last probe result of each engine (for the CLI and the dashboards). */
+  get lastProbes(): ReadonlyMap<string, ProbeResult> {
+    return this.#lastProbe;
+  }
+
+  /** Runs one probe of the engine now and records it like a scheduled one. */
+  async probe(engine: string): Promise<ProbeResult> {
+    return this.#probes.probeNow(engine);
+  }
+
+  /**
+   * Records a synthesis that your own service performed (SPEC §5, the TypeScript API). Throws a
+   * TypeError naming the field when the event is invalid; nothing is recorded then.
+   */
+  recordSynthesis(event: SynthesisEvent): void {
+    validateApiEvent(event);
+    this.recorder.record(event, "ingest");
+    if (event.audio !== undefined) this.#analyseIngested(event);
+  }
+
+  /** Ingested audio goes through the same analysis as probe audio (bounded; undecodable audio is logged). */
+  #analyseIngested(event: SynthesisEvent): void {
+    if (!this.#analysis || event.audio === undefined || event.success === false) return;
+    let decoded: DecodedAudio | undefined;
+    if (event.text !== undefined) {
+      try {
+        decoded = decodeAudio(event.audio);
+      } catch (err) {
+        this.log.warn("ingested audio is not decodable", {
+          engine: event.engine,
+          error: err instanceof Error ? err.message : String(err),
+        });
+        return;
+      }
+    }
+    void this.#analysis.submit({
+      engine: event.engine,
+      voice: event.voice ?? DEFAULT_VOICE,
+      audio: event.audio,
+      ...(event.text !== undefined && { text: event.text }),
+      ...(decoded && { decoded }),
+    });
+  }
+
+  /**
+   * Wraps an async synthesis function: each call is timed and recorded (success, or failure with a
+   * bounded reason), and its result or error passes through unchanged.
+   */
+  instrument<A extends unknown[], R>(
+    fn: (...args: A) => Promise<R>,
+    options: {
+      readonly engine: string;
+      readonly voice?: string;
+      /** The input text of a call (default: the first argument when it is a string). */
+      readonly text?: (...args: A) => string | undefined;
+      readonly cacheHit?: (result: R) => boolean | undefined;
+      readonly audioDurationMs?: (result: R) => number | undefined;
+    },
+  ): (...args: A) => Promise<R> {
+    return async (...args: A): Promise<R> => {
+      const text = options.text ? options.text(...args) : typeof args[0] === "string" ? args[0] : undefined;
+      const base = {
+        engine: options.engine,
+        ...(options.voice !== undefined && { voice: options.voice }),
+        ...(text !== undefined && { text }),
+      };
+      const start = performance.now();
+      try {
+        const result = await fn(...args);
+        const cacheHit = options.cacheHit?.(result);
+        const audioDurationMs = options.audioDurationMs?.(result);
+        this.recorder.record(
+          {
+            ...base,
+            latencyMs: performance.now() - start,
+            ...(cacheHit !== undefined && { cacheHit }),
+            ...(audioDurationMs !== undefined && { audioDurationMs }),
+          },
+          "ingest",
+        );
+        return result;
+      } catch (err) {
+        this.recorder.record(
+          { ...base, latencyMs: performance.now() - start, success: false, errorReason: classifyError(err) },
+          "ingest",
+        );
+        throw err;
+      }
+    };
+  }
+
   async startMonitoring(): Promise<void> {
     if (this.#started) return;
     this.#started = true;
     this.#loopDelay.enable();
     this.#loopTimer = setInterval(() => {
-      const p99 = this.#loopDelay.percentile(99);
-      if (Number.isFinite(p99) && p99 > 0)
-        this.registry.gauge("tts_exporter_event_loop_lag_seconds").set(p99 / 1e9);
+      // The histogram records whole timer periods: the lag is what exceeds the sampling resolution.
+      const p99 = this.#loopDelay.percentile(99) / 1e9 - LOOP_RESOLUTION_MS / 1000;
+      if (Number.isFinite(p99))
+        this.registry.gauge("tts_exporter_event_loop_lag_seconds").set(Math.max(0, p99));
       this.#loopDelay.reset();
     }, this.#config.monitoring.interval_seconds * 1000);
     this.#loopTimer.unref();
-    this.#runner.start();
+    if (this.#options.alerts) this.alerts.enable({ external: true });
+    this.alerts.start();
     if (this.#options.serve !== false) {
-      const app = createExporterApp({ registry: this.registry, isReady: () => this.#ready });
+      const ingest = this.#config.ingest;
+      const env = this.#options.env ?? process.env;
+      const token = ingest.token_file
+        ? readFileSync(ingest.token_file, "utf8").trim()
+        : env[ingest.token_env]?.trim() || undefined;
+      this.log.addSecret(token);
+      const app = createExporterApp({
+        registry: this.registry,
+        isReady: () => this.#ready,
+        mount: (a) => {
+          mountIngest(a, {
+            registry: this.registry,
+            log: this.log,
+            token,
+            maxBodyBytes: ingest.max_body_bytes,
+            maxEvents: ingest.max_events_per_request,
+            apply: (events) => {
+              for (const e of events) {
+                this.recorder.record(e, "ingest");
+                if (e.audio !== undefined) this.#analyseIngested(e);
+              }
+            },
+          });
+          mountProbe(a, {
+            engine: (name) => this.#probes.engine(name),
+            configured: (name) => {
+              const e = this.#config.engines.find((c) => c.name === name);
+              return e === undefined ? undefined : e.enabled ? "enabled" : "disabled";
+            },
+            timeoutMs: (engine) => this.#engineTimeoutMs(engine),
+            text: () => this.#config.probes.texts[0] ?? "Hello.",
+            ...(this.#analysis && {
+              analyse: async (result, registry) => {
+                if (!result.audio || !this.#analysis) return;
+                await this.#analysis.submit(
+                  {
+                    engine: result.engine,
+                    voice: result.voice,
+                    text: result.text,
+                    audio: result.audio.bytes,
+                    format: result.audio.format,
+                    ...(result.decoded && { decoded: result.decoded }),
+                  },
+                  registry,
+                );
+              },
+            }),
+          });
+        },
+      });
       const address = this.#options.listenAddress ?? this.#config.server.listen_address;
       this.#server = await listen(app, address, "exporter");
       this.log.info("exporter listening", { address: boundAddress(this.#server), metrics: "/metrics" });
     }
+    // Started only once the port is bound: a port in use stops the process before anything runs.
+    this.#runner.start();
+    this.#probes.start();
     this.#ready = true;
   }
 
@@ -198,8 +505,29 @@ export class TTSPerformanceMonitor {
       const st = this.#runner.state(name);
       if (st) collectors[name] = { success: st.success, ...optional("error", st.error) };
     }
+    const engines: Record<string, EngineSummary & { qualityScore?: number }> = {};
+    let latest: { at: number; latencyMs: number } | undefined;
+    for (const [name, summary] of this.recorder.summary()) {
+      const q = this.#analysis?.latestQuality.get(name);
+      engines[name] = { ...summary, ...(q !== undefined && { qualityScore: q.score }) };
+      if (
+        summary.latencyMs !== undefined &&
+        summary.lastAt !== undefined &&
+        (!latest || summary.lastAt > latest.at)
+      ) {
+        latest = { at: summary.lastAt, latencyMs: summary.latencyMs };
+      }
+    }
+    const latestQuality = [...(this.#analysis?.latestQuality.values() ?? [])].sort((a, b) => b.at - a.at)[0];
+    const rates = Object.values(engines).flatMap((e) =>
+      e.cacheHitRate === undefined ? [] : [e.cacheHitRate],
+    );
     return {
       timestamp: Date.now(),
+      latencyMs: latest?.latencyMs,
+      qualityScore: latestQuality?.score,
+      cacheHitRate: rates.length ? rates.reduce((a, b) => a + b, 0) / rates.length : undefined,
+      engines,
       gpuUsage: usages.length ? usages.reduce((a, b) => a + b, 0) / usages.length : undefined,
       gpus,
       cpuUsageRatio: value("cpu", "tts_host_cpu_usage_ratio"),
@@ -215,12 +543,27 @@ export class TTSPerformanceMonitor {
   async stop(): Promise<void> {
     this.#ready = false;
     this.#runner.stop();
+    await this.#probes.stop();
+    await this.alerts.stop();
+    await this.#analysis?.close();
     clearInterval(this.#loopTimer);
     this.#loopDelay.disable();
     if (this.#server) await closeServer(this.#server);
     this.#server = undefined;
     this.#started = false;
   }
+}
+
+/** Bounded failure reason of an error thrown by a user's synthesis function. */
+export function classifyError(err: unknown): FailureReason {
+  if (err instanceof EngineError) return err.reason;
+  const e = err as { name?: string; code?: string; status?: number } | undefined;
+  if (e?.name === "TimeoutError" || e?.name === "AbortError" || e?.code === "ETIMEDOUT") return "timeout";
+  if (e?.code && /^E(CONNREFUSED|CONNRESET|HOSTUNREACH|NOTFOUND|AI_AGAIN|PIPE)$/.test(e.code))
+    return "connection";
+  if (e?.status === 401 || e?.status === 403) return "auth";
+  if (typeof e?.status === "number" && e.status >= 400) return "http_status";
+  return "other";
 }
 
 /** `{ key: value }` when value is defined, `{}` otherwise (exactOptionalPropertyTypes-friendly spreading). */

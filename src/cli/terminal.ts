@@ -26,6 +26,18 @@ export function summaryLines(m: CurrentMetrics, extra: readonly string[] = []): 
       `  GPU${g.gpu} ${g.name}: ${g.usagePercent === undefined ? "—" : `${g.usagePercent} %`}   ${temp}   VRAM ${gib(g.memoryUsedBytes)} / ${gib(g.memoryTotalBytes)}${power}`,
     );
   }
+  const engines = Object.entries(m.engines);
+  if (engines.length > 0) {
+    lines.push(
+      `  ${"engine".padEnd(16)} ${"p50".padStart(8)} ${"p95".padStart(8)} ${"RTF".padStart(6)} ${"success".padStart(8)} ${"cache".padStart(7)} ${"quality".padStart(8)}`,
+    );
+    for (const [name, e] of engines) {
+      const ms = (v: number | undefined) => (v === undefined ? "—" : `${v.toFixed(0)} ms`);
+      lines.push(
+        `  ${name.slice(0, 16).padEnd(16)} ${ms(e.latencyP50Ms).padStart(8)} ${ms(e.latencyP95Ms).padStart(8)} ${(e.realTimeFactor === undefined ? "—" : e.realTimeFactor.toFixed(2)).padStart(6)} ${pct(e.successRatio).padStart(8)} ${pct(e.cacheHitRate).padStart(7)} ${(e.qualityScore === undefined ? "—" : e.qualityScore.toFixed(2)).padStart(8)}`,
+      );
+    }
+  }
   lines.push(...extra);
   const failing = Object.entries(m.collectors)
     .filter(([, s]) => !s.success)

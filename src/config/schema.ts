@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { alertsSchema, dashboardSchema } from "../alerts/schema.ts";
 
 // The config file's shape (SPEC §4). Every object is strict: an unknown key is an error, because a
 // misspelt key that is silently ignored is a setting the user believes in and does not have.
@@ -147,14 +148,7 @@ export const configSchema = z.strictObject({
       cache_hit_rate_min: z.number().min(0).max(1).default(0.7),
     })
     .prefault({}),
-  alerts: z
-    .strictObject({
-      email_notifications: z.boolean().default(false),
-      email_to: z.string().optional(),
-      slack_webhook: z.string().optional(),
-      dashboard_alerts: z.boolean().default(true),
-    })
-    .prefault({}),
+  alerts: alertsSchema.prefault({}),
   probes: z
     .strictObject({
       interval_seconds: seconds(86_400).default(15),
@@ -181,12 +175,31 @@ export const configSchema = z.strictObject({
         seen.add(e.name);
       });
     }),
+  ingest: z
+    .strictObject({
+      /** Bearer token required by POST /api/v1/syntheses; read from this env variable (none: no auth). */
+      token_env: z.string().min(1).default("TTS_MONITOR_INGEST_TOKEN"),
+      token_file: z.string().min(1).optional(),
+      max_body_bytes: z
+        .number()
+        .int()
+        .min(1024)
+        .max(1024 ** 3)
+        .default(10 * 1024 * 1024),
+      max_events_per_request: z.number().int().min(1).max(100_000).default(10_000),
+      /** Cardinality guard: distinct engine / voice label values accepted from ingestion. */
+      max_engines: z.number().int().min(1).max(10_000).default(50),
+      max_voices: z.number().int().min(1).max(100_000).default(200),
+      cache_window_seconds: z.number().int().min(1).max(86_400).default(300),
+    })
+    .prefault({}),
   server: z
     .strictObject({
       listen_address: hostPort.default("0.0.0.0:9090"),
       dashboard_address: hostPort.default("127.0.0.1:8080"),
     })
     .prefault({}),
+  dashboard: dashboardSchema,
 });
 
 export type Config = z.infer<typeof configSchema>;

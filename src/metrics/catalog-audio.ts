@@ -1,5 +1,163 @@
 import type { MetricDef } from "./catalog-types.ts";
 
 // Audio quality and intelligibility metrics (SPEC §3, §6), spread into the catalog.
-// tts_quality_score, a contract metric, stays in catalog.ts.
-export const audioMetrics = {} as const satisfies Record<string, MetricDef>;
+// tts_quality_score, a contract metric, stays in catalog.ts. Every value is from the last analysed
+// audio of the engine/voice; formulas and sources in docs/audio-analysis.md.
+const L = ["engine", "voice"] as const;
+
+export const audioMetrics = {
+  tts_audio_snr_db: {
+    type: "gauge",
+    help: "Blind estimate (no reference) of the speech signal-to-noise ratio, WADA-SNR (Kim & Stern 2008), dB, clamped to -20..100.",
+    labels: L,
+    unit: "",
+    area: "audio",
+  },
+  tts_audio_hnr_db: {
+    type: "gauge",
+    help: "Harmonics-to-noise ratio of voiced frames, autocorrelation method (Boersma 1993), mean in dB; blind estimate.",
+    labels: L,
+    unit: "",
+    area: "audio",
+  },
+  tts_audio_thd_ratio: {
+    type: "gauge",
+    help: "Total harmonic distortion (harmonic amplitude / fundamental amplitude); only for periodic (tone) audio.",
+    labels: L,
+    unit: "",
+    area: "audio",
+  },
+  tts_audio_sinad_db: {
+    type: "gauge",
+    help: "Signal to noise-and-distortion ratio of the fundamental, dB; only for periodic (tone) audio.",
+    labels: L,
+    unit: "",
+    area: "audio",
+  },
+  tts_audio_clipping_ratio: {
+    type: "gauge",
+    help: "Share of samples in runs of 3 or more stuck at the signal's extreme value (clipping), 0-1.",
+    labels: L,
+    unit: "",
+    area: "audio",
+  },
+  tts_audio_clicks: {
+    type: "gauge",
+    help: "Clicks/glitches detected in the last analysed audio (isolated second-difference outliers); blind estimate.",
+    labels: L,
+    unit: "",
+    area: "audio",
+  },
+  tts_audio_clicks_per_minute: {
+    type: "gauge",
+    help: "Clicks/glitches per minute of the last analysed audio; blind estimate.",
+    labels: L,
+    unit: "",
+    area: "audio",
+  },
+  tts_audio_dc_offset_ratio: {
+    type: "gauge",
+    help: "Mean sample value (DC offset) as a share of full scale, -1..1.",
+    labels: L,
+    unit: "",
+    area: "audio",
+  },
+  tts_audio_peak_dbfs: {
+    type: "gauge",
+    help: "Peak sample level, dB relative to full scale (0 is full scale).",
+    labels: L,
+    unit: "",
+    area: "audio",
+  },
+  tts_audio_rms_dbfs: {
+    type: "gauge",
+    help: "RMS level, dB relative to full scale (a full-scale sine reads -3.01).",
+    labels: L,
+    unit: "",
+    area: "audio",
+  },
+  tts_audio_silence_ratio: {
+    type: "gauge",
+    help: "Share of 10 ms frames below the silence threshold, 0-1.",
+    labels: L,
+    unit: "",
+    area: "audio",
+  },
+  tts_audio_leading_silence_seconds: {
+    type: "gauge",
+    help: "Time from the start of the audio to the first non-silent frame.",
+    labels: L,
+    unit: "seconds",
+    area: "audio",
+  },
+  tts_audio_spectral_centroid_hertz: {
+    type: "gauge",
+    help: "Mean spectral centroid of non-silent frames.",
+    labels: L,
+    unit: "hertz",
+    area: "audio",
+  },
+  tts_audio_spectral_rolloff_hertz: {
+    type: "gauge",
+    help: "Mean 85 % spectral roll-off frequency of non-silent frames.",
+    labels: L,
+    unit: "hertz",
+    area: "audio",
+  },
+  tts_audio_spectral_flatness_ratio: {
+    type: "gauge",
+    help: "Mean spectral flatness (geometric / arithmetic mean of the power spectrum) of non-silent frames, 0-1.",
+    labels: L,
+    unit: "",
+    area: "audio",
+  },
+  tts_audio_f0_mean_hertz: {
+    type: "gauge",
+    help: "Mean fundamental frequency of voiced frames, YIN (de Cheveigne & Kawahara 2002); blind estimate.",
+    labels: L,
+    unit: "hertz",
+    area: "audio",
+  },
+  tts_audio_f0_spread_semitones: {
+    type: "gauge",
+    help: "Standard deviation of F0 over voiced frames, semitones (intonation range / stability).",
+    labels: L,
+    unit: "",
+    area: "audio",
+  },
+  tts_audio_jitter_ratio: {
+    type: "gauge",
+    help: "Frame-level period perturbation (3-point, RAP-like) of voiced frames, 0-1; blind estimate.",
+    labels: L,
+    unit: "",
+    area: "audio",
+  },
+  tts_audio_shimmer_ratio: {
+    type: "gauge",
+    help: "Frame-level amplitude perturbation (3-point, APQ3-like) of voiced frames, 0-1; blind estimate.",
+    labels: L,
+    unit: "",
+    area: "audio",
+  },
+  tts_audio_truncation_ratio: {
+    type: "gauge",
+    help: "Speech duration / shortest plausible duration for the text, capped at 1; below 1 the audio is too short (truncated).",
+    labels: L,
+    unit: "",
+    area: "audio",
+  },
+  tts_audio_truncated: {
+    type: "gauge",
+    help: "1 when the last analysed audio is implausibly short for its text (truncated), else 0.",
+    labels: L,
+    unit: "",
+    area: "audio",
+  },
+  tts_intelligibility_ratio: {
+    type: "gauge",
+    help: "Share of probe words recognised by an offline recogniser in a closed-set test (probe sentence among rhyming decoys), 0-1.",
+    labels: ["engine", "voice", "asr"],
+    unit: "",
+    area: "audio",
+  },
+} as const satisfies Record<string, MetricDef>;

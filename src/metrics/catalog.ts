@@ -102,16 +102,9 @@ export const catalog = {
     unit: "",
     area: "tts",
   },
-  tts_first_request_latency_seconds: {
-    type: "gauge",
-    help: "Latency of the first (cold) request to the engine after the exporter started.",
-    labels: ["engine", "voice"],
-    unit: "seconds",
-    area: "tts",
-  },
   tts_request_temperature_latency_seconds: {
     type: "gauge",
-    help: "Latency of the last request, by temperature: cold (first after start) or warm.",
+    help: "Latency of the first request after the exporter started (temperature=cold) and of the latest later one (temperature=warm).",
     labels: ["engine", "voice", "temperature"],
     unit: "seconds",
     area: "tts",
@@ -425,6 +418,43 @@ export const catalog = {
     help: "Event loop delay of the exporter process (p99 over the last collection interval).",
     labels: [],
     unit: "seconds",
+    area: "exporter",
+  },
+
+  // --- In-process alerting (--alerts, the web dashboard): src/alerts/ ---
+  tts_exporter_alerts_firing: {
+    type: "gauge",
+    help: "In-process alerts firing now, by alert rule name (each engine or GPU that crosses the rule counts once).",
+    labels: ["alert"],
+    unit: "",
+    area: "exporter",
+  },
+  tts_exporter_notifications_sent_total: {
+    type: "counter",
+    help: "Alert notifications delivered, by channel (slack, email, desktop, dashboard).",
+    labels: ["channel"],
+    unit: "",
+    area: "exporter",
+  },
+  tts_exporter_notifications_failed_total: {
+    type: "counter",
+    help: "Alert notifications given up on after every retry, by channel.",
+    labels: ["channel"],
+    unit: "",
+    area: "exporter",
+  },
+  tts_exporter_notification_attempts_failed_total: {
+    type: "counter",
+    help: "Failed delivery attempts of alert notifications (each retry counts), by channel.",
+    labels: ["channel"],
+    unit: "",
+    area: "exporter",
+  },
+  tts_exporter_alert_actions_total: {
+    type: "counter",
+    help: "Alert actions run (named in alerts.actions), by action and result (success, failure, timeout).",
+    labels: ["action", "result"],
+    unit: "",
     area: "exporter",
   },
 } as const satisfies Record<string, MetricDef>;

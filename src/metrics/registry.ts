@@ -100,9 +100,14 @@ export class MetricsRegistry {
     return out;
   }
 
-  async render(openMetrics: boolean): Promise<{ body: string; contentType: string }> {
+  async render(
+    openMetrics: boolean,
+    options: { skipEmpty?: boolean } = {},
+  ): Promise<{ body: string; contentType: string }> {
+    let families = await this.families();
+    if (options.skipEmpty) families = families.filter((f) => f.values.length > 0);
     return {
-      body: formatFamilies(await this.families(), openMetrics),
+      body: formatFamilies(families, openMetrics),
       contentType: openMetrics ? OPENMETRICS_CONTENT_TYPE : TEXT_CONTENT_TYPE,
     };
   }

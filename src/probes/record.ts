@@ -1,0 +1,29 @@
+import type { SynthesisRecorder } from "../ingest/recorder.ts";
+import type { MetricsRegistry } from "../metrics/registry.ts";
+import type { ProbeResult } from "./probe.ts";
+
+/** Turns a probe result into metrics: the synthesis itself (source="probe") and the probe's own health. */
+export function recordProbe(
+  result: ProbeResult,
+  registry: MetricsRegistry,
+  recorder: SynthesisRecorder,
+): void {
+  recorder.record(
+    {
+      engine: result.engine,
+      voice: result.voice,
+      characters: result.characters,
+      words: result.words,
+      latencyMs: result.latencyMs ?? result.durationMs,
+      ...(result.ttfaMs !== undefined && { ttfaMs: result.ttfaMs }),
+      ...(result.audioDurationMs !== undefined && { audioDurationMs: result.audioDurationMs }),
+      success: result.success,
+      ...(result.reason !== undefined && { errorReason: result.reason }),
+    },
+    "probe",
+  );
+  const labels = { engine: result.engine };
+  registry.gauge("tts_probe_success").set(labels, result.success ? 1 : 0);
+  registry.gauge("tts_probe_duration_seconds").set(labels, result.durationMs / 1000);
+  registry.gauge("tts_probe_last_run_timestamp_seconds").set(labels, result.finishedAt / 1000);
+}

@@ -1,0 +1,211 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { Logger } from "../../src/log.ts";
+import { TTSPerformanceMonitor } from "../../src/monitor.ts";
+import { type HttpTtsServer, startHttpTtsServer } from "../helpers/tts-servers/http-tts-server.ts";
+import { startWyomingServer, type WyomingTestServer } from "../helpers/tts-servers/wyoming-server.ts";
+
+// Probe-level behaviour through the whole monitor: every failure kind becomes a bounded reason
+// in tts_failures_total and tts_probe_success 0, and /metrics stays fast while a probe hangs.
+
+const quiet = new Logger({ json: true, sink: { write: () => {} } });
+let http: HttpTtsServer;
+let wyoming: WyomingTestServer;
+const monitors: TTSPerformanceMonitor[] = [];
+
+beforeAll(async () => {
+  http = await startHttpTtsServer();
+  wyoming = await startWyomingServer();
+});
+afterAll(async () => {
+  await http.close();
+  await wyoming.close();
+});
+afterEach(async () => {
+  await Promise.all(monitors.splice(0).map((m) => m.stop()));
+  http.behaviour = {};
+  wyoming.behaviour = {};
+});
+
+async function start(engines: Record<string, unknown>[]) {
+  const monitor = new TTSPerformanceMonitor({
+    config: {
+      engines,
+      // A long interval: the first probe runs at start; the tests then probe on demand.
+      probes: {
+        interval_seconds: 3600,
+        timeout_seconds: 5,
+        texts: ["The quick brown fox jumps over the lazy dog."],
+      },
+      monitoring: { collectors: { gpu: false, disk: false, filesystem: false, process: false } },
+    },
+    listenAddress: "127.0.0.1:0",
+    logger: quiet,
+  });
+  monitors.push(monitor);
+  await monitor.startMonitoring();
+  const metrics = async () => (await fetch(`http://${monitor.address}/metrics`)).text();
+  return { monitor, metrics };
+}
+
+const openai = (url: string, extra: Record<string, unknown> = {}) => ({
+  name: "kokoro",
+  type: "openai",
+  url: `${url}/v1/audio/speech`,
+  model: "kokoro",
+  voice: "af_heart",
+  ...extra,
+});
+
+describe("probe results become metrics", () => {
+  it("a successful probe records latency, TTFA, RTF, throughput and speaking rate", async () => {
+    const { monitor, metrics } = await start([openai(http.url)]);
+    const r = await monitor.probe("kokoro");
+    expect(r.success).toBe(true);
+    await monitor.probe("kokoro");
+    const body = await metrics();
+    expect(body).toMatch(/tts_latency_seconds_count\{engine="kokoro",voice="af_heart",source="probe"\} [23]/);
+    expect(body).toMatch(
+      /tts_time_to_first_audio_seconds_count\{engine="kokoro",voice="af_heart",source="probe"\} [23]/,
+    );
+    for (const name of [
+      "tts_real_time_factor",
+      "tts_throughput_characters_per_second",
+      "tts_throughput_words_per_minute",
+      "tts_speaking_rate_words_per_minute",
+      "tts_audio_duration_seconds",
+    ]) {
+      const v = Number(
+        new RegExp(`^${name}\\{engine="kokoro",voice="af_heart",source="probe"\\} (\\S+)$`, "m").exec(
+          body,
+        )?.[1],
+      );
+      expect(v, name).toBeGreaterThan(0);
+    }
+    expect(body).toContain('tts_probe_success{engine="kokoro"} 1');
+    expect(body).toMatch(
+      /tts_request_temperature_latency_seconds\{engine="kokoro",voice="af_heart",temperature="cold"\} /,
+    );
+    expect(body).toMatch(
+      /tts_request_temperature_latency_seconds\{engine="kokoro",voice="af_heart",temperature="warm"\} /,
+    );
+    const duration = Number(/tts_audio_duration_seconds\{[^}]*\} (\S+)/.exec(body)?.[1]);
+    expect(duration).toBeGreaterThan(1.5); // flite says the sentence in about 2.5 s
+    expect(duration).toBeLessThan(5);
+  });
+
+  const cases: [string, Partial<HttpTtsServer["behaviour"]>, string][] = [
+    ["HTTP 500", { status: 500 }, "http_status"],
+    ["HTTP 401", { status: 401 }, "auth"],
+    ["an empty body", { body: "empty" }, "empty_audio"],
+    ["a body that is not audio", { body: "html" }, "bad_audio"],
+    ["a truncated WAV", { body: "truncated-wav" }, "bad_audio"],
+  ];
+  for (const [what, behaviour, reason] of cases) {
+    it(`${what} → reason="${reason}"`, async () => {
+      const { monitor, metrics } = await start([openai(http.url)]);
+      await monitor.probe("kokoro"); // settles the first probe (success)
+      http.behaviour = behaviour;
+      const r = await monitor.probe("kokoro");
+      expect(r.success).toBe(false);
+      expect(r.reason).toBe(reason);
+      const body = await metrics();
+      expect(body).toContain('tts_probe_success{engine="kokoro"} 0');
+      expect(body).toContain(
+        `tts_failures_total{engine="kokoro",voice="af_heart",source="probe",reason="${reason}"} 1`,
+      );
+    });
+  }
+
+  it("connection refused → reason=connection", async () => {
+    const { monitor, metrics } = await start([openai("http://127.0.0.1:1")]);
+    const r = await monitor.probe("kokoro");
+    expect(r.reason).toBe("connection");
+    expect(await metrics()).toMatch(
+      /tts_failures_total\{engine="kokoro",voice="af_heart",source="probe",reason="connection"\} [12]/,
+    );
+  });
+
+  it("a hung engine times out within timeout + 1 s while /metrics stays fast", async () => {
+    const { monitor, metrics } = await start([openai(http.url, { timeout_seconds: 1.5 })]);
+    await monitor.probe("kokoro");
+    http.behaviour = { body: "hang" };
+    const t0 = performance.now();
+    const probe = monitor.probe("kokoro");
+    const scrapeTimes: number[] = [];
+    while (performance.now() - t0 < 1200) {
+      const s = performance.now();
+      await metrics();
+      scrapeTimes.push(performance.now() - s);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const r = await probe;
+    const elapsed = performance.now() - t0;
+    expect(r.reason).toBe("timeout");
+    expect(elapsed).toBeGreaterThanOrEqual(1500);
+    expect(elapsed).toBeLessThan(2500);
+    expect(Math.max(...scrapeTimes)).toBeLessThan(50);
+    expect(await metrics()).toContain('reason="timeout"} 1');
+  });
+
+  it("Wyoming error event → protocol, broken framing → protocol", async () => {
+    const { monitor, metrics } = await start([
+      { name: "piper-wy", type: "wyoming", url: wyoming.url, voice: "en_US-lessac-medium" },
+    ]);
+    expect((await monitor.probe("piper-wy")).success).toBe(true);
+    wyoming.behaviour = { error: { text: "voice not found", code: "voice-not-found" } };
+    const e = await monitor.probe("piper-wy");
+    expect(e.success).toBe(false);
+    wyoming.behaviour = { broken: "garbage-header" };
+    const b = await monitor.probe("piper-wy");
+    expect(b.reason).toBe("protocol");
+    const body = await metrics();
+    expect(body).toMatch(
+      /tts_failures_total\{engine="piper-wy",voice="en_US-lessac-medium",source="probe",reason="protocol"\} [12]/,
+    );
+    expect(body).toContain('tts_probe_success{engine="piper-wy"} 0');
+  });
+});
+
+describe("GET /probe?target=", () => {
+  it("runs one probe and returns only that probe's metrics", async () => {
+    const { monitor } = await start([openai(http.url)]);
+    const res = await fetch(`http://${monitor.address}/probe?target=kokoro`);
+    expect(res.status).toBe(200);
+    const body = await res.text();
+    expect(body).toContain('tts_probe_success{engine="kokoro"} 1');
+    expect(body).toContain('tts_latency_seconds_count{engine="kokoro",voice="af_heart",source="probe"} 1');
+    expect(body).not.toContain("tts_host_");
+    expect(body).not.toContain("tts_exporter_");
+  });
+
+  it("a failed probe is still 200 with tts_probe_success 0", async () => {
+    const { monitor } = await start([openai(http.url)]);
+    http.behaviour = { status: 500 };
+    const res = await fetch(`http://${monitor.address}/probe?target=kokoro`);
+    expect(res.status).toBe(200);
+    const body = await res.text();
+    expect(body).toContain('tts_probe_success{engine="kokoro"} 0');
+    expect(body).toContain('reason="http_status"} 1');
+  });
+
+  it("takes its timeout from X-Prometheus-Scrape-Timeout-Seconds minus the offset", async () => {
+    const { monitor } = await start([openai(http.url, { timeout_seconds: 10 })]);
+    http.behaviour = { body: "hang" };
+    const t0 = performance.now();
+    const res = await fetch(`http://${monitor.address}/probe?target=kokoro`, {
+      headers: { "X-Prometheus-Scrape-Timeout-Seconds": "1.5" },
+    });
+    const elapsed = performance.now() - t0;
+    expect(await res.text()).toContain('reason="timeout"} 1');
+    expect(elapsed).toBeGreaterThanOrEqual(1000);
+    expect(elapsed).toBeLessThan(1500);
+  });
+
+  it("an unknown or missing target is 400 with a message", async () => {
+    const { monitor } = await start([openai(http.url)]);
+    const unknown = await fetch(`http://${monitor.address}/probe?target=nope`);
+    expect(unknown.status).toBe(400);
+    expect(await unknown.text()).toMatch(/unknown target.*nope/);
+    expect((await fetch(`http://${monitor.address}/probe`)).status).toBe(400);
+  });
+});

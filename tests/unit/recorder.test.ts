@@ -1,0 +1,148 @@
+import { describe, expect, it } from "vitest";
+import { SlidingRatio, SynthesisRecorder } from "../../src/ingest/recorder.ts";
+import { MetricsRegistry } from "../../src/metrics/registry.ts";
+
+function setup(options: Partial<ConstructorParameters<typeof SynthesisRecorder>[1]> = {}) {
+  let now = 1_000_000_000_000;
+  const registry = new MetricsRegistry();
+  const recorder = new SynthesisRecorder(registry, {
+    cacheWindowSeconds: 300,
+    maxEngines: 3,
+    maxVoices: 5,
+    now: () => now,
+    ...options,
+  });
+  const advance = (ms: number) => {
+    now += ms;
+  };
+  const sample = async (name: string, labels: Record<string, string> = {}) => {
+    const fam = (await registry.families()).find((f) => f.name === name);
+    const v = fam?.values.find(
+      (x) =>
+        Object.entries(labels).every(([k, val]) => x.labels[k] === val) && (x.metricName ?? name) === name,
+    );
+    return v?.value;
+  };
+  return { registry, recorder, advance, sample };
+}
+
+describe("cache hit rate over a sliding window", () => {
+  it("is the exact ratio of a known sequence", async () => {
+    const { recorder, sample } = setup();
+    const seq = [true, false, true, true, false, true, true, false, true, true]; // 7 of 10
+    for (const hit of seq) recorder.record({ engine: "kokoro", latencyMs: 10, cacheHit: hit }, "ingest");
+    expect(await sample("tts_cache_hit_rate", { engine: "kokoro" })).toBe(0.7);
+    expect(await sample("tts_cache_hits_total", { engine: "kokoro" })).toBe(7);
+    expect(await sample("tts_cache_lookups_total", { engine: "kokoro" })).toBe(10);
+  });
+
+  it("forgets lookups older than the window, keeps the counters", async () => {
+    const { recorder, sample, advance } = setup({ cacheWindowSeconds: 60 });
+    for (let i = 0; i < 4; i++) recorder.record({ engine: "e", latencyMs: 1, cacheHit: false }, "ingest");
+    advance(30_000);
+    for (let i = 0; i < 4; i++) recorder.record({ engine: "e", latencyMs: 1, cacheHit: true }, "ingest");
+    expect(await sample("tts_cache_hit_rate", { engine: "e" })).toBe(0.5);
+    advance(30_500); // the 4 misses are now 60.5 s old: out of the window
+    expect(await sample("tts_cache_hit_rate", { engine: "e" })).toBe(1);
+    recorder.record({ engine: "e", latencyMs: 1, cacheHit: false }, "ingest");
+    expect(await sample("tts_cache_hit_rate", { engine: "e" })).toBe(0.8);
+    advance(120_000); // everything expired: no value rather than a made-up one
+    expect(await sample("tts_cache_hit_rate", { engine: "e" })).toBeUndefined();
+    expect(await sample("tts_cache_lookups_total", { engine: "e" })).toBe(9);
+  });
+
+  it("events without a cache flag are not lookups", async () => {
+    const { recorder, sample } = setup();
+    recorder.record({ engine: "e", latencyMs: 1 }, "ingest");
+    expect(await sample("tts_cache_lookups_total", { engine: "e" })).toBeUndefined();
+  });
+
+  it("SlidingRatio survives gaps longer than the window", () => {
+    const r = new SlidingRatio(5, 0);
+    r.add(0, true);
+    r.add(1000, false);
+    r.advance(100_000);
+    expect(r.lookups).toBe(0);
+    r.add(100_000, true);
+    expect(r.ratio()).toBe(1);
+  });
+});
+
+describe("cardinality guard", () => {
+  it("folds engines beyond the limit into 'other' and counts them", async () => {
+    const { recorder, sample } = setup({ maxEngines: 2, knownEngines: ["configured"] });
+    for (const engine of ["configured", "a", "b", "c", "d"])
+      recorder.record({ engine, latencyMs: 5 }, "ingest");
+    const names = new Set(
+      (await setupFamilies(recorder))
+        .filter((l) => l.startsWith("tts_latency_seconds_count"))
+        .map((l) => /engine="([^"]+)"/.exec(l)?.[1]),
+    );
+    expect(names).toEqual(new Set(["configured", "a", "b", "other"]));
+    expect(await sample("tts_ingest_labels_folded_total", { label: "engine" })).toBe(2);
+  });
+
+  it("folds voices beyond the limit", async () => {
+    const { recorder, sample } = setup({ maxVoices: 2 });
+    for (const voice of ["v1", "v2", "v3", "v1"])
+      recorder.record({ engine: "e", voice, latencyMs: 5 }, "ingest");
+    expect(await sample("tts_ingest_labels_folded_total", { label: "voice" })).toBe(1);
+  });
+
+  async function setupFamilies(recorder: SynthesisRecorder) {
+    const registry = (recorder as unknown as { registry: MetricsRegistry }).registry;
+    return (await registry.render(false)).body.split("\n");
+  }
+});
+
+describe("derived TTS measures", () => {
+  it("computes RTF, throughput, speaking rate and cold/warm from one event", async () => {
+    const { recorder, sample } = setup();
+    const labels = { engine: "e", voice: "v", source: "ingest" };
+    recorder.record(
+      {
+        engine: "e",
+        voice: "v",
+        text: "one two three four",
+        latencyMs: 500,
+        audioDurationMs: 2000,
+        ttfaMs: 100,
+      },
+      "ingest",
+    );
+    expect(await sample("tts_real_time_factor", labels)).toBe(0.25);
+    expect(await sample("tts_throughput_characters_per_second", labels)).toBe(18 / 0.5);
+    expect(await sample("tts_throughput_words_per_minute", labels)).toBe(4 / (0.5 / 60));
+    expect(await sample("tts_speaking_rate_words_per_minute", labels)).toBe(4 / (2 / 60));
+    expect(
+      await sample("tts_request_temperature_latency_seconds", { engine: "e", temperature: "cold" }),
+    ).toBe(0.5);
+    recorder.record({ engine: "e", voice: "v", latencyMs: 200 }, "ingest");
+    expect(
+      await sample("tts_request_temperature_latency_seconds", { engine: "e", temperature: "warm" }),
+    ).toBe(0.2);
+    expect(
+      await sample("tts_request_temperature_latency_seconds", { engine: "e", temperature: "cold" }),
+    ).toBe(0.5);
+  });
+
+  it("counts failures by reason and keeps them out of the latency histogram", async () => {
+    const { recorder, registry } = setup();
+    recorder.record({ engine: "e", latencyMs: 9000, success: false, errorReason: "timeout" }, "probe");
+    recorder.record({ engine: "e", latencyMs: 100 }, "probe");
+    const body = (await registry.render(false)).body;
+    expect(body).toContain(
+      'tts_failures_total{engine="e",voice="default",source="probe",reason="timeout"} 1',
+    );
+    expect(body).toContain(
+      'tts_requests_total{engine="e",voice="default",source="probe",result="failure"} 1',
+    );
+    expect(body).toContain('tts_latency_seconds_count{engine="e",voice="default",source="probe"} 1');
+    expect(body).toContain(
+      'tts_latency_seconds_bucket{engine="e",voice="default",source="probe",le="0.1"} 1',
+    );
+    expect(body).toContain(
+      'tts_latency_seconds_bucket{engine="e",voice="default",source="probe",le="0.05"} 0',
+    );
+  });
+});
