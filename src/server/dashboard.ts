@@ -1,0 +1,418 @@
+import { timingSafeEqual } from "node:crypto";
+import { readFileSync } from "node:fs";
+import type { Server } from "node:http";
+import { createRequire } from "node:module";
+import { isIPv4, isIPv6 } from "node:net";
+import { fileURLToPath } from "node:url";
+import express, { type Express, type NextFunction, type Request, type Response } from "express";
+import type { AlertEvent } from "../alerts/types.ts";
+import { ConfigError } from "../config/load.ts";
+import type { Config } from "../config/schema.ts";
+import { errorMessage } from "../log.ts";
+import type { TTSPerformanceMonitor } from "../monitor.ts";
+import type { ProbeResult } from "../probes/probe.ts";
+import { HistoryRing, type Sample, takeSample, toCsv, toJson } from "./dashboard-history.ts";
+import { boundAddress, closeServer, listen, parseHostPort } from "./listen.ts";
+
+// The built-in web dashboard (SPEC §9, port 8080): a static page, a server-sent event stream that
+// pushes one sample per interval, the recorded history as CSV/JSON downloads, and the controls
+// (probe interval, probe text, thresholds, engines) that call the monitor's run-time setters.
+
+const WEB_DIR = fileURLToPath(new URL("../web/", import.meta.url));
+const require = createRequire(import.meta.url);
+/** The chart library, installed from npm and served from disk: the page works offline. */
+const VENDOR: Record<string, { file: string; type: string }> = {
+  "uPlot.iife.min.js": { file: require.resolve("uplot/dist/uPlot.iife.min.js"), type: "text/javascript" },
+  "uPlot.min.css": { file: require.resolve("uplot/dist/uPlot.min.css"), type: "text/css" },
+};
+const ASSETS: Record<string, string> = {
+  "app.js": "text/javascript",
+  "charts.js": "text/javascript",
+  "style.css": "text/css",
+  "favicon.svg": "image/svg+xml",
+};
+/** Samples sent with the initial state (the charts' window); the full history is in the exports. */
+const INITIAL_SAMPLES = 600;
+
+export type LogKind = "probe" | "alert" | "config" | "info";
+export interface LogEntry {
+  readonly at: number;
+  readonly kind: LogKind;
+  readonly level: "info" | "warn" | "error";
+  readonly text: string;
+}
+
+export interface DashboardOptions {
+  /** host:port; default the config's server.dashboard_address. */
+  readonly address?: string;
+  readonly env?: Readonly<Record<string, string | undefined>>;
+}
+
+export interface Dashboard {
+  readonly address: string;
+  readonly url: string;
+  readonly server: Server;
+  close(): Promise<void>;
+}
+
+export function isLoopback(host: string): boolean {
+  if (host === "localhost") return true;
+  if (isIPv4(host)) return host.startsWith("127.");
+  if (isIPv6(host)) return host === "::1" || /^::ffff:127\./i.test(host);
+  return false;
+}
+
+/** Reads the controls' bearer token from dashboard.token_file or the env variable dashboard.token_env. */
+export function controlsToken(
+  config: Config,
+  env: Readonly<Record<string, string | undefined>>,
+): string | undefined {
+  const d = config.dashboard;
+  if (d.token_file) {
+    try {
+      return readFileSync(d.token_file, "utf8").trim() || undefined;
+    } catch (err) {
+      throw new ConfigError(d.token_file, [
+        {
+          path: "$.dashboard.token_file",
+          expected: "a readable file holding the token",
+          got: (err as NodeJS.ErrnoException).code ?? "unknown error",
+        },
+      ]);
+    }
+  }
+  return env[d.token_env]?.trim() || undefined;
+}
+
+/** The dashboard's state: history ring, event log, SSE clients. */
+class DashboardState {
+  readonly history: HistoryRing;
+  readonly log: LogEntry[] = [];
+  readonly clients = new Set<Response>();
+  #timer: NodeJS.Timeout | undefined;
+  #heartbeat: NodeJS.Timeout | undefined;
+  readonly #unsubscribe: Array<() => void> = [];
+
+  constructor(private readonly monitor: TTSPerformanceMonitor) {
+    const d = monitor.config.dashboard;
+    this.history = new HistoryRing(Math.ceil(d.history_seconds / d.sample_interval_seconds));
+  }
+
+  start(): void {
+    const m = this.monitor;
+    const on = <T>(event: string, fn: (payload: T) => void) => {
+      m.events.on(event, fn);
+      this.#unsubscribe.push(() => m.events.off(event, fn));
+    };
+    on<ProbeResult>("probe", (r) => {
+      if (!r.success)
+        this.addLog(
+          "probe",
+          "warn",
+          `probe of ${r.engine} failed (${r.reason ?? "other"}): ${r.error ?? ""}`,
+        );
+    });
+    on<AlertEvent>("alert", (e) =>
+      this.addLog(
+        "alert",
+        e.status === "firing" ? "error" : "info",
+        `${e.status.toUpperCase()} ${e.summary}`,
+      ),
+    );
+    on<AlertEvent>("alert-notification", (e) => this.broadcast("notification", e));
+    on<Record<string, unknown>>("config-change", (c) => {
+      const { setting, at: _at, ...rest } = c;
+      this.addLog("config", "info", `${String(setting)} changed: ${JSON.stringify(rest)}`);
+      this.broadcast("settings", settings(m));
+    });
+    const interval = m.config.dashboard.sample_interval_seconds * 1000;
+    const tick = () => {
+      let sample: Sample;
+      try {
+        sample = takeSample(m.getCurrentMetrics(), m.lastProbes, (e) => engineEnabled(m.config, e));
+      } catch (err) {
+        m.log.once("dashboard-sample", "error", "dashboard: cannot take a sample", {
+          error: errorMessage(err),
+        });
+        return;
+      }
+      this.history.push(sample);
+      this.broadcast("sample", { sample, firing: m.alerts.firing() });
+    };
+    tick();
+    this.#timer = setInterval(tick, interval);
+    this.#timer.unref();
+    // Comments keep idle proxies from closing the stream.
+    this.#heartbeat = setInterval(() => {
+      for (const c of this.clients) c.write(": keep-alive\n\n");
+    }, 15_000);
+    this.#heartbeat.unref();
+  }
+
+  addLog(kind: LogKind, level: LogEntry["level"], text: string): void {
+    const entry: LogEntry = { at: Date.now(), kind, level, text };
+    this.log.push(entry);
+    const max = this.monitor.config.dashboard.max_events;
+    if (this.log.length > max) this.log.splice(0, this.log.length - max);
+    this.broadcast("log", entry);
+  }
+
+  broadcast(event: string, data: unknown): void {
+    if (this.clients.size === 0) return;
+    const frame = `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+    for (const c of this.clients) c.write(frame);
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+    clearInterval(this.#heartbeat);
+    for (const u of this.#unsubscribe.splice(0)) u();
+    for (const c of this.clients) c.end();
+    this.clients.clear();
+  }
+}
+
+function engineEnabled(config: Config, name: string): boolean {
+  return config.engines.find((e) => e.name === name)?.enabled ?? true;
+}
+
+function settings(m: TTSPerformanceMonitor) {
+  const c = m.config;
+  return {
+    thresholds: c.thresholds,
+    probes: { interval_seconds: c.probes.interval_seconds, texts: c.probes.texts },
+    engines: c.engines.map((e) => ({ name: e.name, type: e.type, enabled: e.enabled })),
+    rules: m.alerts.rules(),
+  };
+}
+
+type ControlsMode =
+  | { readonly kind: "open" }
+  | { readonly kind: "token"; readonly token: string }
+  | {
+      readonly kind: "off";
+      readonly reason: string;
+    };
+
+function checkToken(header: string | undefined, token: string): boolean {
+  const m = /^Bearer\s+(.+)$/i.exec(header ?? "");
+  if (!m?.[1]) return false;
+  const a = Buffer.from(m[1].trim());
+  const b = Buffer.from(token);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+export function createDashboardApp(
+  monitor: TTSPerformanceMonitor,
+  state: DashboardState,
+  controls: ControlsMode,
+): Express {
+  const app = express();
+  app.disable("x-powered-by");
+  app.set("etag", false);
+  app.use((_req, res, next) => {
+    res.set({
+      "Content-Security-Policy":
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+      "X-Content-Type-Options": "nosniff",
+      "Referrer-Policy": "no-referrer",
+    });
+    next();
+  });
+
+  const page = (_req: Request, res: Response) => {
+    res.type("html").set("Cache-Control", "no-store").sendFile("index.html", { root: WEB_DIR });
+  };
+  app.get("/", page);
+  app.get("/index.html", page);
+  app.get("/assets/:file", (req, res) => {
+    const file = String(req.params.file);
+    const type = ASSETS[file];
+    if (!type) return void res.status(404).type("text/plain").send("not found\n");
+    res.type(type).set("Cache-Control", "no-cache").sendFile(file, { root: WEB_DIR });
+  });
+  app.get("/vendor/:file", (req, res) => {
+    const v = VENDOR[String(req.params.file)];
+    if (!v) return void res.status(404).type("text/plain").send("not found\n");
+    res.type(v.type).set("Cache-Control", "public, max-age=86400").sendFile(v.file);
+  });
+  app.get("/-/healthy", (_req, res) => {
+    res.type("text/plain").send("OK\n");
+  });
+
+  app.get("/api/state", (_req, res) => {
+    res.set("Cache-Control", "no-store").json({
+      interval_seconds: monitor.config.dashboard.sample_interval_seconds,
+      history_seconds: monitor.config.dashboard.history_seconds,
+      settings: settings(monitor),
+      firing: monitor.alerts.firing(),
+      log: state.log.slice(-200),
+      samples: state.history.samples(INITIAL_SAMPLES),
+      controls:
+        controls.kind === "off"
+          ? { enabled: false, reason: controls.reason }
+          : { enabled: true, token: controls.kind === "token" },
+      popups: monitor.config.alerts.dashboard_alerts,
+    });
+  });
+
+  app.get("/api/stream", (req, res) => {
+    res.writeHead(200, {
+      "Content-Type": "text/event-stream",
+      "Cache-Control": "no-store",
+      Connection: "keep-alive",
+      "X-Accel-Buffering": "no",
+    });
+    res.write(`retry: 2000\n\n`);
+    state.clients.add(res);
+    req.on("close", () => state.clients.delete(res));
+  });
+
+  const exportName = (ext: string) =>
+    `tts-monitor-history-${new Date().toISOString().replace(/[:.]/g, "-")}.${ext}`;
+  app.get("/api/export.csv", (_req, res) => {
+    res
+      .type("text/csv; charset=utf-8")
+      .set("Content-Disposition", `attachment; filename="${exportName("csv")}"`)
+      .set("Cache-Control", "no-store")
+      .send(toCsv(state.history.samples()));
+  });
+  app.get("/api/export.json", (_req, res) => {
+    res
+      .type("application/json")
+      .set("Content-Disposition", `attachment; filename="${exportName("json")}"`)
+      .set("Cache-Control", "no-store")
+      .send(toJson(state.history.samples(), monitor.config.dashboard.sample_interval_seconds));
+  });
+
+  // --- Controls ---
+  const guard = (req: Request, res: Response, next: NextFunction) => {
+    if (controls.kind === "off") return void res.status(403).json({ error: controls.reason });
+    if (controls.kind === "token" && !checkToken(req.get("authorization"), controls.token)) {
+      res.set("WWW-Authenticate", 'Bearer realm="tts-monitor dashboard"');
+      return void res.status(401).json({ error: "a valid bearer token is required for the controls" });
+    }
+    // A JSON body cannot be sent cross-site without a CORS preflight, which is never granted here,
+    // so a page on another site cannot drive the controls of a dashboard on localhost.
+    if (!req.is("application/json"))
+      return void res.status(415).json({ error: "send the body as application/json" });
+    const origin = req.get("origin");
+    if (origin && origin !== `${req.protocol}://${req.get("host")}`)
+      return void res.status(403).json({ error: "cross-origin request refused" });
+    next();
+  };
+  const controlsRouter = express.Router();
+  controlsRouter.use(guard, express.json({ limit: "64kb" }));
+  const apply = (res: Response, what: string, fn: () => void) => {
+    try {
+      fn();
+      res.json({ ok: true, settings: settings(monitor) });
+    } catch (err) {
+      const message =
+        err instanceof ConfigError
+          ? err.problems.map((p) => `${p.path}: expected ${p.expected}, got ${p.got}`).join("; ")
+          : errorMessage(err);
+      monitor.log.warn("dashboard control rejected", { control: what, error: message });
+      res.status(400).json({ error: message });
+    }
+  };
+  controlsRouter.post("/probe-interval", (req, res) => {
+    const seconds = (req.body as { seconds?: unknown })?.seconds;
+    apply(res, "probe-interval", () => {
+      if (typeof seconds !== "number") throw new TypeError("seconds: expected a number");
+      monitor.setProbeInterval(seconds);
+    });
+  });
+  controlsRouter.post("/probe-texts", (req, res) => {
+    const texts = (req.body as { texts?: unknown })?.texts;
+    apply(res, "probe-texts", () => {
+      if (!Array.isArray(texts) || texts.some((t) => typeof t !== "string"))
+        throw new TypeError("texts: expected an array of strings");
+      monitor.setProbeTexts(texts as string[]);
+    });
+  });
+  controlsRouter.post("/thresholds", (req, res) => {
+    const body = req.body as Record<string, unknown>;
+    apply(res, "thresholds", () => {
+      if (typeof body !== "object" || body === null || Array.isArray(body))
+        throw new TypeError("expected an object of thresholds");
+      const known = Object.keys(monitor.config.thresholds);
+      for (const [k, v] of Object.entries(body)) {
+        if (!known.includes(k))
+          throw new TypeError(`unknown threshold ${JSON.stringify(k)} (known: ${known.join(", ")})`);
+        if (typeof v !== "number") throw new TypeError(`${k}: expected a number`);
+      }
+      monitor.setThresholds(body as Partial<Config["thresholds"]>);
+    });
+  });
+  controlsRouter.post("/engines/:name", (req, res) => {
+    const enabled = (req.body as { enabled?: unknown })?.enabled;
+    apply(res, "engine", () => {
+      if (typeof enabled !== "boolean") throw new TypeError("enabled: expected true or false");
+      monitor.setEngineEnabled(String(req.params.name), enabled);
+    });
+  });
+  app.use("/api/controls", controlsRouter);
+
+  app.use((_req, res) => {
+    res.status(404).type("text/plain").send("not found\n");
+  });
+  // A bad JSON body or any other error: a clear 400/500, never a stack trace to the browser.
+  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    const status = (err as { status?: number }).status ?? 500;
+    if (status >= 500) monitor.log.error("dashboard request failed", { error: errorMessage(err) });
+    res.status(status).json({ error: status >= 500 ? "internal error" : errorMessage(err) });
+  });
+  return app;
+}
+
+/**
+ * Starts the dashboard on `address` (default server.dashboard_address). Turns on the threshold
+ * alerts for its alert panel. Throws ListenError when the port cannot be bound.
+ */
+export async function startDashboard(
+  monitor: TTSPerformanceMonitor,
+  options: DashboardOptions = {},
+): Promise<Dashboard> {
+  const address = options.address ?? monitor.config.server.dashboard_address;
+  const { host } = parseHostPort(address);
+  const token = controlsToken(monitor.config, options.env ?? process.env);
+  monitor.log.addSecret(token);
+  let controls: ControlsMode;
+  if (token) controls = { kind: "token", token };
+  else if (isLoopback(host)) controls = { kind: "open" };
+  else {
+    controls = {
+      kind: "off",
+      reason: `controls are off: the dashboard listens on ${address}, beyond loopback, and no token is set (set ${monitor.config.dashboard.token_env} or dashboard.token_file)`,
+    };
+    monitor.log.warn("dashboard controls are off: no token for a dashboard beyond loopback", {
+      address,
+      token_env: monitor.config.dashboard.token_env,
+    });
+  }
+  monitor.alerts.enable({ thresholds: true });
+  monitor.alerts.start();
+  const state = new DashboardState(monitor);
+  const app = createDashboardApp(monitor, state, controls);
+  const server = await listen(app, address, "web dashboard");
+  state.start();
+  state.addLog(
+    "info",
+    "info",
+    `dashboard started; controls ${controls.kind === "open" ? "open (loopback)" : controls.kind === "token" ? "need the bearer token" : "off"}`,
+  );
+  const bound = boundAddress(server);
+  const port = /:(\d+)$/.exec(bound)?.[1] ?? "";
+  const url = `http://${isLoopback(host) || host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host}:${port}/`;
+  monitor.log.info("dashboard listening", { address: bound, url });
+  return {
+    address: bound,
+    url,
+    server,
+    async close() {
+      state.stop();
+      await closeServer(server);
+    },
+  };
+}

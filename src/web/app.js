@@ -1,0 +1,211 @@
+// The dashboard page: initial state from /api/state, then live updates from the /api/stream
+// server-sent events (one sample per second, alert transitions, log entries, setting changes).
+import { ChartBoard } from "./charts.js";
+
+const $ = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.getElementById(id));
+const board = new ChartBoard($("charts"));
+let popups = true;
+/** @type {any} */
+let current = null;
+
+const time = (/** @type {number} */ ms) => new Date(ms).toLocaleTimeString([], { hour12: false });
+
+function tokenHeader() {
+  const token = /** @type {HTMLInputElement} */ ($("token")).value.trim();
+  return token ? { authorization: `Bearer ${token}` } : {};
+}
+
+/** @param {any[]} firing */
+function renderAlerts(firing) {
+  const list = $("alerts");
+  list.replaceChildren();
+  const count = $("alert-count");
+  count.textContent = String(firing.length);
+  count.classList.toggle("firing", firing.length > 0);
+  if (firing.length === 0) {
+    const li = document.createElement("li");
+    li.className = "none";
+    li.textContent = "No alert firing";
+    list.append(li);
+    return;
+  }
+  for (const a of firing) {
+    const li = document.createElement("li");
+    li.className = "firing";
+    li.dataset.alert = a.id;
+    const t = document.createElement("time");
+    t.textContent = ` since ${time(a.startsAt)}`;
+    li.append(document.createTextNode(a.summary), t);
+    list.append(li);
+  }
+}
+
+/** @param {{ at: number, kind: string, level: string, text: string }} e */
+function addLog(e) {
+  const list = $("log");
+  const li = document.createElement("li");
+  li.className = e.level;
+  li.dataset.kind = e.kind;
+  const t = document.createElement("time");
+  t.textContent = time(e.at);
+  const k = document.createElement("span");
+  k.className = "kind";
+  k.textContent = ` ${e.kind} `;
+  li.append(t, k, document.createTextNode(e.text));
+  list.prepend(li);
+  while (list.childElementCount > 200) list.lastElementChild?.remove();
+}
+
+/** @param {any} event */
+function toast(event) {
+  if (!popups) return;
+  const box = document.createElement("div");
+  box.className = `toast ${event.status}`;
+  const p = document.createElement("p");
+  p.textContent = `${event.status === "firing" ? "Alert firing" : "Resolved"}: ${event.summary}`;
+  const close = document.createElement("button");
+  close.type = "button";
+  close.textContent = "×";
+  close.setAttribute("aria-label", "Dismiss notification");
+  close.addEventListener("click", () => box.remove());
+  box.append(p, close);
+  $("toasts").append(box);
+  setTimeout(() => box.remove(), 10_000);
+}
+
+/** @param {any} s */
+function renderSettings(s) {
+  current = s;
+  board.setThresholds(s.thresholds);
+  const active = document.activeElement;
+  const set = (/** @type {string} */ id, /** @type {string} */ value) => {
+    const el = /** @type {HTMLInputElement} */ ($(id));
+    if (el !== active) el.value = value;
+  };
+  set("probe-interval", String(s.probes.interval_seconds));
+  set("probe-text", s.probes.texts.join("\n"));
+  for (const [k, v] of Object.entries(s.thresholds)) set(`th-${k}`, String(v));
+  const engines = $("engines");
+  engines.replaceChildren();
+  for (const e of s.engines) {
+    const li = document.createElement("li");
+    const label = document.createElement("label");
+    const box = document.createElement("input");
+    box.type = "checkbox";
+    box.checked = e.enabled;
+    box.id = `engine-${e.name}`;
+    box.addEventListener("change", () =>
+      control(`engines/${encodeURIComponent(e.name)}`, { enabled: box.checked }),
+    );
+    label.append(box, document.createTextNode(` ${e.name} (${e.type})`));
+    li.append(label);
+    engines.append(li);
+  }
+  const rules = $("rules");
+  rules.replaceChildren();
+  for (const r of s.rules) {
+    const li = document.createElement("li");
+    const code = document.createElement("code");
+    code.textContent = r.condition;
+    li.append(document.createTextNode(`${r.name}: `), code);
+    rules.append(li);
+  }
+}
+
+/** @param {string} path @param {unknown} body */
+async function control(path, body) {
+  const status = $("controls-status");
+  status.classList.remove("error");
+  status.textContent = "Applying…";
+  try {
+    const res = await fetch(`/api/controls/${path}`, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...tokenHeader() },
+      body: JSON.stringify(body),
+    });
+    const answer = await res.json();
+    if (!res.ok) throw new Error(answer.error ?? `HTTP ${res.status}`);
+    renderSettings(answer.settings);
+    status.textContent = "Applied.";
+  } catch (err) {
+    status.classList.add("error");
+    status.textContent = `Not applied: ${err instanceof Error ? err.message : String(err)}`;
+    if (current) renderSettings(current);
+  }
+}
+
+$("form-interval").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  control("probe-interval", { seconds: Number(/** @type {HTMLInputElement} */ ($("probe-interval")).value) });
+});
+$("form-texts").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  const texts = /** @type {HTMLTextAreaElement} */ ($("probe-text")).value
+    .split("\n")
+    .filter((t) => t.trim());
+  control("probe-texts", { texts });
+});
+$("form-thresholds").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  /** @type {Record<string, number>} */
+  const body = {};
+  // Only what changed, so the event log says what the user did.
+  for (const input of /** @type {NodeListOf<HTMLInputElement>} */ (
+    document.querySelectorAll("#form-thresholds input")
+  ))
+    if (Number(input.value) !== current?.thresholds?.[input.name]) body[input.name] = Number(input.value);
+  if (Object.keys(body).length === 0) {
+    $("controls-status").textContent = "No threshold changed.";
+    return;
+  }
+  control("thresholds", body);
+});
+const tokenInput = /** @type {HTMLInputElement} */ ($("token"));
+tokenInput.value = sessionStorage.getItem("tts-monitor-token") ?? "";
+tokenInput.addEventListener("change", () => sessionStorage.setItem("tts-monitor-token", tokenInput.value));
+
+async function init() {
+  const res = await fetch("/api/state");
+  const state = await res.json();
+  popups = state.popups;
+  renderSettings(state.settings);
+  board.addSamples(state.samples);
+  renderAlerts(state.firing);
+  for (const e of state.log) addLog(e);
+  if (!state.controls.enabled) {
+    const off = $("controls-off");
+    off.hidden = false;
+    off.textContent = state.controls.reason;
+    for (const el of /** @type {NodeListOf<HTMLInputElement>} */ (
+      document.querySelectorAll("#controls input, #controls textarea, #controls button")
+    ))
+      el.disabled = true;
+  }
+  $("token-row").hidden = !state.controls.token;
+
+  const conn = $("connection");
+  const stream = new EventSource("/api/stream");
+  stream.addEventListener("open", () => {
+    conn.textContent = "Live";
+    conn.classList.add("live");
+  });
+  stream.addEventListener("error", () => {
+    conn.textContent = "Disconnected — reconnecting…";
+    conn.classList.remove("live");
+  });
+  stream.addEventListener("sample", (ev) => {
+    const { sample, firing } = JSON.parse(/** @type {MessageEvent} */ (ev).data);
+    board.addSamples([sample]);
+    renderAlerts(firing);
+  });
+  stream.addEventListener("log", (ev) => addLog(JSON.parse(/** @type {MessageEvent} */ (ev).data)));
+  stream.addEventListener("notification", (ev) => toast(JSON.parse(/** @type {MessageEvent} */ (ev).data)));
+  stream.addEventListener("settings", (ev) =>
+    renderSettings(JSON.parse(/** @type {MessageEvent} */ (ev).data)),
+  );
+}
+
+init().catch((err) => {
+  const conn = $("connection");
+  conn.textContent = `Cannot load the dashboard state: ${err instanceof Error ? err.message : String(err)}`;
+});

@@ -1,0 +1,254 @@
+// Live charts drawn with uPlot (installed from npm, served by the dashboard from node_modules).
+// Each chart picks its series from the flat sample keys ("engine.kokoro.latency_p95_ms") and is
+// rebuilt only when its set of series changes (an engine appears); otherwise it gets new data.
+
+/** @typedef {{ t: number, v: Record<string, number> }} Sample */
+
+const PALETTE = ["#1f4e8c", "#b3261e", "#2e7d32", "#6a1b9a", "#8a5a00", "#00695c", "#ad1457", "#37474f"];
+const WINDOW = 300; // points on screen (5 minutes at one sample per second)
+
+/** @param {string} suffix */
+const engineKeys = (suffix) => (/** @type {string[]} */ keys) =>
+  keys.filter((k) => k.startsWith("engine.") && k.endsWith(`.${suffix}`));
+
+/** Short names of the per-engine measures; "" where the chart's title already says it. */
+const MEASURE_LABEL = { latency_ms: "last", latency_p50_ms: "p50", latency_p95_ms: "p95" };
+
+/** @param {string} key */
+function labelOf(key) {
+  const parts = key.split(".");
+  const metric = parts.pop() ?? "";
+  const [scope, ...rest] = parts;
+  const name = rest.join(".");
+  if (scope === "host") return metric.replace(/_percent$/, "");
+  if (scope === "gpu")
+    return `GPU ${name} ${metric.replace(/_percent$|_celsius$/, "").replace("temperature", "°C")}`;
+  const measure = /** @type {Record<string, string>} */ (MEASURE_LABEL)[metric];
+  return measure ? `${name} ${measure}` : name;
+}
+
+/**
+ * The charts: id, title, unit, how to pick series, and the threshold from the config (drawn dashed).
+ * @type {Array<{ id: string, title: string, unit: string, pick: (keys: string[]) => string[], threshold?: (t: Record<string, number>) => number, empty: string, digits: number }>}
+ */
+export const CHARTS = [
+  {
+    id: "latency",
+    title: "Latency (last, p50, p95)",
+    unit: "ms",
+    pick: (keys) =>
+      keys.filter(
+        (k) =>
+          k.startsWith("engine.") &&
+          (k.endsWith(".latency_ms") || k.endsWith(".latency_p50_ms") || k.endsWith(".latency_p95_ms")),
+      ),
+    threshold: (t) => t.latency_max_ms,
+    empty: "No synthesis yet",
+    digits: 0,
+  },
+  {
+    id: "ttfa",
+    title: "Time to first audio",
+    unit: "ms",
+    pick: engineKeys("ttfa_ms"),
+    empty: "No probe with a first-audio time yet",
+    digits: 0,
+  },
+  {
+    id: "rtf",
+    title: "Real-time factor",
+    unit: "",
+    pick: engineKeys("rtf"),
+    empty: "No audio duration yet",
+    digits: 3,
+  },
+  {
+    id: "throughput",
+    title: "Throughput",
+    unit: "chars/s",
+    pick: engineKeys("throughput_chars_per_second"),
+    empty: "No successful probe yet",
+    digits: 0,
+  },
+  {
+    id: "quality",
+    title: "Quality score",
+    unit: "",
+    pick: engineKeys("quality_score"),
+    threshold: (t) => t.quality_score_min,
+    empty: "No analysed audio yet",
+    digits: 3,
+  },
+  {
+    id: "cache",
+    title: "Cache hit rate",
+    unit: "",
+    pick: engineKeys("cache_hit_rate"),
+    threshold: (t) => t.cache_hit_rate_min,
+    empty: "No cache lookups reported (ingestion events with cache_hit)",
+    digits: 3,
+  },
+  {
+    id: "host",
+    title: "CPU and RAM",
+    unit: "%",
+    pick: (keys) => keys.filter((k) => k.startsWith("host.")),
+    threshold: (t) => t.memory_usage_max,
+    empty: "No host metrics (host collectors off?)",
+    digits: 1,
+  },
+  {
+    id: "gpu",
+    title: "GPU (usage %, memory %, °C)",
+    unit: "",
+    pick: (keys) => keys.filter((k) => k.startsWith("gpu.")),
+    threshold: (t) => t.gpu_temp_max,
+    empty: "No GPU series: no GPU found by nvidia-smi",
+    digits: 1,
+  },
+];
+
+export class ChartBoard {
+  /** @param {HTMLElement} root */
+  constructor(root) {
+    this.root = root;
+    /** @type {number[]} */
+    this.xs = [];
+    /** @type {Map<string, (number|null)[]>} */
+    this.cols = new Map();
+    /** @type {Record<string, number>} */
+    this.thresholds = {};
+    /** @type {Map<string, { el: HTMLElement, latest: HTMLElement, plotEl: HTMLElement, plot: any, keys: string, def: typeof CHARTS[number] }>} */
+    this.cards = new Map();
+    for (const def of CHARTS) this.#card(def);
+    const ro = new ResizeObserver(() => this.#resize());
+    ro.observe(root);
+  }
+
+  /** @param {typeof CHARTS[number]} def */
+  #card(def) {
+    const el = document.createElement("section");
+    el.className = "card";
+    el.id = `chart-${def.id}`;
+    el.setAttribute("aria-labelledby", `chart-${def.id}-title`);
+    const h = document.createElement("h3");
+    h.id = `chart-${def.id}-title`;
+    h.textContent = def.title + (def.unit ? ` (${def.unit})` : "");
+    const latest = document.createElement("p");
+    latest.className = "latest";
+    latest.setAttribute("aria-live", "off");
+    const plotEl = document.createElement("div");
+    plotEl.className = "plot";
+    plotEl.setAttribute("role", "img");
+    plotEl.setAttribute("aria-label", `${def.title} over the last minutes`);
+    el.append(h, latest, plotEl);
+    this.root.append(el);
+    this.cards.set(def.id, { el, latest, plotEl, plot: null, keys: "", def });
+  }
+
+  /** @param {Record<string, number>} thresholds */
+  setThresholds(thresholds) {
+    this.thresholds = thresholds;
+    this.#render();
+  }
+
+  /** @param {Sample[]} samples */
+  addSamples(samples) {
+    for (const s of samples) {
+      const x = s.t / 1000;
+      if (this.xs.length && x <= /** @type {number} */ (this.xs[this.xs.length - 1])) continue;
+      this.xs.push(x);
+      for (const [k, col] of this.cols) col.push(k in s.v ? /** @type {number} */ (s.v[k]) : null);
+      for (const [k, v] of Object.entries(s.v)) {
+        if (!this.cols.has(k)) {
+          const col = new Array(this.xs.length - 1).fill(null);
+          col.push(v);
+          this.cols.set(k, col);
+        }
+      }
+    }
+    const extra = this.xs.length - WINDOW;
+    if (extra > 0) {
+      this.xs.splice(0, extra);
+      for (const col of this.cols.values()) col.splice(0, extra);
+    }
+    this.#render();
+  }
+
+  #render() {
+    const keys = [...this.cols.keys()].sort();
+    for (const card of this.cards.values()) {
+      const picked = card.def.pick(keys);
+      const latestText = picked
+        .map((k) => {
+          const col = this.cols.get(k) ?? [];
+          const v = col[col.length - 1];
+          return v === null || v === undefined ? null : `${labelOf(k)} ${v.toFixed(card.def.digits)}`;
+        })
+        .filter(Boolean)
+        .join(" · ");
+      card.latest.textContent = latestText;
+      card.el.dataset.latest = latestText;
+      card.el.dataset.points = String(this.xs.length);
+      card.el.dataset.lastT = String(this.xs[this.xs.length - 1] ?? "");
+      if (picked.length === 0) {
+        if (card.plot) {
+          card.plot.destroy();
+          card.plot = null;
+          card.keys = "";
+        }
+        card.plotEl.innerHTML = "";
+        const p = document.createElement("p");
+        p.className = "empty";
+        p.textContent = card.def.empty;
+        card.plotEl.append(p);
+        continue;
+      }
+      const th = card.def.threshold?.(this.thresholds);
+      const data = [this.xs, ...picked.map((k) => this.cols.get(k) ?? [])];
+      if (th !== undefined) data.push(this.xs.map(() => th));
+      const sig = picked.join("|") + (th !== undefined ? "|th" : "");
+      if (card.plot && card.keys === sig) {
+        card.plot.setData(data);
+        continue;
+      }
+      card.plot?.destroy();
+      card.plotEl.innerHTML = "";
+      card.keys = sig;
+      const series = [
+        {},
+        ...picked.map((k, i) => ({
+          label: labelOf(k),
+          stroke: PALETTE[i % PALETTE.length],
+          width: 2,
+          spanGaps: true,
+          value: (/** @type {any} */ _u, /** @type {number|null} */ v) =>
+            v === null || v === undefined ? "—" : v.toFixed(card.def.digits),
+        })),
+      ];
+      if (th !== undefined) series.push({ label: "threshold", stroke: "#a4161a", width: 1, dash: [6, 4] });
+      const width = Math.max(200, card.plotEl.clientWidth || card.el.clientWidth - 20);
+      // @ts-ignore uPlot is the global of the IIFE build served at /vendor/uPlot.iife.min.js
+      card.plot = new uPlot(
+        {
+          width,
+          height: 170,
+          series,
+          scales: { x: { time: true } },
+          legend: { live: false },
+          cursor: { drag: { x: false } },
+        },
+        data,
+        card.plotEl,
+      );
+    }
+  }
+
+  #resize() {
+    for (const card of this.cards.values()) {
+      if (!card.plot) continue;
+      const width = Math.max(200, card.plotEl.clientWidth);
+      if (Math.abs(width - card.plot.width) > 4) card.plot.setSize({ width, height: 170 });
+    }
+  }
+}

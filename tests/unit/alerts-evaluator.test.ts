@@ -1,0 +1,199 @@
+import { EventEmitter } from "node:events";
+import { describe, expect, it } from "vitest";
+import { AlertEvaluator, type AlertSource } from "../../src/alerts/evaluator.ts";
+import { AlertExpressionError } from "../../src/alerts/expression.ts";
+import type { AlertEvent } from "../../src/alerts/types.ts";
+import { parseConfig } from "../../src/config/load.ts";
+import { Logger } from "../../src/log.ts";
+import { MetricsRegistry } from "../../src/metrics/registry.ts";
+import type { CurrentMetrics } from "../../src/monitor.ts";
+
+function setup(configInput: Record<string, unknown> = {}) {
+  let now = 1_000_000;
+  const config = parseConfig(
+    {
+      engines: [
+        { name: "a", type: "embedded" },
+        { name: "b", type: "embedded" },
+      ],
+      ...configInput,
+    },
+    "test",
+  );
+  const engines: Record<string, { requests: number; latencyMs?: number; qualityScore?: number }> = {};
+  let gpus: CurrentMetrics["gpus"] = [];
+  let memoryUsageRatio: number | undefined = 0.5;
+  const source: AlertSource & { config: typeof config } = {
+    config,
+    lastProbes: new Map(),
+    getCurrentMetrics: () =>
+      ({
+        timestamp: now,
+        engines,
+        gpus,
+        memoryUsageRatio,
+        cpuUsageRatio: 0.1,
+        swapUsageRatio: 0,
+      }) as unknown as CurrentMetrics,
+  };
+  const lines: string[] = [];
+  const events = new EventEmitter();
+  const seen: AlertEvent[] = [];
+  const notified: AlertEvent[] = [];
+  events.on("alert", (e: AlertEvent) => seen.push(e));
+  events.on("alert-notification", (e: AlertEvent) => notified.push(e));
+  const registry = new MetricsRegistry();
+  const evaluator = new AlertEvaluator({
+    source,
+    registry,
+    log: new Logger({ json: true, sink: { write: (l) => lines.push(l) } }),
+    events,
+    env: {},
+    now: () => now,
+  });
+  return {
+    evaluator,
+    source,
+    engines,
+    seen,
+    notified,
+    lines,
+    registry,
+    setGpus: (g: CurrentMetrics["gpus"]) => {
+      gpus = g;
+    },
+    setMemory: (r: number | undefined) => {
+      memoryUsageRatio = r;
+    },
+    advance: (ms: number) => {
+      now += ms;
+      evaluator.evaluate();
+    },
+  };
+}
+
+async function firingGauge(registry: MetricsRegistry, alert: string): Promise<number | undefined> {
+  const m = await registry.gauge("tts_exporter_alerts_firing").get();
+  return m.values.find((v) => v.labels.alert === alert)?.value;
+}
+
+describe("alert evaluator", () => {
+  it("fires once per engine when a threshold is crossed, and resolves once (deduplication)", async () => {
+    const t = setup();
+    t.evaluator.enable({ thresholds: true });
+    t.engines.a = { requests: 1, latencyMs: 200 };
+    t.engines.b = { requests: 1, latencyMs: 900 };
+    t.advance(1000);
+    t.advance(1000);
+    t.advance(1000);
+    expect(t.seen.map((e) => [e.status, e.id])).toEqual([["firing", 'TTSHighLatency{engine="b"}']]);
+    expect(t.seen[0]).toMatchObject({ engine: "b", value: 900, threshold: 500, condition: "latency > 500" });
+    expect(t.seen[0]?.summary).toBe("TTSHighLatency: latency of engine b is 900 ms (> 500 ms)");
+    expect(await firingGauge(t.registry, "TTSHighLatency")).toBe(1);
+    t.engines.b = { requests: 2, latencyMs: 300 };
+    t.advance(1000);
+    t.advance(1000);
+    expect(t.seen.map((e) => e.status)).toEqual(["firing", "resolved"]);
+    expect(t.seen[1]).toMatchObject({ id: 'TTSHighLatency{engine="b"}', value: 300 });
+    expect(await firingGauge(t.registry, "TTSHighLatency")).toBe(0);
+    // The dashboard channel got both transitions.
+    expect(t.notified.map((e) => e.status)).toEqual(["firing", "resolved"]);
+  });
+
+  it("applies a threshold changed at run time on the next evaluation", () => {
+    const t = setup();
+    t.evaluator.enable({ thresholds: true });
+    t.engines.a = { requests: 1, latencyMs: 200 };
+    t.advance(1000);
+    expect(t.seen).toHaveLength(0);
+    (t.source as { config: unknown }).config = {
+      ...t.source.config,
+      thresholds: { ...t.source.config.thresholds, latency_max_ms: 100 },
+    };
+    t.advance(1000);
+    expect(t.seen[0]).toMatchObject({ status: "firing", condition: "latency > 100", threshold: 100 });
+  });
+
+  it("waits for the `for` duration, and a dip resets it", () => {
+    const t = setup();
+    t.evaluator.add({ condition: "latency > 300 for 3s", name: "slow" });
+    t.engines.a = { requests: 1, latencyMs: 400 };
+    t.advance(0);
+    t.advance(2000);
+    expect(t.seen).toHaveLength(0);
+    t.engines.a = { requests: 1, latencyMs: 100 };
+    t.advance(500);
+    t.engines.a = { requests: 1, latencyMs: 400 };
+    t.advance(500);
+    t.advance(2500);
+    expect(t.seen).toHaveLength(0);
+    t.advance(600);
+    expect(t.seen.map((e) => e.status)).toEqual(["firing"]);
+  });
+
+  it("holds notifications back during the cooldown but still shows the alert", () => {
+    const t = setup({ alerts: { cooldown_seconds: 60 } });
+    t.evaluator.add({ condition: 'latency{engine="a"} > 300', name: "slow_a", notification: "dashboard" });
+    const flap = (ms: number) => {
+      t.engines.a = { requests: 1, latencyMs: 400 };
+      t.advance(ms);
+      t.engines.a = { requests: 1, latencyMs: 100 };
+      t.advance(ms);
+    };
+    flap(1000); // notified
+    flap(1000); // within 60 s of the last notification: shown, not notified
+    t.advance(60_000);
+    flap(1000); // cooldown over: notified again
+    expect(t.seen.map((e) => e.status)).toEqual([
+      "firing",
+      "resolved",
+      "firing",
+      "resolved",
+      "firing",
+      "resolved",
+    ]);
+    expect(t.notified.map((e) => e.status)).toEqual(["firing", "resolved", "firing", "resolved"]);
+    expect(t.lines.join("")).toContain("held back by the cooldown");
+  });
+
+  it("evaluates GPU and host metrics, and resolves a series that vanished", () => {
+    const t = setup();
+    t.evaluator.enable({ thresholds: true });
+    t.setGpus([{ gpu: "0", name: "RTX 3090", temperatureCelsius: 91 }]);
+    t.setMemory(0.95);
+    t.advance(1000);
+    expect(t.seen.map((e) => e.id).sort()).toEqual(['GPUTemperatureHigh{gpu="0"}', "HostMemoryHigh"]);
+    expect(t.seen.find((e) => e.alert === "HostMemoryHigh")?.summary).toBe(
+      "HostMemoryHigh: memory is 95 % (> 90 %)",
+    );
+    t.setGpus([]);
+    t.advance(1000);
+    expect(t.seen.filter((e) => e.status === "resolved").map((e) => e.id)).toEqual([
+      'GPUTemperatureHigh{gpu="0"}',
+    ]);
+  });
+
+  it("threshold rules stay off until enabled; addAlert rules always run", () => {
+    const t = setup();
+    t.engines.a = { requests: 1, latencyMs: 900, qualityScore: 0.5 };
+    t.advance(1000);
+    expect(t.seen).toHaveLength(0);
+    t.evaluator.add({ condition: "quality < 0.8" });
+    t.advance(1000);
+    expect(t.seen.map((e) => e.alert)).toEqual(["alert_1"]);
+  });
+
+  it("addAlert throws on a bad condition, an unknown action or channel, a duplicate name", () => {
+    const t = setup({ alerts: { actions: { optimize_cache: { url: "http://127.0.0.1:1/x" } } } });
+    expect(() => t.evaluator.add({ condition: "latency >" })).toThrow(AlertExpressionError);
+    expect(() => t.evaluator.add({ condition: "latency >" })).toThrow(/column 10/);
+    expect(() => t.evaluator.add({ condition: "latency > 1", action: "nope" })).toThrow(
+      /no action named "nope"/,
+    );
+    expect(() =>
+      t.evaluator.add({ condition: "latency > 1", notification: "pager" as unknown as "slack" }),
+    ).toThrow(/unknown notification channel "pager"/);
+    t.evaluator.add({ condition: "latency > 1", name: "x", action: "optimize_cache", notification: "slack" });
+    expect(() => t.evaluator.add({ condition: "latency > 2", name: "x" })).toThrow(/already exists/);
+  });
+});
