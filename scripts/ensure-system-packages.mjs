@@ -13,7 +13,10 @@ export const SYSTEM_PACKAGES = {
   "espeak-ng": "/usr/bin/espeak-ng",
   flite: "/usr/bin/flite",
   festival: "/usr/bin/text2wave",
-  pocketsphinx: "/usr/bin/pocketsphinx",
+  // festival speaks nothing without a voice.
+  "festvox-kallpc16k": "/usr/share/festival/voices/english/kal_diphone",
+  // Debian 12 ships pocketsphinx 0.8 (pocketsphinx_continuous), not the 5.x CLI.
+  pocketsphinx: "/usr/bin/pocketsphinx_continuous",
   "pocketsphinx-en-us": "/usr/share/pocketsphinx/model/en-us/en-us/mdef",
   chromium: "/usr/bin/chromium",
   sox: "/usr/bin/sox",

@@ -112,7 +112,17 @@ describe("port already in use", () => {
 describe("flags", () => {
   // Every flag --help offers, with the test that shows it works. A flag added to the CLI without a
   // working behaviour (and a line here) fails the first test.
-  const REAL_FLAGS = ["--config", "--help", "--log-level", "--prometheus-export", "--version"];
+  const REAL_FLAGS = [
+    "--alerts",
+    "--config",
+    "--dashboard",
+    "--desktop-notifications",
+    "--help",
+    "--log-level",
+    "--prometheus-export",
+    "--version",
+    "--web-dashboard",
+  ];
 
   it("--help lists only real flags and the generate command, and exits 0", async () => {
     const res = await runCliArgs(["--help"]);

@@ -1,0 +1,151 @@
+// analyzeAudio: every measure of docs/audio-analysis.md over one decoded clip, as a plain
+// JSON-serialisable object. Measures that do not apply (no voiced frames → no F0; not a tone →
+// no THD/SINAD; no text → no truncation) are absent, never 0 or NaN.
+
+import { detectClicks } from "./clicks.ts";
+import type { DecodedAudio } from "./format.ts";
+import { hnr } from "./hnr.ts";
+import { activity, clipping, levels } from "./level.ts";
+import { pitchStats, yinTrack } from "./pitch.ts";
+import { type QualityScore, qualityScore } from "./quality-score.ts";
+import { vadSnr, wadaSnr } from "./snr.ts";
+import { spectralShape } from "./spectral.ts";
+import { toneAnalysis } from "./tone.ts";
+import { truncation } from "./truncation.ts";
+
+export interface AudioAnalysis {
+  sampleRate: number;
+  channels: number;
+  durationSeconds: number;
+  peak: number;
+  peakDbfs: number;
+  rmsDbfs: number;
+  dcOffset: number;
+  clippingRatio: number;
+  clippedRuns: number;
+  longestClippedRunSamples: number;
+  clicks: number;
+  clicksPerMinute: number;
+  silenceRatio: number;
+  leadingSilenceSeconds: number;
+  trailingSilenceSeconds: number;
+  speechSeconds: number;
+  /** Blind SNR, WADA (Kim & Stern 2008), dB. */
+  snrDb?: number;
+  /** Blind SNR from an energy VAD, dB. */
+  snrVadDb?: number;
+  hnrDb?: number;
+  spectralCentroidHz?: number;
+  spectralRolloffHz?: number;
+  spectralFlatness?: number;
+  f0MeanHz?: number;
+  f0SpreadSemitones?: number;
+  jitter?: number;
+  shimmer?: number;
+  voicedRatio?: number;
+  /** Tone measures, only when one harmonic series dominates the spectrum. */
+  toneFundamentalHz?: number;
+  sinadDb?: number;
+  thd?: number;
+  /** Only with a text. */
+  expectedMinDurationSeconds?: number;
+  truncationRatio?: number;
+  truncated?: boolean;
+  qualityScore: QualityScore;
+}
+
+/** Share of spectral power in one harmonic series above which the clip counts as a tone. */
+const TONE_SHARE = 0.3;
+
+export function analyzeAudio(decoded: DecodedAudio, options: { text?: string } = {}): AudioAnalysis {
+  const { samples: x, sampleRate: rate } = decoded;
+  const lv = levels(x);
+  const clip = clipping(x);
+  const act = activity(x, rate);
+  const clicks = detectClicks(x, rate);
+  const out: AudioAnalysis = {
+    sampleRate: rate,
+    channels: decoded.channels,
+    durationSeconds: decoded.durationSeconds,
+    peak: lv.peak,
+    peakDbfs: lv.peakDbfs,
+    rmsDbfs: lv.rmsDbfs,
+    dcOffset: lv.dcOffset,
+    clippingRatio: clip.clippingRatio,
+    clippedRuns: clip.clippedRuns,
+    longestClippedRunSamples: clip.longestClippedRun,
+    clicks: clicks.count,
+    clicksPerMinute: clicks.perMinute,
+    silenceRatio: act.silenceRatio,
+    leadingSilenceSeconds: act.leadingSilenceSeconds,
+    trailingSilenceSeconds: act.trailingSilenceSeconds,
+    speechSeconds: act.activeSpanSeconds,
+    qualityScore: { score: 0, version: "", components: {} },
+  };
+  const snr = wadaSnr(x);
+  if (snr !== undefined) out.snrDb = snr;
+  const snrVad = vadSnr(x, rate);
+  if (snrVad !== undefined) out.snrVadDb = snrVad;
+  const frameLen = act.frameSeconds * rate;
+  const spec = spectralShape(x, rate, (start, end) => {
+    const a = Math.floor(start / frameLen);
+    const b = Math.min(act.active.length - 1, Math.floor((end - 1) / frameLen));
+    for (let f = a; f <= b; f++) if (act.active[f]) return true;
+    return false;
+  });
+  if (spec) {
+    out.spectralCentroidHz = spec.centroidHz;
+    out.spectralRolloffHz = spec.rolloffHz;
+    out.spectralFlatness = spec.flatness;
+  }
+  const track = yinTrack(x, rate, {
+    hopSeconds: 0.02,
+    active: act.active,
+    activityFrameSeconds: act.frameSeconds,
+  });
+  let activeFrames = 0;
+  for (const a of act.active) activeFrames += a;
+  const pitch = pitchStats(track, Math.round((activeFrames * act.frameSeconds) / track.hopSeconds));
+  if (pitch) {
+    out.f0MeanHz = pitch.f0MeanHz;
+    out.f0SpreadSemitones = pitch.f0SpreadSemitones;
+    out.jitter = pitch.jitter;
+    out.shimmer = pitch.shimmer;
+    out.voicedRatio = Math.min(1, pitch.voicedRatio);
+  }
+  // HNR on 20 ms hops (Praat: 10 ms) and only where YIN found voicing (±1 frame): a third of the
+  // cost, and the mean over voiced frames is what is reported anyway.
+  const yinHop = track.hopSeconds * rate;
+  const h = hnr(x, rate, {
+    hopSeconds: 0.02,
+    include: (centre) => {
+      const f = Math.round((centre - yinHop / 2) / yinHop);
+      return (track.f0[f] ?? 0) > 0 || (track.f0[f - 1] ?? 0) > 0 || (track.f0[f + 1] ?? 0) > 0;
+    },
+  });
+  if (h) out.hnrDb = h.hnrDb;
+  const tone = toneAnalysis(x, rate);
+  if (tone && tone.harmonicShare >= TONE_SHARE) {
+    out.toneFundamentalHz = tone.fundamentalHz;
+    out.sinadDb = tone.sinadDb;
+    out.thd = tone.thd;
+  }
+  if (options.text !== undefined) {
+    const tr = truncation(options.text, act.activeSpanSeconds);
+    if (tr) {
+      out.expectedMinDurationSeconds = tr.expectedMinSeconds;
+      out.truncationRatio = tr.ratio;
+      out.truncated = tr.truncated;
+    }
+  }
+  const inputs = {
+    clippingRatio: clip.clippingRatio,
+    clicksPerMinute: clicks.perMinute,
+    peakDbfs: lv.peakDbfs,
+    dcOffset: lv.dcOffset,
+    ...(snr !== undefined ? { snrDb: snr } : {}),
+    ...(out.truncationRatio !== undefined ? { truncationRatio: out.truncationRatio } : {}),
+  };
+  out.qualityScore = qualityScore(inputs);
+  return out;
+}

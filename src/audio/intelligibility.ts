@@ -1,0 +1,269 @@
+// Intelligibility by an offline recogniser (Debian's pocketsphinx + pocketsphinx-en-us), as a
+// closed-set test in the spirit of the Modified Rhyme Test (House et al. 1965): the recogniser must
+// pick the probe sentence among decoys in which words are replaced by rhymes that differ only in
+// their initial consonants (fox → box, dog → log). Open-vocabulary recognition of synthetic voices
+// is too poor to score; a forced choice among near-homophones still drops sharply when the speech
+// is unclear. ratio = share of probe words, position by position, in the sentence recognised
+// (0 when the decoder matches no sentence at all).
+
+import { spawn } from "node:child_process";
+import { createReadStream, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { encodeWav16, resample } from "./decode.ts";
+import type { DecodedAudio } from "./format.ts";
+
+export interface IntelligibilityLogger {
+  warn(msg: string, fields?: Record<string, unknown>): void;
+}
+
+export interface IntelligibilityOptions {
+  logger?: IntelligibilityLogger;
+  /** Default /usr/bin/pocketsphinx_continuous (Debian 12's pocketsphinx 0.8+5prealpha). */
+  binary?: string;
+  /** Default /usr/share/pocketsphinx/model/en-us. */
+  modelDir?: string;
+  timeoutMs?: number;
+  /** Number of decoy sentences besides the probe. */
+  decoys?: number;
+}
+
+export interface IntelligibilityResult {
+  ratio: number;
+  /** The recogniser, for the bounded `asr` label: always ASR_NAME. */
+  asr: string;
+  /** The sentence the recogniser chose ("" when none); for logs, never a label. */
+  recognised: string;
+}
+
+export const ASR_NAME = "pocketsphinx";
+const DEFAULT_BINARY = "/usr/bin/pocketsphinx_continuous";
+const DEFAULT_MODEL = "/usr/share/pocketsphinx/model/en-us";
+const VOWELS = new Set([
+  "AA",
+  "AE",
+  "AH",
+  "AO",
+  "AW",
+  "AY",
+  "EH",
+  "ER",
+  "EY",
+  "IH",
+  "IY",
+  "OW",
+  "OY",
+  "UH",
+  "UW",
+]);
+
+function paths(modelDir: string): { hmm: string; dict: string } {
+  return { hmm: join(modelDir, "en-us"), dict: join(modelDir, "cmudict-en-us.dict") };
+}
+
+function missing(binary: string, modelDir: string): string | undefined {
+  if (!existsSync(binary)) return `${binary} not found (install the Debian package pocketsphinx)`;
+  const { hmm, dict } = paths(modelDir);
+  if (!existsSync(join(hmm, "mdef")) || !existsSync(dict)) {
+    return `pocketsphinx en-us model not found in ${modelDir} (install the Debian package pocketsphinx-en-us)`;
+  }
+  return undefined;
+}
+
+interface Lexicon {
+  pron: Map<string, string[]>;
+  /** rhyme (phones from the first vowel on) → words with that rhyme. */
+  byRhyme: Map<string, string[]>;
+}
+
+function rhymeOf(phones: string[]): { onset: string; rhyme: string } | undefined {
+  const v = phones.findIndex((p) => VOWELS.has(p));
+  if (v < 0) return undefined;
+  return { onset: phones.slice(0, v).join(" "), rhyme: phones.slice(v).join(" ") };
+}
+
+/**
+ * Reads the pronunciation dictionary (3.5 MB, 135k words) without blocking the event loop that also
+ * answers scrapes: it is streamed in small chunks, each parsed in a few milliseconds.
+ */
+async function loadLexicon(dictPath: string): Promise<Lexicon> {
+  const pron = new Map<string, string[]>();
+  const byRhyme = new Map<string, string[]>();
+  const lines = createInterface({
+    input: createReadStream(dictPath, { encoding: "utf8", highWaterMark: 16 * 1024 }),
+    crlfDelay: Infinity,
+  });
+  for await (const line of lines) {
+    const [word, ...phones] = line.trim().split(/\s+/);
+    // Alternate pronunciations are "word(2)"; decoys use plain alphabetic words only.
+    if (!word || phones.length === 0 || !/^[a-z]+$/.test(word) || pron.has(word)) continue;
+    pron.set(word, phones);
+    const r = rhymeOf(phones);
+    if (!r) continue;
+    const list = byRhyme.get(r.rhyme);
+    if (list) list.push(word);
+    else byRhyme.set(r.rhyme, [word]);
+  }
+  return { pron, byRhyme };
+}
+
+export function probeWords(text: string): string[] {
+  return text
+    .toLowerCase()
+    .replace(/[^a-z' ]+/g, " ")
+    .split(/\s+/)
+    .filter((w) => w.length > 0);
+}
+
+/**
+ * Rhyming decoys of a word, as in the MRT: same rhyme, a different (non-empty) initial consonant
+ * cluster; words of 3+ letters (drops abbreviations); deterministic order (shortest first).
+ */
+function rhymes(lex: Lexicon, word: string): string[] {
+  const phones = lex.pron.get(word);
+  const r = phones && rhymeOf(phones);
+  if (!r || r.onset === "") return [];
+  return (lex.byRhyme.get(r.rhyme) ?? [])
+    .filter((w) => {
+      if (w === word || w.length < 3) return false;
+      const onset = rhymeOf(lex.pron.get(w) ?? [])?.onset;
+      return onset !== undefined && onset !== "" && onset !== r.onset;
+    })
+    .sort((a, b) => a.length - b.length || (a < b ? -1 : 1))
+    .slice(0, 4);
+}
+
+/** Probe + decoys: decoy i replaces every third word (offset i) by its (i/3)-th rhyme. */
+export function decoySentences(lex: Lexicon, words: string[], count: number): string[][] {
+  const alternatives = words.map((w) => rhymes(lex, w));
+  const seen = new Set([words.join(" ")]);
+  const out: string[][] = [];
+  for (let i = 0; out.length < count && i < count * 4; i++) {
+    const pick = Math.floor(i / 3);
+    const decoy = words.map((w, j) =>
+      (j + i) % 3 === 0 ? (alternatives[j]?.[pick % Math.max(1, alternatives[j]?.length ?? 1)] ?? w) : w,
+    );
+    const key = decoy.join(" ");
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push(decoy);
+  }
+  return out;
+}
+
+export class Intelligibility {
+  readonly #binary: string;
+  readonly #modelDir: string;
+  readonly #timeoutMs: number;
+  readonly #decoys: number;
+  readonly #logger: IntelligibilityLogger | undefined;
+  #lexicon: Promise<Lexicon> | undefined;
+  #warned = false;
+  #queue: Promise<unknown> = Promise.resolve();
+  #child: ReturnType<typeof spawn> | undefined;
+
+  /** Takes the options, or just the logger (`new Intelligibility(log)`). */
+  constructor(arg: IntelligibilityOptions | IntelligibilityLogger = {}) {
+    const options: IntelligibilityOptions =
+      "warn" in arg && typeof arg.warn === "function" ? { logger: arg } : (arg as IntelligibilityOptions);
+    this.#binary = options.binary ?? DEFAULT_BINARY;
+    this.#modelDir = options.modelDir ?? DEFAULT_MODEL;
+    this.#timeoutMs = options.timeoutMs ?? 30_000;
+    this.#decoys = options.decoys ?? 8;
+    this.#logger = options.logger;
+  }
+
+  /** Whether Debian's pocketsphinx and its en-us model are installed at the default paths. */
+  static available(): boolean {
+    return missing(DEFAULT_BINARY, DEFAULT_MODEL) === undefined;
+  }
+
+  available(): boolean {
+    return missing(this.#binary, this.#modelDir) === undefined;
+  }
+
+  /** Scores the audio against the text; undefined when the recogniser is missing or the text has no known word. */
+  score(decoded: DecodedAudio, text: string): Promise<IntelligibilityResult | undefined> {
+    const run = this.#queue.then(() => this.#score(decoded, text));
+    // Concurrency 1: the next request waits for this one, whatever its outcome.
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Kills a running recognition (its score() rejects). */
+  kill(): void {
+    this.#child?.kill("SIGKILL");
+  }
+
+  async #score(decoded: DecodedAudio, text: string): Promise<IntelligibilityResult | undefined> {
+    const why = missing(this.#binary, this.#modelDir);
+    if (why) {
+      if (!this.#warned) {
+        this.#warned = true;
+        this.#logger?.warn("intelligibility disabled: offline recogniser not installed", { reason: why });
+      }
+      return undefined;
+    }
+    const { hmm, dict } = paths(this.#modelDir);
+    this.#lexicon ??= loadLexicon(dict);
+    const lex = await this.#lexicon;
+    const words = probeWords(text).filter((w) => lex.pron.has(w));
+    if (words.length === 0) return undefined;
+    const sentences = [words, ...decoySentences(lex, words, this.#decoys)];
+    const grammar = `#JSGF V1.0;\ngrammar probe;\npublic <s> = ${sentences.map((s) => s.join(" ")).join("\n  | ")};\n`;
+    const dir = mkdtempSync(join(tmpdir(), "tts-asr-"));
+    try {
+      const wav = join(dir, "probe.wav");
+      const jsgf = join(dir, "probe.jsgf");
+      writeFileSync(wav, encodeWav16(resample(decoded.samples, decoded.sampleRate, 16000), 16000));
+      writeFileSync(jsgf, grammar);
+      // Wide beams: with a small grammar they cost little, and narrow ones lose the path in noise.
+      const args = ["-infile", wav, "-jsgf", jsgf, "-hmm", hmm, "-dict", dict, "-logfn", "/dev/null"];
+      args.push("-beam", "1e-80", "-pbeam", "1e-80", "-wbeam", "1e-60", "-remove_silence", "no");
+      const stdout = await this.#run(args);
+      const lines = stdout.split("\n").map((l) => l.trim());
+      const recognised = lines.filter((l) => l.length > 0).pop() ?? "";
+      const got = recognised.split(/\s+/);
+      let hits = 0;
+      for (let i = 0; i < words.length; i++) if (got[i] === words[i]) hits++;
+      return { ratio: recognised === "" ? 0 : hits / words.length, asr: ASR_NAME, recognised };
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  #run(args: string[]): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(this.#binary, args, { stdio: ["ignore", "pipe", "pipe"] });
+      this.#child = child;
+      let out = "";
+      let err = "";
+      child.stdout.setEncoding("utf8").on("data", (d: string) => {
+        out += d;
+      });
+      child.stderr.setEncoding("utf8").on("data", (d: string) => {
+        if (err.length < 4000) err += d;
+      });
+      const timer = setTimeout(() => child.kill("SIGKILL"), this.#timeoutMs);
+      child.on("error", (e) => {
+        clearTimeout(timer);
+        this.#child = undefined;
+        reject(new Error(`pocketsphinx failed to start: ${e.message}`, { cause: e }));
+      });
+      child.on("close", (code, signal) => {
+        clearTimeout(timer);
+        this.#child = undefined;
+        if (code === 0) resolve(out);
+        else
+          reject(
+            new Error(
+              signal
+                ? `pocketsphinx killed (${signal}${signal === "SIGKILL" ? `, timeout ${this.#timeoutMs} ms or kill()` : ""})`
+                : `pocketsphinx exited with code ${code}: ${err.trim().split("\n").pop() ?? ""}`,
+            ),
+          );
+      });
+    });
+  }
+}

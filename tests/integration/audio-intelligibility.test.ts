@@ -1,0 +1,58 @@
+// Intelligibility with the real recogniser (Debian pocketsphinx + pocketsphinx-en-us): a missing
+// package fails the test with its name.
+import { describe, expect, it } from "vitest";
+import { Intelligibility } from "../../src/audio/intelligibility.ts";
+import { addWhiteNoise } from "../../src/audio/signals.ts";
+import { PROBE_TEXT, speech, withSamples } from "../fixtures/audio/speech.ts";
+
+const TEXT = "The quick brown fox jumps over the lazy dog.";
+
+describe("Intelligibility (pocketsphinx closed-set test)", () => {
+  it("the recogniser is installed", () => {
+    expect(
+      Intelligibility.available(),
+      "install the Debian packages pocketsphinx and pocketsphinx-en-us (apt-get install pocketsphinx pocketsphinx-en-us)",
+    ).toBe(true);
+  });
+
+  const asr = new Intelligibility({ timeoutMs: 20_000 });
+  for (const engine of ["flite", "festival"] as const) {
+    it(`clean ${engine} probe audio scores ≥ 0.9; at 0 dB SNR clearly lower`, async () => {
+      const clean = speech(engine, TEXT);
+      const good = await asr.score(clean, TEXT);
+      expect(good?.ratio).toBeGreaterThanOrEqual(0.9);
+      const noisy = await asr.score(withSamples(clean, addWhiteNoise(clean.samples, 0, 4)), TEXT);
+      expect(noisy?.ratio).toBeLessThanOrEqual((good?.ratio ?? 1) - 0.3);
+    });
+  }
+
+  it("a missing recogniser gives undefined and exactly one log line with the reason", async () => {
+    const lines: Array<{ msg: string; fields?: Record<string, unknown> }> = [];
+    const none = new Intelligibility({
+      binary: "/nonexistent/pocketsphinx_continuous",
+      logger: { warn: (msg, fields) => lines.push({ msg, ...(fields ? { fields } : {}) }) },
+    });
+    expect(none.available()).toBe(false);
+    const clean = speech("flite", TEXT);
+    expect(await none.score(clean, TEXT)).toBeUndefined();
+    expect(await none.score(clean, PROBE_TEXT)).toBeUndefined();
+    expect(lines).toHaveLength(1);
+    expect(String(lines[0]?.fields?.reason)).toMatch(/pocketsphinx/);
+  });
+
+  it("a timeout kills the recogniser and rejects; the next call still works", async () => {
+    const slow = new Intelligibility({ timeoutMs: 1 });
+    const clean = speech("flite", TEXT);
+    await expect(slow.score(clean, TEXT)).rejects.toThrow(/killed/);
+    const ok = await asr.score(clean, TEXT);
+    expect(ok?.ratio).toBeGreaterThanOrEqual(0.9);
+  });
+});
+
+describe("Intelligibility result labels", () => {
+  it("asr is the recogniser's name (a bounded label), the sentence is in `recognised`", async () => {
+    const r = await new Intelligibility().score(speech("flite", TEXT), TEXT);
+    expect(r?.asr).toBe("pocketsphinx");
+    expect(r?.recognised).toBe("the quick brown fox jumps over the lazy dog");
+  });
+});
