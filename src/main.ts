@@ -3,6 +3,7 @@
 import { resolve } from "node:path";
 import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
+import { type AnalyzeReport, analyzeFile, formatReport } from "./cli/analyze.ts";
 import { LiveSummary, summaryLines } from "./cli/terminal.ts";
 import { ConfigError, loadConfig } from "./config/load.ts";
 import { createEngine } from "./engines/index.ts";
@@ -205,6 +206,51 @@ export async function main(argv: string[]): Promise<void> {
         const config = loadConfig(a.config);
         const written = await writeGenerated(generateAll(config), resolve(a.out));
         for (const file of written) process.stdout.write(`wrote ${file}\n`);
+      },
+    )
+    .command(
+      "analyze <file>",
+      "Analyse one audio file (WAV, or raw PCM with --rate) and print every measure",
+      (y) =>
+        y
+          .positional("file", { type: "string", demandOption: true, describe: "Audio file" })
+          .option("text", {
+            type: "string",
+            describe: "The text spoken: enables truncation and intelligibility",
+          })
+          .option("json", { type: "boolean", default: false, describe: "Print every measure as JSON" })
+          .option("rate", {
+            type: "number",
+            describe: "Raw PCM input: sample rate in Hz (the file has no header)",
+          })
+          .option("encoding", {
+            choices: ["s16le", "s24le", "s32le", "f32le", "u8"] as const,
+            default: "s16le" as const,
+            describe: "Raw PCM input: sample encoding (with --rate)",
+          })
+          .option("channels", {
+            type: "number",
+            default: 1,
+            describe: "Raw PCM input: channels (with --rate)",
+          }),
+      async (a) => {
+        const format =
+          a.rate === undefined
+            ? undefined
+            : { kind: "pcm" as const, sampleRate: a.rate, channels: a.channels, encoding: a.encoding };
+        let report: AnalyzeReport;
+        try {
+          report = await analyzeFile(a.file, {
+            ...(a.text !== undefined && { text: a.text }),
+            ...(format && { format }),
+          });
+        } catch (err) {
+          process.stderr.write(
+            `tts-monitor: cannot analyse ${a.file}: ${err instanceof Error ? err.message : String(err)}\n`,
+          );
+          process.exit(1);
+        }
+        process.stdout.write(a.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
       },
     )
     .command(

@@ -1,0 +1,112 @@
+import { readFile } from "node:fs/promises";
+import { type AudioAnalysis, analyzeAudio } from "../audio/analyze.ts";
+import { decodeAudio } from "../audio/decode.ts";
+import type { AudioFormat } from "../audio/format.ts";
+import { Intelligibility } from "../audio/intelligibility.ts";
+
+export interface AnalyzeReport {
+  readonly file: string;
+  readonly analysis: AudioAnalysis;
+  readonly intelligibility?: { ratio: number; asr: string; recognised: string };
+  readonly intelligibilityUnavailable?: string;
+}
+
+/** Analyses one file: every measure, and the recogniser's verdict when a text is given. */
+export async function analyzeFile(
+  file: string,
+  options: { text?: string; format?: AudioFormat },
+): Promise<AnalyzeReport> {
+  const bytes = new Uint8Array(await readFile(file));
+  const decoded = decodeAudio(bytes, options.format);
+  const analysis = analyzeAudio(decoded, options.text === undefined ? {} : { text: options.text });
+  if (options.text === undefined) return { file, analysis };
+  let unavailable: string | undefined;
+  const asr = new Intelligibility({
+    warn: (_msg: string, fields?: Record<string, unknown>) => {
+      unavailable = String(fields?.reason ?? "recogniser not installed");
+    },
+  });
+  const r = await asr.score(decoded, options.text);
+  return {
+    file,
+    analysis,
+    ...(r && { intelligibility: r }),
+    ...(unavailable !== undefined && { intelligibilityUnavailable: unavailable }),
+  };
+}
+
+type Row = [label: string, value: string, note?: string | undefined];
+
+const db = (v: number | undefined) => (v === undefined ? "—" : `${v.toFixed(1)} dB`);
+const hz = (v: number | undefined) => (v === undefined ? "—" : `${v.toFixed(1)} Hz`);
+const pct = (v: number | undefined, digits = 2) => (v === undefined ? "—" : `${(v * 100).toFixed(digits)} %`);
+const num = (v: number | undefined, digits = 3) => (v === undefined ? "—" : v.toFixed(digits));
+
+/** The human-readable table of `tts-monitor analyze`. */
+export function formatReport(r: AnalyzeReport): string {
+  const a = r.analysis;
+  const q = a.qualityScore;
+  const rows: Row[] = [
+    ["file", r.file],
+    ["format", `${a.sampleRate} Hz, ${a.channels} channel(s), ${a.durationSeconds.toFixed(3)} s`],
+    [
+      "quality score",
+      `${q.score.toFixed(3)}`,
+      `formula v${q.version}, docs/quality-score.md; < 0.8 is the seed's "quality degraded"`,
+    ],
+    ...Object.entries(q.components).map(([k, v]): Row => [`  component ${k}`, num(v)]),
+    ["SNR (WADA, blind)", db(a.snrDb), "speech model; meaningless for tones"],
+    ["SNR (energy VAD, blind)", db(a.snrVadDb)],
+    ["HNR", db(a.hnrDb)],
+    [
+      "SINAD (tones)",
+      db(a.sinadDb),
+      a.toneFundamentalHz === undefined ? "not a tone" : `tone at ${a.toneFundamentalHz.toFixed(1)} Hz`,
+    ],
+    ["THD (tones)", num(a.thd, 4)],
+    ["peak", `${num(a.peak, 4)} (${a.peakDbfs.toFixed(1)} dBFS)`],
+    ["RMS level", `${a.rmsDbfs.toFixed(1)} dBFS`],
+    ["DC offset", num(a.dcOffset, 5)],
+    [
+      "clipping",
+      pct(a.clippingRatio, 3),
+      `${a.clippedRuns} run(s), longest ${a.longestClippedRunSamples} samples`,
+    ],
+    ["clicks", `${a.clicks} (${a.clicksPerMinute.toFixed(1)} per minute)`],
+    [
+      "silence",
+      pct(a.silenceRatio, 1),
+      `leading ${a.leadingSilenceSeconds.toFixed(3)} s, trailing ${a.trailingSilenceSeconds.toFixed(3)} s`,
+    ],
+    ["speech", `${a.speechSeconds.toFixed(3)} s`],
+    ["spectral centroid", hz(a.spectralCentroidHz)],
+    ["spectral roll-off (85 %)", hz(a.spectralRolloffHz)],
+    ["spectral flatness", num(a.spectralFlatness, 4)],
+    [
+      "F0 mean (YIN)",
+      hz(a.f0MeanHz),
+      a.voicedRatio === undefined ? undefined : `voiced ${pct(a.voicedRatio, 0)}`,
+    ],
+    ["F0 spread", a.f0SpreadSemitones === undefined ? "—" : `${a.f0SpreadSemitones.toFixed(2)} semitones`],
+    ["jitter", pct(a.jitter)],
+    ["shimmer", pct(a.shimmer)],
+  ];
+  if (a.truncationRatio !== undefined) {
+    rows.push([
+      "truncation",
+      a.truncated ? "TRUNCATED" : "no",
+      `duration / expected minimum ${num(a.truncationRatio, 2)} (minimum ${num(a.expectedMinDurationSeconds, 2)} s)`,
+    ]);
+  }
+  if (r.intelligibility) {
+    rows.push([
+      "intelligibility",
+      pct(r.intelligibility.ratio, 0),
+      `${r.intelligibility.asr} closed-set test; heard "${r.intelligibility.recognised}"`,
+    ]);
+  } else if (r.intelligibilityUnavailable) {
+    rows.push(["intelligibility", "—", r.intelligibilityUnavailable]);
+  }
+  const width = Math.max(...rows.map(([l]) => l.length));
+  return `${rows.map(([l, v, n]) => `${l.padEnd(width)}  ${v}${n ? `   (${n})` : ""}`).join("\n")}\n`;
+}
