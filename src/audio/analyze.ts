@@ -56,6 +56,8 @@ export interface AudioAnalysis {
 
 /** Share of spectral power in one harmonic series above which the clip counts as a tone. */
 const TONE_SHARE = 0.3;
+/** F0 spread above which a clip is not analysed as a tone (a steady tone's is ~0; speech's is 1-4). */
+const TONE_MAX_SPREAD_SEMITONES = 0.5;
 
 export function analyzeAudio(decoded: DecodedAudio, options: { text?: string } = {}): AudioAnalysis {
   const { samples: x, sampleRate: rate } = decoded;
@@ -124,7 +126,9 @@ export function analyzeAudio(decoded: DecodedAudio, options: { text?: string } =
     },
   });
   if (h) out.hnrDb = h.hnrDb;
-  const tone = toneAnalysis(x, rate);
+  // Tone measures need a whole-signal FFT; speech, whose pitch clearly moves, cannot be a tone.
+  const movingPitch = out.f0SpreadSemitones !== undefined && out.f0SpreadSemitones > TONE_MAX_SPREAD_SEMITONES;
+  const tone = movingPitch ? undefined : toneAnalysis(x, rate);
   if (tone && tone.harmonicShare >= TONE_SHARE) {
     out.toneFundamentalHz = tone.fundamentalHz;
     out.sinadDb = tone.sinadDb;

@@ -94,18 +94,33 @@ export function autocorrelate(x: ArrayLike<number>, maxLag: number, size: number
   for (let i = n; i < size; i++) input[i] = 0;
   const spec = p.out;
   p.fft.realTransform(spec, input);
-  p.fft.completeSpectrum(spec);
-  for (let k = 0; k < size; k++) {
+  // The power spectrum is real and even, so its inverse transform is a real forward transform
+  // divided by the size: half the work of completing the spectrum and inverting it as complex.
+  const power = realScratch(size);
+  const half = size >> 1;
+  for (let k = 0; k <= half; k++) {
     const re = spec[2 * k] ?? 0;
     const im = spec[2 * k + 1] ?? 0;
-    spec[2 * k] = re * re + im * im;
-    spec[2 * k + 1] = 0;
+    const pk = re * re + im * im;
+    power[k] = pk;
+    if (k > 0 && k < half) power[size - k] = pk;
   }
   const back = scratch(size);
-  p.fft.inverseTransform(back, spec);
+  p.fft.realTransform(back, power);
   const out = new Float64Array(maxLag + 1);
-  for (let t = 0; t <= maxLag; t++) out[t] = back[2 * t] ?? 0;
+  for (let t = 0; t <= maxLag; t++) out[t] = (back[2 * t] ?? 0) / size;
   return out;
+}
+
+const realScratches = new Map<number, number[]>();
+/** A reusable real array of exactly `size` entries. */
+function realScratch(size: number): number[] {
+  let a = realScratches.get(size);
+  if (!a) {
+    a = new Array<number>(size).fill(0);
+    realScratches.set(size, a);
+  }
+  return a;
 }
 
 const scratches = new Map<number, number[][]>();

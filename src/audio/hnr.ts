@@ -28,15 +28,32 @@ export interface HnrResult {
 
 const SINC_HALF = 8;
 
+/** Windowed-sinc weights for taps j = i0-7 … i0+8 at fractional position d = at - i0 (memoised: the
+ * refinement below only ever asks for the same 20 fractions, so no trigonometry per frame). */
+const weightCache = new Map<number, Float64Array>();
+function sincWeights(d: number): Float64Array {
+  const key = Math.round(d * 1e6);
+  let w = weightCache.get(key);
+  if (!w) {
+    w = new Float64Array(2 * SINC_HALF);
+    for (let k = 0; k < 2 * SINC_HALF; k++) {
+      const u = d + SINC_HALF - 1 - k; // at - j with j = i0 - SINC_HALF + 1 + k
+      const s = u === 0 ? 1 : Math.sin(Math.PI * u) / (Math.PI * u);
+      w[k] = s * (0.5 + 0.5 * Math.cos((Math.PI * u) / SINC_HALF));
+    }
+    weightCache.set(key, w);
+  }
+  return w;
+}
+
 function sincInterp(r: Float64Array, at: number): number {
   const i0 = Math.floor(at);
+  const w = sincWeights(at - i0);
   let acc = 0;
-  for (let j = i0 - SINC_HALF + 1; j <= i0 + SINC_HALF; j++) {
+  for (let k = 0; k < 2 * SINC_HALF; k++) {
+    const j = i0 - SINC_HALF + 1 + k;
     if (j < 0 || j >= r.length) continue;
-    const u = at - j;
-    const s = u === 0 ? 1 : Math.sin(Math.PI * u) / (Math.PI * u);
-    const win = 0.5 + 0.5 * Math.cos((Math.PI * u) / SINC_HALF);
-    acc += (r[j] ?? 0) * s * win;
+    acc += (r[j] ?? 0) * (w[k] ?? 0);
   }
   return acc;
 }
