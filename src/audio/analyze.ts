@@ -127,7 +127,8 @@ export function analyzeAudio(decoded: DecodedAudio, options: { text?: string } =
   });
   if (h) out.hnrDb = h.hnrDb;
   // Tone measures need a whole-signal FFT; speech, whose pitch clearly moves, cannot be a tone.
-  const movingPitch = out.f0SpreadSemitones !== undefined && out.f0SpreadSemitones > TONE_MAX_SPREAD_SEMITONES;
+  const movingPitch =
+    out.f0SpreadSemitones !== undefined && out.f0SpreadSemitones > TONE_MAX_SPREAD_SEMITONES;
   const tone = movingPitch ? undefined : toneAnalysis(x, rate);
   if (tone && tone.harmonicShare >= TONE_SHARE) {
     out.toneFundamentalHz = tone.fundamentalHz;

@@ -12,7 +12,10 @@ import { REPO_ROOT } from "../helpers/tools.ts";
 describe("npm package", () => {
   it("packs, and a consumer compiles against its published types and runs", () => {
     const work = tempDir("tts-pack-");
-    const out = execFileSync("npm", ["pack", "--silent", "--pack-destination", work], { cwd: REPO_ROOT, encoding: "utf8" });
+    const out = execFileSync("npm", ["pack", "--silent", "--pack-destination", work], {
+      cwd: REPO_ROOT,
+      encoding: "utf8",
+    });
     const tarball = join(work, out.trim().split("\n").pop() ?? "");
     const consumer = join(work, "consumer");
     const modules = join(consumer, "node_modules");
@@ -20,18 +23,31 @@ describe("npm package", () => {
     mkdirSync(dest, { recursive: true });
     execFileSync("tar", ["-xzf", tarball, "-C", dest, "--strip-components=1"]);
     const files = readdirSync(dest);
-    expect(files).toEqual(expect.arrayContaining(["index.js", "package.json", "src", "dist", "config", "bin"]));
+    expect(files).toEqual(
+      expect.arrayContaining(["index.js", "package.json", "src", "dist", "config", "bin"]),
+    );
     // The package's dependencies come from this checkout (no registry access in the test).
     for (const dep of [...Object.keys(pkg.dependencies), "@types"]) {
       const scope = dep.includes("/") ? dep.split("/")[0] : undefined;
       if (scope) mkdirSync(join(modules, scope), { recursive: true });
       symlinkSync(join(REPO_ROOT, "node_modules", dep), join(modules, dep));
     }
-    writeFileSync(join(consumer, "package.json"), JSON.stringify({ name: "consumer", type: "module", private: true }));
+    writeFileSync(
+      join(consumer, "package.json"),
+      JSON.stringify({ name: "consumer", type: "module", private: true }),
+    );
     writeFileSync(
       join(consumer, "tsconfig.json"),
       JSON.stringify({
-        compilerOptions: { target: "ES2022", module: "NodeNext", moduleResolution: "NodeNext", strict: true, noEmit: true, skipLibCheck: true, types: ["node"] },
+        compilerOptions: {
+          target: "ES2022",
+          module: "NodeNext",
+          moduleResolution: "NodeNext",
+          strict: true,
+          noEmit: true,
+          skipLibCheck: true,
+          types: ["node"],
+        },
         files: ["consumer.ts"],
       }),
     );
@@ -48,7 +64,10 @@ console.log(JSON.stringify({ latency, rate: m.engines.kokoro?.requests }));
 await monitor.stop();
 `,
     );
-    execFileSync(join(REPO_ROOT, "node_modules/.bin/tsc"), ["-p", "tsconfig.json"], { cwd: consumer, encoding: "utf8" });
+    execFileSync(join(REPO_ROOT, "node_modules/.bin/tsc"), ["-p", "tsconfig.json"], {
+      cwd: consumer,
+      encoding: "utf8",
+    });
     // Run the consumer's logic as JavaScript (type annotations stripped by hand: a one-liner).
     writeFileSync(
       join(consumer, "consumer.mjs"),
