@@ -195,7 +195,7 @@ export async function main(argv: string[]): Promise<void> {
     )
     .command(
       "generate",
-      "Write the generated files (metrics reference; later rules and dashboards) from the config",
+      "Write the alert rules, Alertmanager config, Grafana dashboards and provisioning, and docs from the config",
       (y) =>
         y.option("out", {
           type: "string",
@@ -210,7 +210,7 @@ export async function main(argv: string[]): Promise<void> {
     )
     .command(
       "analyze <file>",
-      "Analyse one audio file (WAV, or raw PCM with --rate) and print every measure",
+      "Analyse one audio file (WAV, or raw PCM at a stated rate) and print every measure",
       (y) =>
         y
           .positional("file", { type: "string", demandOption: true, describe: "Audio file" })

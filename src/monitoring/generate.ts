@@ -2,6 +2,8 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { Config } from "../config/schema.ts";
 import { metricsReference } from "./metrics-doc.ts";
+import { monitoringFiles } from "./monitoring-files.ts";
+import { productionProfile } from "./profile.ts";
 
 export interface GeneratedFile {
   /** Path relative to the output root (the repository root by default). */
@@ -10,8 +12,11 @@ export interface GeneratedFile {
 }
 
 /** Every generated file, from the catalog and the config's thresholds. Pure: same input, same bytes. */
-export function generateAll(_config: Config): GeneratedFile[] {
-  return [{ path: "docs/metrics.md", content: metricsReference() }];
+export function generateAll(config: Config): GeneratedFile[] {
+  return [
+    { path: "docs/metrics.md", content: metricsReference() },
+    ...monitoringFiles(config, productionProfile),
+  ];
 }
 
 export async function writeGenerated(files: readonly GeneratedFile[], outDir: string): Promise<string[]> {

@@ -1,0 +1,105 @@
+import { RowBuilder } from "@grafana/grafana-foundation-sdk/dashboard";
+import type { Thresholds } from "../../config/schema.ts";
+import type { MonitoringProfile } from "../profile.ts";
+import { recordNames } from "../rules.ts";
+import { dashboard, query, sel, selRecorded, timeseries } from "./common.ts";
+import { DASHBOARDS } from "./refs.ts";
+
+/** One engine in depth: latency quantiles, time to first audio, real-time factor, throughput, errors. */
+export function engineDashboard(t: Thresholds, profile: MonitoringProfile) {
+  const rec = recordNames(profile);
+  const latency = { value: t.latency_max_ms / 1000, bad: "above" } as const;
+  return dashboard(DASHBOARDS.engine, "TTS / Per engine", true)
+    .withRow(new RowBuilder("Latency"))
+    .withPanel(
+      timeseries({
+        title: "Latency quantiles",
+        description: `From the tts_latency_seconds histogram; alert on p95 above ${t.latency_max_ms} ms.`,
+        unit: "s",
+        queries: [
+          query(selRecorded(rec.latencyQuantiles, ["engine", "voice"]), "{{engine}} {{voice}} p{{quantile}}"),
+        ],
+        threshold: latency,
+      }),
+    )
+    .withPanel(
+      timeseries({
+        title: "Time to first audio quantiles",
+        description: "Streaming engines report the first audio sample; others equal the latency.",
+        unit: "s",
+        queries: [
+          query(selRecorded(rec.ttfaQuantiles, ["engine", "voice"]), "{{engine}} {{voice}} p{{quantile}}"),
+        ],
+      }),
+    )
+    .withPanel(
+      timeseries({
+        title: "Cold and warm request latency",
+        unit: "s",
+        queries: [
+          query(sel("tts_request_temperature_latency_seconds"), "{{engine}} {{voice}} {{temperature}}"),
+        ],
+        threshold: latency,
+      }),
+    )
+    .withPanel(
+      timeseries({
+        title: "Probe duration",
+        unit: "s",
+        queries: [query(sel("tts_probe_duration_seconds"), "{{engine}}")],
+      }),
+    )
+    .withRow(new RowBuilder("Speed"))
+    .withPanel(
+      timeseries({
+        title: "Real-time factor",
+        description: "Synthesis time / audio duration; below 1 is faster than real time.",
+        unit: "short",
+        queries: [query(sel("tts_real_time_factor"), "{{engine}} {{voice}} {{source}}")],
+        threshold: { value: 1, bad: "above" },
+      }),
+    )
+    .withPanel(
+      timeseries({
+        title: "Throughput: characters per second",
+        unit: "short",
+        queries: [query(sel("tts_throughput_characters_per_second"), "{{engine}} {{voice}} {{source}}")],
+      }),
+    )
+    .withPanel(
+      timeseries({
+        title: "Throughput: words per minute",
+        unit: "short",
+        queries: [
+          query(sel("tts_throughput_words_per_minute"), "{{engine}} {{voice}} synthesis"),
+          query(sel("tts_speaking_rate_words_per_minute"), "{{engine}} {{voice}} speaking rate", "B"),
+        ],
+      }),
+    )
+    .withPanel(
+      timeseries({
+        title: "Requests per second by result",
+        unit: "reqps",
+        queries: [
+          query(selRecorded(rec.requestsRate, ["engine", "voice"]), "{{engine}} {{voice}} {{result}}"),
+        ],
+      }),
+    )
+    .withRow(new RowBuilder("Errors"))
+    .withPanel(
+      timeseries({
+        title: "Failures per second by reason",
+        unit: "reqps",
+        queries: [query(selRecorded(rec.failuresRate, ["engine"]), "{{engine}} {{reason}}")],
+      }),
+    )
+    .withPanel(
+      timeseries({
+        title: "Error ratio",
+        unit: "percentunit",
+        min: 0,
+        max: 1,
+        queries: [query(selRecorded(rec.errorRatio, ["engine"]), "{{engine}}")],
+      }),
+    );
+}

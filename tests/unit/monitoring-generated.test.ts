@@ -1,0 +1,190 @@
+// The generated monitoring files: promtool and amtool accept them, every alert has promtool cases and a
+// runbook, every metric a rule or panel names is in the catalog, and generation is deterministic.
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { load } from "js-yaml";
+import { afterAll, describe, expect, it } from "vitest";
+import { loadConfig, parseConfig } from "../../src/config/load.ts";
+import { isMetricName } from "../../src/metrics/catalog.ts";
+import { ROUTE_CASES } from "../../src/monitoring/alertmanager.ts";
+import { dashboards, panelQueries } from "../../src/monitoring/dashboards/index.ts";
+import { generateAll, writeGenerated } from "../../src/monitoring/generate.ts";
+import { runbookPath } from "../../src/monitoring/links.ts";
+import { productionProfile } from "../../src/monitoring/profile.ts";
+import { namesIn } from "../../src/monitoring/promql.ts";
+import { type AlertingRule, alertSpecs, type RecordingRule, ruleGroups } from "../../src/monitoring/rules.ts";
+import { FIXTURES, REPO_ROOT, requireBinary } from "../helpers/tools.ts";
+
+const PROMTOOL = requireBinary("/usr/bin/promtool", "prometheus");
+const AMTOOL = requireBinary("/usr/bin/amtool", "prometheus-alertmanager");
+const config = loadConfig(join(REPO_ROOT, "config/config.json"), {});
+const out = mkdtempSync(join(tmpdir(), "tts-generated-"));
+afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+function run(cmd: string, args: string[], cwd = out): { code: number; output: string } {
+  const r = spawnSync(cmd, args, { cwd, encoding: "utf8" });
+  return { code: r.status ?? -1, output: `${r.stdout}${r.stderr}` };
+}
+
+describe("generated monitoring files", () => {
+  it("are deterministic and fast", async () => {
+    const start = performance.now();
+    const a = generateAll(config);
+    expect(performance.now() - start).toBeLessThan(5000);
+    expect(generateAll(config)).toEqual(a);
+    await writeGenerated(a, out);
+  });
+
+  it("rules pass `promtool check rules` with no lint finding", () => {
+    const r = run(PROMTOOL, ["check", "rules", "alerting-rules/tts-monitor.rules.yml"]);
+    expect(r.output).toContain("SUCCESS");
+    expect(r.code, r.output).toBe(0);
+  });
+
+  it("pass the generated promtool tests (both sides of each threshold and of each for)", () => {
+    const r = run(PROMTOOL, ["test", "rules", "alerting-rules/tests/tts-monitor.test.yml"]);
+    expect(r.code, r.output).toBe(0);
+  });
+
+  it("pass the hand-written edge cases (no data, NaN, GPU absent, idle cache, flapping probes)", () => {
+    const r = run(PROMTOOL, ["test", "rules", "rule-edge-cases.test.yml"], join(FIXTURES, "monitoring"));
+    expect(r.code, r.output).toBe(0);
+  });
+
+  it("fail the generated promtool tests when a threshold is moved by one unit (the tests do pin it)", async () => {
+    const moved = parseConfig({ thresholds: { gpu_temp_max: 84 } }, "inline");
+    const dir = mkdtempSync(join(tmpdir(), "tts-moved-"));
+    try {
+      // Rules from the moved config, tests from the shipped one: GPU temperature cases must fail.
+      await writeGenerated(generateAll(config), dir);
+      const movedRules = generateAll(moved).find((f) => f.path === "alerting-rules/tts-monitor.rules.yml");
+      await writeGenerated(movedRules ? [movedRules] : [], dir);
+      const r = run(PROMTOOL, ["test", "rules", "alerting-rules/tests/tts-monitor.test.yml"], dir);
+      expect(r.code).not.toBe(0);
+      expect(r.output).toContain("TTSGpuTemperatureHigh");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("every alert has promtool cases, a severity, the four annotations and a runbook that exists", () => {
+    const tests = readFileSync(join(out, "alerting-rules/tests/tts-monitor.test.yml"), "utf8");
+    const alerts = ruleGroups(config.thresholds, productionProfile)
+      .flatMap((g) => g.rules)
+      .filter((r): r is AlertingRule => "alert" in r);
+    expect(new Set(alerts.map((a) => a.alert)).size).toBe(
+      alertSpecs(config.thresholds, productionProfile).length,
+    );
+    for (const a of alerts) {
+      expect(tests).toContain(`alertname: ${a.alert}`);
+      expect(["warning", "critical", "none"]).toContain(a.labels.severity);
+      expect(a.annotations.summary.length).toBeGreaterThan(10);
+      if (a.alert !== "Watchdog") expect(a.annotations.description).toContain("$value");
+      expect(a.annotations.dashboard_url).toMatch(/^http:\/\/localhost:3000\/d\/tts-/);
+      const runbook = join(REPO_ROOT, runbookPath(a.annotations.runbook_url));
+      expect(existsSync(runbook), `${a.alert}: ${runbook}`).toBe(true);
+      const text = readFileSync(runbook, "utf8");
+      expect(text).toContain(`# ${a.alert}`);
+      expect(text.length).toBeGreaterThan(400);
+    }
+    for (const spec of alertSpecs(config.thresholds, productionProfile)) {
+      if (spec.alert === "Watchdog") continue;
+      expect(spec.test, spec.alert).toBeDefined();
+    }
+  });
+
+  it("thresholds come from the config: rules, descriptions and panel thresholds follow a change", () => {
+    const changed = parseConfig({ thresholds: { latency_max_ms: 300, gpu_temp_max: 80 } }, "inline");
+    const files = Object.fromEntries(generateAll(changed).map((f) => [f.path, f.content]));
+    expect(files["alerting-rules/tts-monitor.rules.yml"]).toContain("* 1000 > 300");
+    expect(files["alerting-rules/tts-monitor.rules.yml"]).toContain("tts_gpu_temperature_celsius > 80");
+    const hostGpu = JSON.parse(files["dashboards/tts-host-gpu.json"] ?? "{}") as unknown;
+    expect(JSON.stringify(hostGpu)).toContain('"value":80');
+    const engine = JSON.stringify(JSON.parse(files["dashboards/tts-engine.json"] ?? "{}"));
+    expect(engine).toContain('"value":0.3');
+  });
+
+  it("every metric named in a rule or a panel is in the catalog (recorded series come from a rule)", () => {
+    const groups = ruleGroups(config.thresholds, productionProfile);
+    const recorded = new Set(
+      groups.flatMap((g) => g.rules).flatMap((r) => ("record" in r ? [(r as RecordingRule).record] : [])),
+    );
+    const exprs = [
+      ...groups.flatMap((g) => g.rules.map((r) => r.expr)),
+      ...Object.values(dashboards(config.thresholds, productionProfile)).flatMap((d) =>
+        panelQueries(d).map((q) => q.expr),
+      ),
+    ];
+    const unknown: string[] = [];
+    let named = 0;
+    for (const expr of exprs) {
+      for (const name of namesIn(expr)) {
+        named++;
+        const base = name.replace(/_(bucket|sum|count)$/, "");
+        if (name === "up" || recorded.has(name) || isMetricName(name) || isMetricName(base)) continue;
+        unknown.push(`${name} in ${expr}`);
+      }
+    }
+    expect(unknown).toEqual([]);
+    expect(named).toBeGreaterThan(60);
+    // The check itself catches an unknown name.
+    expect(namesIn('rate(tts_not_a_metric_total{engine="x"}[5m])')).toEqual(["tts_not_a_metric_total"]);
+  });
+
+  it("dashboards have stable uids, a datasource variable and instance/engine/voice variables", () => {
+    const all = dashboards(config.thresholds, productionProfile);
+    const uids = Object.values(all).map((d) => d.uid);
+    expect(uids).toEqual(["tts-overview", "tts-engine", "tts-audio-quality", "tts-host-gpu"]);
+    for (const d of Object.values(all)) {
+      const vars = (d.templating?.list ?? []).map((v) => v.name);
+      expect(vars.slice(0, 2)).toEqual(["datasource", "instance"]);
+      if (d.uid !== "tts-host-gpu") expect(vars).toEqual(["datasource", "instance", "engine", "voice"]);
+      for (const p of d.panels ?? []) {
+        if ("targets" in p) expect(p.datasource).toEqual({ type: "prometheus", uid: "${datasource}" });
+      }
+    }
+  });
+});
+
+describe("generated Alertmanager config", () => {
+  const file = () => join(out, "alertmanager/alertmanager.yml");
+
+  it("passes `amtool check-config` and holds no secret", () => {
+    const r = run(AMTOOL, ["check-config", file()]);
+    expect(r.code, r.output).toBe(0);
+    const text = readFileSync(file(), "utf8");
+    expect(text).not.toMatch(/hooks\.slack\.com|auth_password:|api_url:/);
+    expect(text).toContain("api_url_file: /run/secrets/slack_webhook_url");
+  });
+
+  it.each(ROUTE_CASES)("routes $labels to $receivers", ({ labels, receivers }) => {
+    const args = Object.entries(labels).map(([k, v]) => `${k}=${v}`);
+    const r = run(AMTOOL, [
+      "config",
+      "routes",
+      "test",
+      `--config.file=${file()}`,
+      `--verify.receivers=${receivers.join(",")}`,
+      ...args,
+    ]);
+    expect(r.code, r.output).toBe(0);
+  });
+
+  it("inhibits a warning by the critical of the same alert and engine", () => {
+    const am = load(readFileSync(file(), "utf8")) as { inhibit_rules: Array<Record<string, unknown>> };
+    expect(am.inhibit_rules).toContainEqual({
+      source_matchers: ['severity="critical"'],
+      target_matchers: ['severity="warning"'],
+      equal: ["alertname", "instance", "engine", "gpu"],
+    });
+  });
+
+  it("are what is committed (npm test's check-generated covers the same list)", () => {
+    for (const f of generateAll(config)) {
+      expect(readFileSync(join(REPO_ROOT, f.path), "utf8"), f.path).toBe(f.content);
+    }
+    execFileSync(PROMTOOL, ["--version"]);
+  });
+});
