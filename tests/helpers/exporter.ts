@@ -14,7 +14,7 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
-import { afterAll, afterEach } from "vitest";
+import { afterAll, afterEach, expect } from "vitest";
 import { FIXTURES, REPO_ROOT, waitFor } from "./tools.ts";
 
 export type FakeNvidiaSmi =
@@ -88,19 +88,36 @@ export function deepMerge(
   return out;
 }
 
+// Children started inside a test die after that test; children started in beforeAll (shared by
+// the file's tests, e.g. an exporter scraped by a Prometheus) live until the file is done.
 const children = new Set<ChildProcess>();
+const fileChildren = new Set<ChildProcess>();
 const tempDirs = new Set<string>();
 
-function killAll(): void {
-  for (const child of children) {
+function track(child: ChildProcess): void {
+  (expect.getState().currentTestName === undefined ? fileChildren : children).add(child);
+}
+
+function untrack(child: ChildProcess): void {
+  children.delete(child);
+  fileChildren.delete(child);
+}
+
+function kill(set: Set<ChildProcess>): void {
+  for (const child of set) {
     if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
   }
-  children.clear();
+  set.clear();
+}
+
+function killAll(): void {
+  kill(children);
+  kill(fileChildren);
 }
 
 // Registered once per test file that imports this module.
 afterEach(() => {
-  killAll();
+  kill(children);
 });
 afterAll(() => {
   killAll();
@@ -171,7 +188,7 @@ function spawnExporter(options: ExporterOptions): Spawned {
     configFile,
   ];
   const child = spawn(process.execPath, args, { cwd: REPO_ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
-  children.add(child);
+  track(child);
   const out = { stdout: "", stderr: "" };
   child.stdout?.setEncoding("utf8").on("data", (c: string) => {
     out.stdout += c;
@@ -181,7 +198,7 @@ function spawnExporter(options: ExporterOptions): Spawned {
   });
   const exited = new Promise<ExitStatus>((resolve) => {
     child.once("exit", (code, signal) => {
-      children.delete(child);
+      untrack(child);
       resolve({ code, signal });
     });
   });
@@ -270,7 +287,7 @@ export async function runCliArgs(
     cwd: REPO_ROOT,
     stdio: ["ignore", "pipe", "pipe"],
   });
-  children.add(child);
+  track(child);
   let stdout = "";
   let stderr = "";
   child.stdout.setEncoding("utf8").on("data", (c: string) => {
@@ -284,7 +301,7 @@ export async function runCliArgs(
     child.once("close", (code, signal) => resolve({ code, signal })),
   );
   clearTimeout(timer);
-  children.delete(child);
+  untrack(child);
   return { ...status, stdout, stderr };
 }
 

@@ -80,7 +80,36 @@ beforeAll(async () => {
     ]);
     await sleep(1000);
   }
+  // SINAD and THD are measured on periodic signals only (speech never is one): a calibration tone,
+  // 440 Hz with 5 % third harmonic, reported with its audio, gives those panels their data.
+  await ingest(exporter.url, [
+    { engine: "calibration", voice: "tone", latency_ms: 5, audio_wav_base64: toneWav().toString("base64") },
+  ]);
 }, 90_000);
+
+function toneWav(): Buffer {
+  const rate = 16_000;
+  const n = rate; // 1 s
+  const wav = Buffer.alloc(44 + 2 * n);
+  wav.write("RIFF", 0);
+  wav.writeUInt32LE(36 + 2 * n, 4);
+  wav.write("WAVEfmt ", 8);
+  wav.writeUInt32LE(16, 16);
+  wav.writeUInt16LE(1, 20); // PCM
+  wav.writeUInt16LE(1, 22); // mono
+  wav.writeUInt32LE(rate, 24);
+  wav.writeUInt32LE(2 * rate, 28);
+  wav.writeUInt16LE(2, 32);
+  wav.writeUInt16LE(16, 34);
+  wav.write("data", 36);
+  wav.writeUInt32LE(2 * n, 40);
+  for (let i = 0; i < n; i++) {
+    const t = i / rate;
+    const v = 0.5 * Math.sin(2 * Math.PI * 440 * t) + 0.025 * Math.sin(2 * Math.PI * 1320 * t);
+    wav.writeInt16LE(Math.round(v * 32767), 44 + 2 * i);
+  }
+  return wav;
+}
 
 afterAll(async () => {
   await prometheus?.stop();

@@ -9,6 +9,32 @@ function legendOf(name: MetricName): string {
   return catalog[name].labels.map((l) => `{{${l}}}`).join(" ");
 }
 
+/** Panel titles of the audio measures (a measure without one falls back to its metric name). */
+const TITLES: Partial<Record<MetricName, string>> = {
+  tts_audio_snr_db: "SNR (WADA, blind estimate)",
+  tts_audio_hnr_db: "Harmonics-to-noise ratio (HNR)",
+  tts_audio_thd_ratio: "THD (periodic test tones only)",
+  tts_audio_sinad_db: "SINAD (periodic test tones only)",
+  tts_audio_clipping_ratio: "Clipping ratio",
+  tts_audio_clicks: "Clicks in the last audio",
+  tts_audio_clicks_per_minute: "Clicks per minute",
+  tts_audio_dc_offset_ratio: "DC offset",
+  tts_audio_peak_dbfs: "Peak level",
+  tts_audio_rms_dbfs: "RMS level",
+  tts_audio_silence_ratio: "Silence ratio",
+  tts_audio_leading_silence_seconds: "Leading silence",
+  tts_audio_spectral_centroid_hertz: "Spectral centroid",
+  tts_audio_spectral_rolloff_hertz: "Spectral roll-off (85 %)",
+  tts_audio_spectral_flatness_ratio: "Spectral flatness",
+  tts_audio_f0_mean_hertz: "Mean F0 (pitch)",
+  tts_audio_f0_spread_semitones: "F0 spread (intonation stability)",
+  tts_audio_jitter_ratio: "Jitter (period perturbation)",
+  tts_audio_shimmer_ratio: "Shimmer (amplitude perturbation)",
+  tts_audio_truncation_ratio: "Duration / expected minimum",
+  tts_audio_truncated: "Truncated audio",
+  tts_intelligibility_ratio: "Intelligibility (closed-set recognition)",
+};
+
 /**
  * Audio quality: the composite score with the config's minimum, then one panel per audio metric of
  * the catalog (SNR, HNR, clipping, clicks, F0 stability, intelligibility, ...). Reading the catalog's
@@ -36,7 +62,7 @@ export function audioDashboard(t: Thresholds) {
     const expr = def.type === "histogram" ? `${name}_sum` : sel(name);
     d.withPanel(
       timeseries({
-        title: name.replace(/^tts_/, "").replaceAll("_", " "),
+        title: TITLES[name] ?? name,
         description: def.help,
         unit: unitOf(name),
         queries: [query(expr, legendOf(name))],
