@@ -16,6 +16,8 @@ export interface ClickOptions {
   mergeSeconds?: number;
   /** How many times the largest neighbouring |e| an outlier must reach. */
   dominance?: number;
+  /** Dominance above which an outlier counts whatever its shape. */
+  strongDominance?: number;
   /** Neighbourhood for the dominance test, seconds. */
   neighbourhoodSeconds?: number;
 }
@@ -30,6 +32,7 @@ export interface Clicks {
 export function detectClicks(x: Float32Array, rate: number, options: ClickOptions = {}): Clicks {
   const k = options.k ?? 6;
   const dominance = options.dominance ?? 3.5;
+  const strongDominance = options.strongDominance ?? 10;
   const reach = Math.max(2, Math.round(rate * (options.neighbourhoodSeconds ?? 0.02)));
   const block = Math.max(16, Math.round(rate * (options.blockSeconds ?? 0.01)));
   const merge = Math.max(1, Math.round(rate * (options.mergeSeconds ?? 0.002)));
@@ -82,13 +85,32 @@ export function detectClicks(x: Float32Array, rate: number, options: ClickOption
       const v = cellMax[j] ?? 0;
       if (v > around) around = v;
     }
-    if (a > dominance * around) {
+    // Dominant and shaped like a discontinuity, or so dominant that the shape does not matter.
+    if (a > strongDominance * around || (a > dominance * around && looksLikeClick(e, i))) {
       positions.push(i);
       last = i;
     }
   }
   const minutes = n / rate / 60;
   return { count: positions.length, perMinute: minutes > 0 ? positions.length / minutes : 0, positions };
+}
+
+/**
+ * The second difference around a discontinuity has a fixed shape: an impulse of height d at n gives
+ * (+d, -2d, +d) at n-1, n, n+1; a step of height D between n and n+1 gives (+D, -D). Natural
+ * transients of band-limited speech (plosive onsets, fricatives) spread over many samples instead.
+ * Looks at the largest |e| within 2 samples of i and tests its neighbours for either shape.
+ */
+function looksLikeClick(e: Float32Array, i: number): boolean {
+  let m = i;
+  for (let j = i - 2; j <= i + 2; j++) if (Math.abs(e[j] ?? 0) > Math.abs(e[m] ?? 0)) m = j;
+  const c = e[m] ?? 0;
+  if (c === 0) return false;
+  const l = -(e[m - 1] ?? 0) / c; // > 0 when the neighbour has the opposite sign
+  const r = -(e[m + 1] ?? 0) / c;
+  const impulse = l > 0.35 && l < 0.65 && r > 0.35 && r < 0.65;
+  const step = (l > 0.75 && l < 1.3 && Math.abs(r) < 0.35) || (r > 0.75 && r < 1.3 && Math.abs(l) < 0.35);
+  return impulse || step;
 }
 
 /** k-th smallest of a[0..len) by Hoare's quickselect (reorders a); O(len) on average. */
