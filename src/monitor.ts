@@ -12,7 +12,7 @@ import { ConfigError, loadConfig, parseConfig } from "./config/load.ts";
 import type { Config } from "./config/schema.ts";
 import { createEngine } from "./engines/index.ts";
 import { type Engine, EngineError, type FailureReason } from "./engines/types.ts";
-import { AnalysisPipeline } from "./ingest/analysis.ts";
+import { type AnalysisJob, AnalysisPipeline } from "./ingest/analysis.ts";
 import { type SynthesisEvent, validateApiEvent } from "./ingest/event.ts";
 import { mountIngest } from "./ingest/http.ts";
 import { DEFAULT_VOICE, type EngineSummary, SynthesisRecorder } from "./ingest/recorder.ts";
@@ -201,16 +201,8 @@ export class TTSPerformanceMonitor {
   #onProbe(result: ProbeResult): void {
     recordProbe(result, this.registry, this.recorder);
     this.#lastProbe.set(result.engine, result);
-    if (result.success && result.audio && this.#analysis) {
-      void this.#analysis.submit({
-        engine: result.engine,
-        voice: result.voice,
-        text: result.text,
-        audio: result.audio.bytes,
-        format: result.audio.format,
-        ...(result.decoded && { decoded: result.decoded }),
-      });
-    }
+    const job = analysisJob(result);
+    if (job && this.#analysis) void this.#analysis.submit(job);
     if (!result.success) {
       this.log.warn("probe failed", { engine: result.engine, reason: result.reason, error: result.error });
     }
@@ -415,18 +407,8 @@ export class TTSPerformanceMonitor {
             text: () => this.#config.probes.texts[0] ?? "Hello.",
             ...(this.#analysis && {
               analyse: async (result, registry) => {
-                if (!result.audio || !this.#analysis) return;
-                await this.#analysis.submit(
-                  {
-                    engine: result.engine,
-                    voice: result.voice,
-                    text: result.text,
-                    audio: result.audio.bytes,
-                    format: result.audio.format,
-                    ...(result.decoded && { decoded: result.decoded }),
-                  },
-                  registry,
-                );
+                const job = analysisJob(result);
+                if (job) await this.#analysis?.submit(job, registry);
               },
             }),
           });
@@ -552,6 +534,19 @@ export class TTSPerformanceMonitor {
     this.#server = undefined;
     this.#started = false;
   }
+}
+
+/** The analysis of a successful probe's audio (the probe text is what was said). */
+function analysisJob(result: ProbeResult): AnalysisJob | undefined {
+  if (!result.success || !result.audio) return undefined;
+  return {
+    engine: result.engine,
+    voice: result.voice,
+    text: result.text,
+    audio: result.audio.bytes,
+    format: result.audio.format,
+    ...(result.decoded && { decoded: result.decoded }),
+  };
 }
 
 /** Bounded failure reason of an error thrown by a user's synthesis function. */

@@ -1,7 +1,7 @@
-import { timingSafeEqual } from "node:crypto";
 import express, { type ErrorRequestHandler, type Express, type RequestHandler } from "express";
 import type { Logger } from "../log.ts";
 import type { MetricsRegistry } from "../metrics/registry.ts";
+import { bearerMatches } from "../server/bearer.ts";
 import { fromHttpEvent, httpEventSchema, type SynthesisEvent } from "./event.ts";
 
 export interface IngestRouteOptions {
@@ -19,14 +19,6 @@ export interface ItemError {
   readonly index: number;
   readonly path: string;
   readonly message: string;
-}
-
-function tokenMatches(header: string | undefined, token: string): boolean {
-  const m = /^Bearer\s+(.+)$/i.exec(header ?? "");
-  if (!m?.[1]) return false;
-  const a = Buffer.from(m[1].trim());
-  const b = Buffer.from(token);
-  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 /** Validates every item; returns the events, or every item's errors when any item is invalid. */
@@ -88,7 +80,7 @@ export function mountIngest(app: Express, options: IngestRouteOptions): void {
   accepted.inc({ outcome: "rejected" }, 0);
 
   const auth: RequestHandler = (req, res, next) => {
-    if (options.token === undefined || tokenMatches(req.get("authorization"), options.token)) {
+    if (options.token === undefined || bearerMatches(req.get("authorization"), options.token)) {
       next();
       return;
     }

@@ -1,4 +1,3 @@
-import { timingSafeEqual } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { Server } from "node:http";
 import { createRequire } from "node:module";
@@ -11,6 +10,7 @@ import type { Config } from "../config/schema.ts";
 import { errorMessage } from "../log.ts";
 import type { TTSPerformanceMonitor } from "../monitor.ts";
 import type { ProbeResult } from "../probes/probe.ts";
+import { bearerMatches } from "./bearer.ts";
 import { HistoryRing, type Sample, takeSample, toCsv, toJson } from "./dashboard-history.ts";
 import { boundAddress, closeServer, listen, parseHostPort } from "./listen.ts";
 
@@ -194,14 +194,6 @@ type ControlsMode =
       readonly reason: string;
     };
 
-function checkToken(header: string | undefined, token: string): boolean {
-  const m = /^Bearer\s+(.+)$/i.exec(header ?? "");
-  if (!m?.[1]) return false;
-  const a = Buffer.from(m[1].trim());
-  const b = Buffer.from(token);
-  return a.length === b.length && timingSafeEqual(a, b);
-}
-
 export function createDashboardApp(
   monitor: TTSPerformanceMonitor,
   state: DashboardState,
@@ -288,7 +280,7 @@ export function createDashboardApp(
   // --- Controls ---
   const guard = (req: Request, res: Response, next: NextFunction) => {
     if (controls.kind === "off") return void res.status(403).json({ error: controls.reason });
-    if (controls.kind === "token" && !checkToken(req.get("authorization"), controls.token)) {
+    if (controls.kind === "token" && !bearerMatches(req.get("authorization"), controls.token)) {
       res.set("WWW-Authenticate", 'Bearer realm="tts-monitor dashboard"');
       return void res.status(401).json({ error: "a valid bearer token is required for the controls" });
     }
