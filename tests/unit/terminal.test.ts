@@ -45,7 +45,7 @@ describe("terminal summary", () => {
   it("shows host, GPU and one row per engine with p50/p95, RTF, success, cache and quality", () => {
     const lines = summaryLines(base);
     const text = lines.join("\n");
-    expect(text).toContain("CPU     25.0 %");
+    expect(text).toMatch(/CPU\s+25\.0 %\s+load 1\.50\s+RAM 50\.0 % \(8\.0 GiB \/ 16\.0 GiB\)/);
     expect(text).toContain("GPU0 NVIDIA GeForce RTX 3090: 37 %   64 °C   VRAM 6.0 GiB / 24.0 GiB   212 W");
     const kokoro = lines.find((l) => l.trimStart().startsWith("kokoro"));
     expect(kokoro).toMatch(/kokoro\s+180 ms\s+420 ms\s+0\.12\s+97\.5 %\s+75\.0 %\s+0\.93/);
