@@ -9,8 +9,9 @@ export function endpoint(base: string, path: string): URL {
 }
 
 /**
- * Coqui TTS's demo server (`tts-server`): `GET /api/tts?text=...&speaker_id=...&language_id=...`
- * answers a WAV. `voice`, when set, is sent as the speaker (multi-speaker models).
+ * Coqui TTS's demo server (`tts-server`, coqui-ai/TTS and idiap/coqui-ai-TTS):
+ * `GET /api/tts?text=...&speaker_id=...&language_id=...` answers a WAV. `voice`, when set, is sent
+ * as the speaker (multi-speaker models); keys not configured are left out, so the server's defaults apply.
  */
 export function createCoquiEngine(config: EngineConfigOf<"coqui">, context: EngineContext): Engine {
   const timeoutMs = engineTimeoutMs(config, context);
@@ -26,10 +27,11 @@ export function createCoquiEngine(config: EngineConfigOf<"coqui">, context: Engi
       const url = endpoint(config.url, "api/tts");
       url.searchParams.set("text", request.text);
       const speaker = request.voice ?? config.voice ?? config.speaker_id;
-      // The server reads these keys even when empty; send them so single-speaker models accept the call.
-      url.searchParams.set("speaker_id", speaker ?? "");
-      url.searchParams.set("style_wav", "");
-      url.searchParams.set("language_id", config.language_id ?? "");
+      // Only what is configured: coqui-ai's server reads an absent key as "", but the maintained
+      // fork (idiap/coqui-ai-TTS) falls back to its --speaker_idx / --language_idx for an absent
+      // key and to none at all for an empty one, which a multi-speaker or multilingual model refuses.
+      if (speaker) url.searchParams.set("speaker_id", speaker);
+      if (config.language_id) url.searchParams.set("language_id", config.language_id);
       const headers = {
         Accept: "audio/wav, */*",
         ...(await authHeaders(config.auth_header, context.env, where)),

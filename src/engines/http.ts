@@ -1,13 +1,17 @@
 import { readFile } from "node:fs/promises";
 import http from "node:http";
 import https from "node:https";
+import zlib from "node:zlib";
 import type { AudioFormat } from "../audio/format.ts";
-import { abortError, excerpt, toEngineError } from "./errors.ts";
+import { abortError, excerpt, toEngineError, transportError } from "./errors.ts";
 import { EngineError, type SynthesisTimings } from "./types.ts";
-import { checkPcm, checkWav, probeWavHeader } from "./wav-header.ts";
+import { checkPcm, checkWav, compressedAudio, probeWavHeader } from "./wav-header.ts";
 
 const MAX_AUDIO_BYTES = 256 * 1024 * 1024;
 const MAX_ERROR_BODY = 4096;
+const MAX_REDIRECTS = 5;
+
+type HeaderMap = Record<string, string>;
 
 export type PcmFormat = Extract<AudioFormat, { kind: "pcm" }>;
 
@@ -108,100 +112,213 @@ class FirstAudioFinder {
   }
 }
 
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
+/**
+ * Where a redirect leads: undefined when the answer is not a redirect (or names no Location), a
+ * message when it must not be followed (a POST answered 301/302/303 would lose its body, as a
+ * browser turns it into a GET), else the next URL and method.
+ */
+export function redirectTarget(
+  from: URL,
+  method: string,
+  status: number,
+  location: string | undefined,
+): { url: URL; method: string } | string | undefined {
+  if (!REDIRECTS.has(status) || !location) return undefined;
+  let url: URL;
+  try {
+    url = new URL(location, from);
+  } catch {
+    return `redirect to an invalid Location ${JSON.stringify(location)}`;
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    return `redirect to a non-HTTP Location ${JSON.stringify(location)}`;
+  }
+  if (method !== "GET" && status !== 307 && status !== 308) {
+    return `redirect of a ${method} to ${url.href}: configure that URL instead`;
+  }
+  return { url, method };
+}
+
+/** Headers kept across a redirect to another origin: never the credentials. */
+function withoutCredentials(headers: HeaderMap): HeaderMap {
+  const kept: HeaderMap = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (["content-type", "accept"].includes(name.toLowerCase())) kept[name] = value;
+  }
+  return kept;
+}
+
+function decoderFor(encoding: string): zlib.Gunzip | zlib.Inflate | zlib.BrotliDecompress | undefined {
+  if (encoding === "gzip" || encoding === "x-gzip") return zlib.createGunzip();
+  if (encoding === "deflate") return zlib.createInflate();
+  if (encoding === "br") return zlib.createBrotliDecompress();
+  return undefined;
+}
+
 /**
  * One HTTP request whose answer is audio, timed at the transport: `start` before connecting (a new
  * connection each time, as a cold client sees it), `requestSent` when the request is flushed,
  * `firstByte` at the response headers, `firstAudio` at the first byte past any WAV header, `end`
  * at the last body byte. The body is read as a stream so that a streaming server's time to first
- * audio is seen. Failures carry a bounded reason: connection, auth (401/403), http_status,
- * empty_audio, bad_audio, timeout.
+ * audio is seen. Redirects are followed (all of them for GET; 307/308 for POST, which keep the
+ * body), at most MAX_REDIRECTS, and the timings then start at the first request. A body sent with
+ * a Content-Encoding (gzip, deflate, br) is decoded. Failures carry a bounded reason: connection,
+ * auth (401/403), http_status, empty_audio, bad_audio, timeout.
  */
 export function fetchAudio(request: HttpAudioRequest): Promise<HttpAudioResponse> {
-  const { url, signal, where } = request;
+  const { signal, where } = request;
   return new Promise((resolve, reject) => {
     if (signal.aborted) {
       reject(abortError(signal, where));
       return;
     }
     let settled = false;
+    let current: http.ClientRequest | undefined;
     const settle = (error: EngineError | undefined, value?: HttpAudioResponse) => {
       if (settled) return;
       settled = true;
       signal.removeEventListener("abort", onAbort);
       if (error) {
-        req.destroy();
+        current?.destroy();
         reject(error);
       } else if (value) resolve(value);
     };
-    const start = performance.now();
-    let requestSent: number | undefined;
-    const transport = url.protocol === "https:" ? https : http;
-    const req = transport.request(url, {
-      method: request.method,
-      headers: {
-        ...(request.body === undefined ? {} : { "Content-Length": String(Buffer.byteLength(request.body)) }),
-        ...request.headers,
-      },
-      agent: false,
-    });
     const onAbort = () => settle(abortError(signal, where));
     signal.addEventListener("abort", onAbort, { once: true });
-    req.on("finish", () => {
-      requestSent = performance.now();
-    });
-    req.on("error", (error) => settle(toEngineError(error, signal, where)));
-    req.on("response", (res) => {
-      const firstByte = performance.now();
-      const status = res.statusCode ?? 0;
-      const contentType = res.headers["content-type"];
-      const chunks: Buffer[] = [];
-      let size = 0;
-      const ok = status >= 200 && status < 300;
-      const finder = new FirstAudioFinder(request.expect);
-      res.on("data", (chunk: Buffer) => {
-        const now = performance.now();
-        if (ok) finder.feed(chunk, now);
-        size += chunk.length;
-        if (size > (ok ? MAX_AUDIO_BYTES : MAX_ERROR_BODY)) {
-          if (ok) settle(new EngineError(`${where}: body larger than ${MAX_AUDIO_BYTES} bytes`, "bad_audio"));
-          else res.destroy();
-          return;
-        }
-        chunks.push(chunk);
+    const start = performance.now();
+
+    const send = (
+      url: URL,
+      method: string,
+      body: string | Buffer | undefined,
+      headers: HeaderMap,
+      hop: number,
+    ) => {
+      let requestSent: number | undefined;
+      const transport = url.protocol === "https:" ? https : http;
+      let req: http.ClientRequest;
+      try {
+        req = transport.request(url, {
+          method,
+          headers: {
+            "Accept-Encoding": "identity",
+            ...(body === undefined ? {} : { "Content-Length": String(Buffer.byteLength(body)) }),
+            ...headers,
+          },
+          agent: false,
+        });
+      } catch (error) {
+        // a header value Node refuses (a secret with a newline), an unusable redirect target
+        settle(transportError(error, where));
+        return;
+      }
+      current = req;
+      req.on("finish", () => {
+        requestSent = performance.now();
       });
-      res.on("error", (error) => settle(toEngineError(error, signal, where)));
-      res.on("close", () => {
-        if (settled) return;
-        const end = performance.now();
-        const body = Buffer.concat(chunks);
-        if (!ok) {
-          const detail = body.length > 0 ? `: ${excerpt(body)}` : "";
-          const reason = status === 401 || status === 403 ? "auth" : "http_status";
-          settle(new EngineError(`${where}: HTTP ${status}${detail}`, reason, { status }));
+      // A request left behind by a redirect may still report its socket's end: not our failure.
+      req.on("error", (error) => {
+        if (current === req) settle(toEngineError(error, signal, where));
+      });
+      req.on("response", (res) => {
+        if (settled || current !== req) {
+          res.destroy();
           return;
         }
-        if (!res.complete) {
-          settle(
-            new EngineError(`${where}: connection closed after ${body.length} body bytes`, "connection"),
+        const firstByte = performance.now();
+        const status = res.statusCode ?? 0;
+        const next = redirectTarget(url, method, status, res.headers.location);
+        if (next !== undefined) {
+          res.on("error", () => {});
+          res.resume();
+          if (typeof next === "string") {
+            settle(new EngineError(`${where}: HTTP ${status} ${next}`, "http_status", { status }));
+          } else if (hop >= MAX_REDIRECTS) {
+            settle(
+              new EngineError(`${where}: more than ${MAX_REDIRECTS} redirects`, "http_status", { status }),
+            );
+          } else {
+            const keep = next.url.origin === url.origin ? headers : withoutCredentials(headers);
+            send(next.url, next.method, next.method === method ? body : undefined, keep, hop + 1);
+          }
+          return;
+        }
+        const contentType = res.headers["content-type"];
+        const ok = status >= 200 && status < 300;
+        let stream: NodeJS.ReadableStream = res;
+        const encoding = (res.headers["content-encoding"] ?? "").trim().toLowerCase();
+        if (ok && encoding !== "" && encoding !== "identity") {
+          const decoder = decoderFor(encoding);
+          if (!decoder) {
+            res.resume();
+            settle(
+              new EngineError(
+                `${where}: unsupported Content-Encoding ${JSON.stringify(encoding)}`,
+                "bad_audio",
+              ),
+            );
+            return;
+          }
+          decoder.on("error", (error) =>
+            settle(
+              new EngineError(`${where}: cannot decode the ${encoding} body: ${error.message}`, "bad_audio"),
+            ),
           );
-          return;
+          stream = res.pipe(decoder);
         }
-        try {
-          const format = audioFormat(body, contentType, request.expect, where);
-          const timings: SynthesisTimings = {
-            start,
-            requestSent: Math.min(requestSent ?? firstByte, firstByte),
-            firstByte,
-            firstAudio: finder.firstAudio ?? end,
-            end,
-          };
-          settle(undefined, { audio: body, format, timings, status });
-        } catch (error) {
-          settle(error instanceof EngineError ? error : toEngineError(error, signal, where));
-        }
+        const chunks: Buffer[] = [];
+        let size = 0;
+        const finder = new FirstAudioFinder(request.expect);
+        stream.on("data", (chunk: Buffer) => {
+          if (settled) return;
+          const now = performance.now();
+          if (ok) finder.feed(chunk, now);
+          size += chunk.length;
+          if (size > (ok ? MAX_AUDIO_BYTES : MAX_ERROR_BODY)) {
+            if (ok)
+              settle(new EngineError(`${where}: body larger than ${MAX_AUDIO_BYTES} bytes`, "bad_audio"));
+            else res.destroy();
+            return;
+          }
+          chunks.push(chunk);
+        });
+        res.on("error", (error) => settle(toEngineError(error, signal, where)));
+        const complete = () => {
+          if (settled) return;
+          const end = performance.now();
+          const bytes = Buffer.concat(chunks);
+          try {
+            const format = audioFormat(bytes, contentType, request.expect, where);
+            const timings: SynthesisTimings = {
+              start,
+              requestSent: Math.min(requestSent ?? firstByte, firstByte),
+              firstByte,
+              firstAudio: finder.firstAudio ?? end,
+              end,
+            };
+            settle(undefined, { audio: bytes, format, timings, status });
+          } catch (error) {
+            settle(error instanceof EngineError ? error : toEngineError(error, signal, where));
+          }
+        };
+        if (ok) stream.on("end", () => (res.complete ? complete() : undefined));
+        res.on("close", () => {
+          if (settled) return;
+          if (!ok) {
+            const bytes = Buffer.concat(chunks);
+            const detail = bytes.length > 0 ? `: ${excerpt(bytes)}` : "";
+            const reason = status === 401 || status === 403 ? "auth" : "http_status";
+            settle(new EngineError(`${where}: HTTP ${status}${detail}`, reason, { status }));
+          } else if (!res.complete) {
+            settle(new EngineError(`${where}: connection closed after ${size} body bytes`, "connection"));
+          }
+        });
       });
-    });
-    req.end(request.body);
+      req.end(body);
+    };
+    send(request.url, request.method, request.body, { ...request.headers }, 0);
   });
 }
 
@@ -212,11 +329,22 @@ function audioFormat(
   where: string,
 ): AudioFormat {
   const isRiff = body.subarray(0, 4).toString("latin1") === "RIFF";
+  const type = (contentType ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
+  if (!isRiff && body.length > 0) {
+    // A server that ignored the asked format (MP3, its usual default) or a proxy's error page.
+    const other = compressedAudio(body, type, expect.kind === "wav");
+    if (other) {
+      const asked = expect.kind === "wav" ? "WAV" : "raw PCM";
+      throw new EngineError(
+        `${where}: ${other} audio${type ? ` (${type})` : ""} instead of ${asked}: the server ignored the requested format`,
+        "bad_audio",
+      );
+    }
+  }
   if (expect.kind === "wav" || isRiff) {
     checkWav(body, where);
     return { kind: "wav" };
   }
-  const type = (contentType ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
   if (type.startsWith("text/") || type.includes("json") || type.includes("xml")) {
     if (body.length === 0) throw new EngineError(`${where}: empty body`, "empty_audio");
     throw new EngineError(`${where}: ${type} body instead of PCM audio: ${excerpt(body)}`, "bad_audio");

@@ -143,3 +143,37 @@ export function looksLikeText(bytes: Uint8Array): boolean {
   for (const b of head) if (b < 0x09 || (b > 0x0d && b < 0x20)) return false;
   return true;
 }
+
+const COMPRESSED_TYPES: ReadonlyArray<readonly [RegExp, string]> = [
+  [/^audio\/(x-)?(mpeg|mp3|mpeg3|mpg)$/, "MP3"],
+  [/^audio\/(x-)?(aac|aacp|m4a|mp4)$/, "AAC"],
+  [/^audio\/(ogg|opus|vorbis)$/, "Ogg"],
+  [/^audio\/(x-)?flac$/, "FLAC"],
+  [/^audio\/webm$/, "WebM"],
+  [/^audio\/(x-)?aiff?$/, "AIFF"],
+  [/^audio\/basic$/, "AU"],
+  [/^audio\/amr(-wb)?$/, "AMR"],
+];
+
+/**
+ * Names the compressed or foreign container a body holds, from its magic bytes or its
+ * Content-Type: what a server sends when it ignores the asked format (MP3 is OpenAI's default).
+ * MPEG and ADTS frame sync words are only trusted when a WAV was expected (`strict`): raw PCM can
+ * start with any bytes.
+ */
+export function compressedAudio(bytes: Uint8Array, contentType: string, strict: boolean): string | undefined {
+  const magic = ascii(bytes, 0);
+  if (magic.startsWith("ID3")) return "MP3";
+  if (magic === "OggS") return "Ogg";
+  if (magic === "fLaC") return "FLAC";
+  if (magic === "FORM") return "AIFF";
+  if (magic === ".snd") return "AU";
+  if (magic === "\x1aE\xdf\xa3") return "WebM";
+  if (bytes.length >= 8 && ascii(bytes, 4) === "ftyp") return "MP4";
+  if (magic === "#!AM") return "AMR";
+  for (const [pattern, name] of COMPRESSED_TYPES) if (pattern.test(contentType)) return name;
+  if (strict && bytes.length >= 2 && bytes[0] === 0xff && ((bytes[1] ?? 0) & 0xe0) === 0xe0) {
+    return ((bytes[1] ?? 0) & 0x06) === 0 ? "AAC" : "MP3";
+  }
+  return undefined;
+}

@@ -126,12 +126,12 @@ const ENCODINGS: Record<number, Extract<AudioFormat, { kind: "pcm" }>["encoding"
   4: "s32le",
 };
 
-function pcmFormat(data: Record<string, unknown>, where: string): Extract<AudioFormat, { kind: "pcm" }> {
-  const { rate, width, channels } = data;
+function pcmFormat(event: WyomingEvent, where: string): Extract<AudioFormat, { kind: "pcm" }> {
+  const { rate, width, channels } = event.data;
   const encoding = typeof width === "number" ? ENCODINGS[width] : undefined;
   if (typeof rate !== "number" || rate < 1000 || rate > 384_000 || !encoding) {
     throw new EngineError(
-      `${where}: audio-start with unusable format ${JSON.stringify({ rate, width, channels })}`,
+      `${where}: ${event.type} with unusable format ${JSON.stringify({ rate, width, channels })}`,
       "protocol",
     );
   }
@@ -140,9 +140,13 @@ function pcmFormat(data: Record<string, unknown>, where: string): Extract<AudioF
       ? channels
       : undefined;
   if (ch === undefined)
-    throw new EngineError(`${where}: audio-start with ${JSON.stringify(channels)} channels`, "protocol");
+    throw new EngineError(`${where}: ${event.type} with ${JSON.stringify(channels)} channels`, "protocol");
   return { kind: "pcm", sampleRate: rate, channels: ch, encoding };
 }
+
+type PcmFormat = Extract<AudioFormat, { kind: "pcm" }>;
+const sameFormat = (a: PcmFormat, b: PcmFormat) =>
+  a.sampleRate === b.sampleRate && a.channels === b.channels && a.encoding === b.encoding;
 
 interface Exchange {
   /** Events written right after connecting. */
@@ -240,7 +244,6 @@ function converse(
     let firstByte: number | undefined;
     let firstAudio: number | undefined;
     let format: Extract<AudioFormat, { kind: "pcm" }> | undefined;
-    let inAudio = false;
     const chunks: Buffer[] = [];
     const events: WyomingEvent[] = [];
     const decoder = new WyomingDecoder();
@@ -262,6 +265,10 @@ function converse(
         requestSent ??= performance.now();
       });
     });
+    // Read as Home Assistant's client reads it: the format may come from audio-start or, when a
+    // server sends none, from the first audio-chunk (each chunk carries rate/width/channels);
+    // audio-stop ends the audio even without audio-start (wyoming-piper sends only audio-stop for
+    // a text with nothing to say); events this client does not know are skipped.
     const handle = (event: WyomingEvent, now: number): boolean => {
       events.push(event);
       switch (event.type) {
@@ -271,38 +278,22 @@ function converse(
           throw new EngineError(`${where}: server error${code}: ${text}`, "protocol");
         }
         case "audio-start": {
-          const f = pcmFormat(event.data, where);
-          if (
-            format &&
-            (format.sampleRate !== f.sampleRate ||
-              format.channels !== f.channels ||
-              format.encoding !== f.encoding)
-          ) {
+          const f = pcmFormat(event, where);
+          if (format && !sameFormat(format, f)) {
             throw new EngineError(`${where}: audio format changed between sentences`, "protocol");
           }
           format = f;
-          inAudio = true;
           return false;
         }
         case "audio-chunk":
-          if (!inAudio)
-            throw new EngineError(`${where}: audio-chunk outside audio-start/audio-stop`, "protocol");
+          format ??= pcmFormat(event, where);
           if (event.payload && event.payload.length > 0) {
             firstAudio ??= now;
             chunks.push(event.payload);
           }
           return false;
-        case "audio-stop":
-          if (!inAudio) throw new EngineError(`${where}: audio-stop without audio-start`, "protocol");
-          inAudio = false;
-          return until(event);
-        case "info":
-        case "synthesize-stopped":
-        case "ping":
-        case "pong":
-          return until(event);
         default:
-          throw new EngineError(`${where}: unexpected event ${JSON.stringify(event.type)}`, "protocol");
+          return until(event);
       }
     };
     socket.on("data", (chunk: Buffer) => {
@@ -358,7 +349,7 @@ const WIDTH = { u8: 1, s16le: 2, s24le: 3, s32le: 4, f32le: 4 } as const;
 
 function checkWyomingAudio(audio: Buffer, format: AudioFormat | undefined, where: string): void {
   if (audio.length === 0 || !format || format.kind !== "pcm") {
-    throw new EngineError(`${where}: no audio between audio-start and audio-stop`, "empty_audio");
+    throw new EngineError(`${where}: audio-stop without any audio`, "empty_audio");
   }
   const frame = WIDTH[format.encoding] * format.channels;
   if (audio.length % frame !== 0) {

@@ -24,6 +24,7 @@ beforeEach(() => {
   server.behaviour = {};
   server.requests.length = 0;
   server.piperDialect = "synthesize";
+  server.coqui = {};
 });
 
 const configs = {
@@ -68,6 +69,18 @@ describe("coqui engine", () => {
     expect(Buffer.from(result.audio).equals(fliteWav(TEXT))).toBe(true);
     expectOrderedTimings(result);
   });
+
+  it("sends no speaker_id / language_id it was not given: the server's --speaker_idx / --language_idx apply", async () => {
+    // idiap/coqui-ai-TTS reads an empty speaker_id or language_id as none, which XTTS or VCTK refuse
+    server.coqui = { defaultSpeaker: "p225", defaultLanguage: "en" };
+    const result = await createEngine(
+      { name: "xtts", type: "coqui", enabled: true, url: server.url },
+      context,
+    ).synthesize({ text: TEXT, signal: timeout(5000) });
+    const q = server.requests[0]?.query;
+    expect([...(q?.keys() ?? [])]).toEqual(["text"]);
+    expect(Buffer.from(result.audio).equals(fliteWav(TEXT))).toBe(true);
+  });
 });
 
 describe("marytts engine", () => {
@@ -102,6 +115,16 @@ describe("piper engine", () => {
     expect(JSON.parse(server.requests[0]?.body ?? "")).toEqual({ text: TEXT, voice: "en_US-lessac-medium" });
     expect(Buffer.from(result.audio).equals(fliteWav(TEXT))).toBe(true);
     expectOrderedTimings(result);
+  });
+
+  it("reads the WAV whatever the Content-Type (Flask sends piper's bytes as text/html)", async () => {
+    server.piperDialect = "root-json";
+    const result = await createEngine(configs.piper(), context).synthesize({
+      text: TEXT,
+      signal: timeout(5000),
+    });
+    expect(result.format).toEqual({ kind: "wav" });
+    expect(Buffer.from(result.audio).equals(fliteWav(TEXT))).toBe(true);
   });
 
   it("older server: /synthesize is 404 → POST / with the text as body, remembered for the next calls", async () => {

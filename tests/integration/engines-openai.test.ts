@@ -3,6 +3,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { decodeAudio } from "../../src/audio/decode.ts";
 import type { EngineConfig } from "../../src/config/schema.ts";
 import { createEngine } from "../../src/engines/index.ts";
 import {
@@ -99,6 +100,55 @@ describe("openai engine", () => {
     expect(server.requests).toHaveLength(0);
   });
 
+  it("Kokoro-FastAPI's default stream: chunked WAV with 0xFFFFFFFF sizes and a LIST chunk, read to the end", async () => {
+    server.behaviour = { kokoro: true };
+    const result = await openai().synthesize({ text: TEXT, signal: timeout(5000) });
+    const decoded = decodeAudio(result.audio, result.format);
+    const { pcm, rate } = wavToPcm(fliteWav(TEXT));
+    expect(decoded.sampleRate).toBe(rate);
+    expect(decoded.samples.length).toBe(pcm.length / 2);
+    expectOrderedTimings(result);
+  });
+
+  it("sends Accept-Encoding: identity, and still decodes a body a server or proxy gzipped anyway", async () => {
+    server.behaviour = { contentEncoding: "gzip" };
+    const result = await openai().synthesize({ text: TEXT, signal: timeout(5000) });
+    expect(server.requests[0]?.headers["accept-encoding"]).toBe("identity");
+    expect(Buffer.from(result.audio).equals(fliteWav(TEXT))).toBe(true);
+    expectOrderedTimings(result);
+  });
+
+  it("follows FastAPI's 307 for a URL with a trailing slash, re-sending the POST body", async () => {
+    const result = await openai({ url: `${server.url}/v1/audio/speech/` }).synthesize({
+      text: TEXT,
+      signal: timeout(5000),
+    });
+    expect(server.requests.map((r) => `${r.method} ${r.path}`)).toEqual([
+      "POST /v1/audio/speech/",
+      "POST /v1/audio/speech",
+    ]);
+    expect(JSON.parse(server.requests[1]?.body ?? "").input).toBe(TEXT);
+    expect(Buffer.from(result.audio).equals(fliteWav(TEXT))).toBe(true);
+    expect(result.timings.start).toBeLessThan(server.requests[0]?.arrivedAt ?? 0);
+  });
+
+  it("a redirect to another origin does not carry the credentials", async () => {
+    const other = await startHttpTtsServer();
+    try {
+      server.behaviour = { redirect: { status: 308, location: `${other.url}/v1/audio/speech` } };
+      const result = await openai({ api_key_env: "K" }, { K: "sk-secret" }).synthesize({
+        text: TEXT,
+        signal: timeout(5000),
+      });
+      expect(server.requests[0]?.headers.authorization).toBe("Bearer sk-secret");
+      expect(other.requests[0]?.headers.authorization).toBeUndefined();
+      expect(other.requests[0]?.headers["content-type"]).toBe("application/json");
+      expect(wavStats(result.audio).seconds).toBeGreaterThan(2);
+    } finally {
+      await other.close();
+    }
+  });
+
   it("streamed body: TTFA is the first chunk past the WAV header, not the end", async () => {
     server.behaviour = { stream: { firstMs: 50, restMs: 200 } };
     const result = await openai().synthesize({ text: TEXT, signal: timeout(5000) });
@@ -190,6 +240,52 @@ describe("openai engine failures", () => {
       "bad_audio",
     );
     expect(error.message).toMatch(/truncated/);
+  });
+
+  it("a key Node cannot send as a header (a newline in it) is an engine failure, not a crash", async () => {
+    const error = await expectEngineError(
+      openai({ api_key_env: "K" }, { K: "sk-one\nsk-two" }).synthesize({ text: TEXT, signal: timeout(5000) }),
+      "other",
+    );
+    expect(error.message).not.toContain("sk-one");
+    expect(server.requests).toHaveLength(0);
+  });
+
+  it("a 301/302/303 answer to the POST → `http_status` naming the URL to configure", async () => {
+    server.behaviour = { redirect: { status: 301, location: "/api/v1/audio/speech" } };
+    const error = await expectEngineError(
+      openai().synthesize({ text: TEXT, signal: timeout(5000) }),
+      "http_status",
+    );
+    expect(error.message).toContain(`${server.url}/api/v1/audio/speech`);
+    expect(server.requests).toHaveLength(1);
+  });
+
+  it("a redirect loop → `http_status` after a bounded number of hops", async () => {
+    server.behaviour = { redirect: { status: 307, location: "/v1/audio/speech" } };
+    const error = await expectEngineError(
+      openai().synthesize({ text: TEXT, signal: timeout(5000) }),
+      "http_status",
+    );
+    expect(error.message).toMatch(/redirects/);
+    expect(server.requests.length).toBeLessThanOrEqual(6);
+  });
+
+  it("a server that ignores response_format (Ogg, FLAC: real audio, not WAV nor PCM) → `bad_audio` (wav and pcm)", async () => {
+    for (const compressed of ["ogg", "flac"] as const) {
+      server.behaviour = { compressed };
+      const name = compressed === "ogg" ? "Ogg" : "FLAC";
+      const wav = await expectEngineError(
+        openai().synthesize({ text: TEXT, signal: timeout(5000) }),
+        "bad_audio",
+      );
+      expect(wav.message).toContain(`${name} audio`);
+      const pcm = await expectEngineError(
+        openai({ response_format: "pcm" }).synthesize({ text: TEXT, signal: timeout(5000) }),
+        "bad_audio",
+      );
+      expect(pcm.message).toContain(`${name} audio`);
+    }
   });
 
   it("the connection dropped mid-body → `connection`", async () => {

@@ -70,6 +70,19 @@ describe("wyoming engine", () => {
     expect(server.connections.filter((c) => c[0]?.type === "describe")).toHaveLength(1);
   });
 
+  it("a server that sends no audio-start: the format comes from the audio-chunks, as Home Assistant reads it", async () => {
+    server.behaviour = { noAudioStart: true };
+    const result = await wyoming().synthesize({ text: TEXT, signal: timeout(5000) });
+    expect(result.format).toEqual({ kind: "pcm", sampleRate: 16_000, channels: 1, encoding: "s16le" });
+    expect(Buffer.from(result.audio).equals(wavToPcm(fliteWav(TEXT)).pcm)).toBe(true);
+  });
+
+  it("skips events of a type it does not know (a newer server's extras)", async () => {
+    server.behaviour = { unknownEvent: true };
+    const result = await wyoming().synthesize({ text: TEXT, signal: timeout(5000) });
+    expect(Buffer.from(result.audio).equals(wavToPcm(fliteWav(TEXT)).pcm)).toBe(true);
+  });
+
   it("streaming asked but not supported by the server: one-shot synthesize", async () => {
     server.behaviour = { supportsStreaming: false };
     await wyoming({ streaming: true }).synthesize({ text: TEXT, signal: timeout(5000) });
@@ -108,6 +121,10 @@ describe("wyoming engine failures", () => {
       "protocol",
     );
     expect(error.message).toMatch(/voice-not-found.*Voice not found: slt/);
+  });
+
+  it("only audio-stop (wyoming-piper's answer to a text with nothing to say) → `empty_audio`", async () => {
+    await expectEngineError(wyoming().synthesize({ text: "  ", signal: timeout(5000) }), "empty_audio");
   });
 
   for (const broken of [

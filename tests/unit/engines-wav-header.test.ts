@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { EngineError } from "../../src/engines/types.ts";
-import { checkPcm, checkWav, probeWavHeader } from "../../src/engines/wav-header.ts";
+import { checkPcm, checkWav, compressedAudio, probeWavHeader } from "../../src/engines/wav-header.ts";
 
 /** A 16-bit mono WAV with optional extra chunks before `data`, and a chosen declared data size. */
 function wav(samples: number, opts: { declared?: number; extra?: Buffer; rate?: number } = {}): Buffer {
@@ -96,5 +96,27 @@ describe("checkWav / checkPcm", () => {
     expect(reasonOf(() => checkPcm(Buffer.from('{"detail":"Not Found"}'), fmt, "t"))).toBe("bad_audio");
     expect(reasonOf(() => checkPcm(Buffer.alloc(481), fmt, "t"))).toBe("bad_audio");
     expect(reasonOf(() => checkPcm(Buffer.alloc(0), fmt, "t"))).toBe("empty_audio");
+  });
+});
+
+describe("compressedAudio", () => {
+  const mp3Frame = Buffer.from([0xff, 0xfb, 0x90, 0x64, 0, 0, 0, 0]);
+  it("names MP3 (ID3 tag or frame sync), Ogg, FLAC, MP4 and WebM bodies by their magic bytes", () => {
+    expect(compressedAudio(Buffer.concat([Buffer.from("ID3"), Buffer.alloc(10)]), "", false)).toBe("MP3");
+    expect(compressedAudio(mp3Frame, "", true)).toBe("MP3");
+    expect(compressedAudio(Buffer.from([0xff, 0xf1, 0x50, 0x80]), "", true)).toBe("AAC");
+    expect(compressedAudio(Buffer.from("OggS\0\x02"), "", false)).toBe("Ogg");
+    expect(compressedAudio(Buffer.from("fLaC\0\0\0\x22"), "", false)).toBe("FLAC");
+    expect(compressedAudio(Buffer.from("\0\0\0\x20ftypM4A "), "", false)).toBe("MP4");
+    expect(compressedAudio(Buffer.from([0x1a, 0x45, 0xdf, 0xa3, 1]), "", false)).toBe("WebM");
+  });
+
+  it("names them by Content-Type too, and trusts frame sync words only where a WAV was expected", () => {
+    expect(compressedAudio(Buffer.alloc(64), "audio/mpeg", false)).toBe("MP3");
+    expect(compressedAudio(Buffer.alloc(64), "audio/ogg", false)).toBe("Ogg");
+    // raw PCM may well start with 0xff 0xfb (a sample of -1025): not MP3 when PCM was asked
+    expect(compressedAudio(mp3Frame, "audio/pcm", false)).toBeUndefined();
+    expect(compressedAudio(Buffer.alloc(64), "audio/wav", true)).toBeUndefined();
+    expect(compressedAudio(Buffer.from("<html>"), "text/html", true)).toBeUndefined();
   });
 });

@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { accessSync, constants, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { accessSync, constants, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { probeWavHeader } from "../../../src/engines/wav-header.ts";
@@ -61,6 +61,62 @@ export function wavToPcm(wav: Buffer): Pcm {
     channels: layout.channels,
     headerBytes: layout.dataOffset,
   };
+}
+
+/**
+ * The WAV that ffmpeg's muxer writes to a pipe or that PyAV leaves in Kokoro-FastAPI's stream:
+ * RIFF and data sizes left at their 0xFFFFFFFF placeholders, a LIST/INFO/ISFT chunk before `data`.
+ */
+export function ffmpegStreamWav(wav: Buffer): Buffer {
+  const { pcm, rate, width, channels } = wavToPcm(wav);
+  const fmt = Buffer.alloc(24);
+  fmt.write("fmt ", 0, "latin1");
+  fmt.writeUInt32LE(16, 4);
+  fmt.writeUInt16LE(1, 8);
+  fmt.writeUInt16LE(channels, 10);
+  fmt.writeUInt32LE(rate, 12);
+  fmt.writeUInt32LE(rate * width * channels, 16);
+  fmt.writeUInt16LE(width * channels, 20);
+  fmt.writeUInt16LE(width * 8, 22);
+  const software = Buffer.from("Lavf58.76.100\0", "latin1");
+  const isft = Buffer.concat([Buffer.from("ISFT"), u32(software.length), software]);
+  const list = Buffer.concat([Buffer.from("LIST"), u32(4 + isft.length), Buffer.from("INFO"), isft]);
+  return Buffer.concat([
+    Buffer.from("RIFF"),
+    u32(0xffffffff),
+    Buffer.from("WAVE"),
+    fmt,
+    list,
+    Buffer.from("data"),
+    u32(0xffffffff),
+    pcm,
+  ]);
+}
+
+function u32(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(n, 0);
+  return b;
+}
+
+/** The same speech in a compressed format, converted by Debian's sox (what a server sends when it ignores the asked format). */
+export function soxConvert(wav: Buffer, format: "ogg" | "flac"): Buffer {
+  const key = `${format}\u0000${wav.length}\u0000${wav.subarray(44, 108).toString("hex")}`;
+  const hit = cache.get(key);
+  if (hit) return hit;
+  requireBinary("sox", "sox");
+  const dir = mkdtempSync(join(tmpdir(), "tts-test-"));
+  try {
+    const input = join(dir, "in.wav");
+    const out = join(dir, `out.${format}`);
+    writeFileSync(input, wav);
+    execFileSync("sox", [input, out]);
+    const bytes = readFileSync(out);
+    cache.set(key, bytes);
+    return bytes;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** Asserts-free check used by tests: a WAV with at least `minSeconds` of 16-bit samples that are not all silence. */

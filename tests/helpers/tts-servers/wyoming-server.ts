@@ -10,7 +10,10 @@ export interface WyomingBehaviour {
   stream?: { firstMs: number; restMs: number };
   /** Answer an `error` event instead of audio. */
   error?: { text: string; code?: string };
-  /** Break the framing after audio-start: garbage line, bad JSON data block, or close mid-payload. */
+  /**
+   * Break the protocol: after audio-start a garbage line, a bad JSON data block, a close
+   * mid-payload or before audio-stop; or an audio-chunk without audio-start nor a format.
+   */
   broken?:
     | "garbage-header"
     | "bad-data-json"
@@ -23,6 +26,10 @@ export interface WyomingBehaviour {
   inlineData?: boolean;
   /** What `describe` says about streaming synthesis. */
   supportsStreaming?: boolean;
+  /** A server that sends no audio-start: the chunks carry the format (Home Assistant reads it so). */
+  noAudioStart?: boolean;
+  /** Sends an event of a type the client does not know before the audio (a newer server's extra). */
+  unknownEvent?: boolean;
 }
 
 export interface WyomingTestServer {
@@ -37,9 +44,11 @@ export interface WyomingTestServer {
 const SAMPLES_PER_CHUNK = 1024;
 
 /**
- * A Wyoming TTS server (127.0.0.1, port 0) following rhasspy/wyoming: describe → info;
- * synthesize → audio-start, audio-chunk (PCM payload), audio-stop; synthesize-start/-chunk/-stop →
- * one audio group per sentence → synthesize-stopped. Audio is real speech from Debian's flite.
+ * A Wyoming TTS server (127.0.0.1, port 0) following rhasspy/wyoming's framing and
+ * rhasspy/wyoming-piper's handler: describe → info; synthesize → audio-start, audio-chunk (PCM
+ * payload), audio-stop (only audio-stop for a text with nothing to say);
+ * synthesize-start/-chunk/-stop → one audio group per sentence → synthesize-stopped. Audio is real
+ * speech from Debian's flite.
  */
 export async function startWyomingServer(): Promise<WyomingTestServer> {
   const sockets = new Set<net.Socket>();
@@ -60,7 +69,7 @@ export async function startWyomingServer(): Promise<WyomingTestServer> {
   const speak = (socket: net.Socket, text: string, arrivedAt: number) =>
     new Promise<void>((resolve) => {
       const b = state.behaviour;
-      const wav = fliteWav(text); // made before the delay: the delay is the only wait injected
+      const wav = fliteWav(text.trim() || "."); // made before the delay: the delay is the only wait injected
       const { pcm, rate, width, channels } = wavToPcm(wav);
       const fmt = { rate, width, channels };
       const chunkBytes = SAMPLES_PER_CHUNK * width * channels;
@@ -74,11 +83,18 @@ export async function startWyomingServer(): Promise<WyomingTestServer> {
           return;
         }
         if (b.broken === "chunk-before-start") {
-          send(socket, "audio-chunk", fmt, chunks[0]);
+          send(socket, "audio-chunk", {}, chunks[0]);
           resolve();
           return;
         }
-        send(socket, "audio-start", fmt);
+        if (b.unknownEvent) send(socket, "synthesize-progress", { sentence: 1 });
+        if (!text.trim()) {
+          // wyoming-piper: no sentence to say, so no audio-start and no chunk, only audio-stop
+          send(socket, "audio-stop");
+          resolve();
+          return;
+        }
+        if (!b.noAudioStart) send(socket, "audio-start", fmt);
         if (b.broken === "garbage-header") {
           socket.write("this is not json\n");
           resolve();
