@@ -11,6 +11,7 @@ RUN apt-get update \
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+COPY tsconfig.json ./
 COPY bin ./bin
 COPY src ./src
 COPY config ./config

@@ -55,6 +55,16 @@ export interface Dashboard {
   close(): Promise<void>;
 }
 
+/** The host name of a Host header ("localhost:8080", "[::1]:8080"), without port and brackets. */
+export function hostHeaderName(header: string | undefined): string | undefined {
+  if (!header) return undefined;
+  try {
+    return new URL(`http://${header}`).hostname.replace(/^\[(.*)\]$/, "$1");
+  } catch {
+    return undefined;
+  }
+}
+
 export function isLoopback(host: string): boolean {
   if (host === "localhost") return true;
   if (isIPv4(host)) return host.startsWith("127.");
@@ -280,6 +290,16 @@ export function createDashboardApp(
   // --- Controls ---
   const guard = (req: Request, res: Response, next: NextFunction) => {
     if (controls.kind === "off") return void res.status(403).json({ error: controls.reason });
+    // Open controls trust "only this machine can connect". A web page can break that by DNS
+    // rebinding (its own name resolving to 127.0.0.1, so its requests are same-origin): such a
+    // request carries the page's name in Host, never a loopback name.
+    if (controls.kind === "open") {
+      const name = hostHeaderName(req.get("host"));
+      if (name === undefined || !isLoopback(name))
+        return void res.status(403).json({
+          error: `controls without a token answer only requests addressed to localhost or a loopback address (Host: ${req.get("host") ?? "none"}); set a token to use them through another name`,
+        });
+    }
     if (controls.kind === "token" && !bearerMatches(req.get("authorization"), controls.token)) {
       res.set("WWW-Authenticate", 'Bearer realm="tts-monitor dashboard"');
       return void res.status(401).json({ error: "a valid bearer token is required for the controls" });

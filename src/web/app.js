@@ -5,8 +5,12 @@ import { ChartBoard } from "./charts.js";
 const $ = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.getElementById(id));
 const board = new ChartBoard($("charts"));
 let popups = true;
+/** Whether the server accepts the controls (false beyond loopback without a token). */
+let controlsEnabled = true;
 /** @type {any} */
 let current = null;
+/** What the alert list shows, so that it is redrawn (and announced) only when it changes. */
+let shownAlerts = "";
 
 const time = (/** @type {number} */ ms) => new Date(ms).toLocaleTimeString([], { hour12: false });
 
@@ -17,6 +21,11 @@ function tokenHeader() {
 
 /** @param {any[]} firing */
 function renderAlerts(firing) {
+  // Called with every sample: the list is a live region, so redrawing it unchanged would have a
+  // screen reader repeat it every second.
+  const key = JSON.stringify(firing.map((/** @type {any} */ a) => [a.id, a.startsAt, a.summary]));
+  if (key === shownAlerts) return;
+  shownAlerts = key;
   const list = $("alerts");
   list.replaceChildren();
   const count = $("alert-count");
@@ -86,6 +95,8 @@ function renderSettings(s) {
   set("probe-text", s.probes.texts.join("\n"));
   for (const [k, v] of Object.entries(s.thresholds)) set(`th-${k}`, String(v));
   const engines = $("engines");
+  // The list is rebuilt; keyboard focus on one of its boxes must survive that.
+  const focused = engines.contains(active) ? active?.id : undefined;
   engines.replaceChildren();
   for (const e of s.engines) {
     const li = document.createElement("li");
@@ -94,6 +105,7 @@ function renderSettings(s) {
     box.type = "checkbox";
     box.checked = e.enabled;
     box.id = `engine-${e.name}`;
+    box.disabled = !controlsEnabled;
     box.addEventListener("change", () =>
       control(`engines/${encodeURIComponent(e.name)}`, { enabled: box.checked }),
     );
@@ -101,6 +113,7 @@ function renderSettings(s) {
     li.append(label);
     engines.append(li);
   }
+  if (focused) document.getElementById(focused)?.focus();
   const rules = $("rules");
   rules.replaceChildren();
   for (const r of s.rules) {
@@ -168,6 +181,7 @@ async function init() {
   const res = await fetch("/api/state");
   const state = await res.json();
   popups = state.popups;
+  controlsEnabled = state.controls.enabled;
   renderSettings(state.settings);
   board.addSamples(state.samples);
   renderAlerts(state.firing);

@@ -108,6 +108,24 @@ export const CHARTS = [
   },
 ];
 
+/**
+ * Width of the y axis from its longest tick label (uPlot's default is a fixed 50 px, which cuts
+ * "60,000" to "0,000"); as in uPlot's axis auto-size demo.
+ * @param {any} u @param {string[] | null} values @param {number} axisIdx @param {number} cycle
+ */
+function yAxisSize(u, values, axisIdx, cycle) {
+  const axis = u.axes[axisIdx];
+  if (cycle > 1) return axis._size;
+  let size = axis.ticks.size + axis.gap;
+  const longest = (values ?? []).reduce((a, v) => (v.length > a.length ? v : a), "");
+  if (longest !== "") {
+    u.ctx.font = axis.font[0];
+    size += u.ctx.measureText(longest).width / devicePixelRatio;
+  }
+  // Never narrower than uPlot's default 50 px: the x axis' date line starts under it.
+  return Math.max(50, Math.ceil(size));
+}
+
 export class ChartBoard {
   /** @param {HTMLElement} root */
   constructor(root) {
@@ -235,6 +253,7 @@ export class ChartBoard {
           height: 170,
           series,
           scales: { x: { time: true } },
+          axes: [{}, { size: yAxisSize }],
           legend: { live: false },
           cursor: { drag: { x: false } },
         },

@@ -38,6 +38,9 @@ beforeAll(async () => {
     JSON.stringify({
       monitoring: { interval_seconds: 1 },
       probes: { interval_seconds: 1, timeout_seconds: 5 },
+      // Far above the embedded engine's latency even on a loaded machine: the alert test starts with
+      // no alert firing and makes one by lowering this threshold.
+      thresholds: { latency_max_ms: 5000 },
       server: { listen_address: "127.0.0.1:0", dashboard_address: "127.0.0.1:0" },
     }),
   );
@@ -176,6 +179,47 @@ describe("web dashboard in Chromium", () => {
     await page.context().close();
   }, 150_000);
 
+  it("keeps keyboard focus on an engine box it redraws, and redraws the alert list only on change", async () => {
+    const { page, errors } = await open();
+    // The alert list is a live region: redrawn every second, a screen reader would repeat it.
+    const mutations = await page.evaluate(
+      () =>
+        new Promise<number>((resolve) => {
+          let n = 0;
+          const o = new MutationObserver((l) => {
+            n += l.length;
+          });
+          o.observe(document.getElementById("alerts") as HTMLElement, {
+            childList: true,
+            subtree: true,
+            characterData: true,
+          });
+          setTimeout(() => {
+            o.disconnect();
+            resolve(n);
+          }, 3000);
+        }),
+    );
+    expect(mutations).toBe(0);
+    // Space on the engine's box switches it off, then on: each time the answer and the settings event
+    // rebuild the list of engines, and the focus must still be on the box.
+    for (const enabled of [false, true]) {
+      await page.evaluate(() => {
+        (document.getElementById("controls-status") as HTMLElement).textContent = "";
+      });
+      await page.focus("#engine-embedded");
+      await page.keyboard.press("Space");
+      await page.waitForFunction(
+        () => document.getElementById("controls-status")?.textContent === "Applied.",
+      );
+      await page.waitForTimeout(1000);
+      expect(await page.evaluate(() => document.activeElement?.id)).toBe("engine-embedded");
+      expect(await page.isChecked("#engine-embedded")).toBe(enabled);
+    }
+    expect(errors).toEqual([]);
+    await page.context().close();
+  });
+
   it("the CSV and JSON downloads hold the recorded series", async () => {
     const { page, errors } = await open();
     const [csvDownload] = await Promise.all([page.waitForEvent("download"), page.click("#export-csv")]);
@@ -221,6 +265,13 @@ describe("web dashboard in Chromium", () => {
     await page.waitForFunction(() => (document.getElementById("chart-latency")?.dataset.latest ?? "") !== "");
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     expect(overflow).toBeLessThanOrEqual(0);
+    // The alerts come before the charts on a narrow window, not a few screens below them.
+    const tops = await page.evaluate(() => ({
+      alerts: document.getElementById("alerts-title")?.getBoundingClientRect().top ?? -1,
+      charts: document.getElementById("charts")?.getBoundingClientRect().top ?? -1,
+    }));
+    expect(tops.alerts).toBeLessThan(tops.charts);
+    expect(tops.alerts).toBeLessThan(900);
     // WCAG contrast of the text that matters, from the computed colours.
     const ratios = await page.evaluate(() => {
       const lum = (rgb: string) => {

@@ -114,6 +114,42 @@ describe("docker-compose.yml", () => {
     }
   });
 
+  it("healthchecks use a tool the image has, links point at the published ports", () => {
+    // prom/prometheus and prom/alertmanager are busybox images (wget, no curl); Grafana's Alpine image
+    // has busybox wget too; the exporter image has node.
+    for (const name of ["prometheus", "alertmanager", "grafana"])
+      expect(compose.services[name]?.healthcheck?.test.slice(0, 2), name).toEqual(["CMD", "wget"]);
+    expect(compose.services.exporter?.healthcheck?.test.slice(0, 2)).toEqual(["CMD", "node"]);
+    // Alert links (Alertmanager's Slack title link, Prometheus' generatorURL) must not name a container.
+    expect(compose.services.prometheus?.command).toContain(
+      "--web.external-url=${PROMETHEUS_EXTERNAL_URL:-http://localhost:9091}",
+    );
+    expect(compose.services.alertmanager?.command).toContain(
+      "--web.external-url=${ALERTMANAGER_EXTERNAL_URL:-http://localhost:9093}",
+    );
+  });
+
+  it("the Dockerfile copies what the exporter reads at run time, none of it excluded by .dockerignore", () => {
+    const df = readFileSync(join(REPO_ROOT, "Dockerfile"), "utf8");
+    const ignored = readFileSync(join(REPO_ROOT, ".dockerignore"), "utf8")
+      .split("\n")
+      .map((l) => l.trim())
+      .filter((l) => l && !l.startsWith("#"));
+    const copied = [...df.matchAll(/^COPY (?!--from)(.+) \S+$/gm)].flatMap((m) => (m[1] ?? "").split(/\s+/));
+    // tsx reads tsconfig.json; links.ts reads package.json; the CLI starts from bin/ and src/.
+    expect(copied).toEqual(
+      expect.arrayContaining(["package.json", "package-lock.json", "tsconfig.json", "bin", "src", "config"]),
+    );
+    for (const source of copied) {
+      expect(existsSync(join(REPO_ROOT, source)), source).toBe(true);
+      const top = source.split("/")[0] ?? source;
+      const hit = ignored.find((pattern) =>
+        pattern.startsWith("*") ? source.endsWith(pattern.slice(1)) : pattern === top || pattern === source,
+      );
+      expect(hit, `${source} is copied but .dockerignore excludes it (${hit})`).toBeUndefined();
+    }
+  });
+
   it("the Dockerfile runs as non-root, installs production dependencies only, pocketsphinx and a healthcheck", () => {
     const df = readFileSync(join(REPO_ROOT, "Dockerfile"), "utf8");
     expect(df).toMatch(/^USER node$/m);

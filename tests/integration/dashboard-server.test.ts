@@ -1,5 +1,6 @@
 // The web dashboard's HTTP side against the real monitor (in-process): static page and vendored
 // chart library, the SSE stream, the exports, and the controls with their guards.
+import { request } from "node:http";
 import { afterEach, describe, expect, it } from "vitest";
 import { Logger } from "../../src/log.ts";
 import { TTSPerformanceMonitor } from "../../src/monitor.ts";
@@ -290,5 +291,39 @@ describe("web dashboard server", () => {
       /beyond loopback, and no token is set \(set TTS_MONITOR_DASHBOARD_TOKEN/,
     );
     expect(lines.join("")).toContain("dashboard controls are off");
+  });
+
+  it("open (loopback, no token) controls refuse a request addressed to another name (DNS rebinding)", async () => {
+    const { base, monitor } = await start();
+    const port = Number(new URL(base).port);
+    const post = (host: string) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        // node:http, because fetch does not let a caller set Host.
+        const req = request(
+          {
+            host: "127.0.0.1",
+            port,
+            method: "POST",
+            path: "/api/controls/probe-interval",
+            headers: { ...json, host },
+          },
+          (res) => {
+            let body = "";
+            res.setEncoding("utf8").on("data", (c: string) => {
+              body += c;
+            });
+            res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+          },
+        );
+        req.on("error", reject);
+        req.end('{"seconds":3}');
+      });
+    const rebound = await post(`attacker.example:${port}`);
+    expect(rebound.status).toBe(403);
+    expect(rebound.body).toContain("loopback");
+    expect(monitor.config.probes.interval_seconds).toBe(1);
+    for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`])
+      expect((await post(host)).status, host).toBe(200);
+    expect(monitor.config.probes.interval_seconds).toBe(3);
   });
 });

@@ -165,4 +165,12 @@ describe("dashboards against a real Prometheus scraping a real exporter", () => 
       }
     }
   });
+
+  it("the engine variable offers the probed engine and the one only reported by ingestion", async () => {
+    const engine = all["dashboards/tts-engine.json"]?.templating?.list?.find((v) => v.name === "engine");
+    const m = /^label_values\((.*), engine\)$/.exec(String(engine?.query));
+    const result = await prometheus.query(substituteVariables(m?.[1] ?? ""));
+    const engines = new Set(result.map((s) => s.metric.engine));
+    expect([...engines].sort()).toEqual(expect.arrayContaining(["embedded", "kokoro"]));
+  });
 });

@@ -146,6 +146,41 @@ describe("generated monitoring files", () => {
       }
     }
   });
+
+  it("dashboards load in Grafana as drawn: unique panel ids, legends shown, stats on the last value", () => {
+    for (const [file, d] of Object.entries(dashboards(config.thresholds, productionProfile))) {
+      const panels = d.panels ?? [];
+      const ids = panels.map((p) => p.id);
+      expect(ids, file).toEqual(panels.map((_, i) => i + 1));
+      for (const p of panels) {
+        const options = (p as { options?: Record<string, unknown> }).options ?? {};
+        if (p.type === "timeseries") {
+          expect(options.legend, `${file} › ${p.title}`).toMatchObject({
+            showLegend: true,
+            displayMode: "list",
+          });
+          expect(options.tooltip, `${file} › ${p.title}`).toMatchObject({ mode: "multi" });
+        }
+        if (p.type === "stat")
+          expect(options.reduceOptions, `${file} › ${p.title}`).toEqual({
+            calcs: ["lastNotNull"],
+            values: false,
+          });
+      }
+      // Recent Grafana hides a link with placement "inControlsMenu" (the SDK's default) in a menu.
+      expect(d.links?.length, file).toBe(1);
+      for (const link of d.links ?? []) expect(link.placement, file).toBeUndefined();
+    }
+  });
+
+  it("the engine and voice variables list ingested-only engines too (tts_requests_total)", () => {
+    for (const d of Object.values(dashboards(config.thresholds, productionProfile))) {
+      for (const v of d.templating?.list ?? []) {
+        if (v.name === "engine" || v.name === "voice")
+          expect(String(v.query)).toContain("tts_requests_total{");
+      }
+    }
+  });
 });
 
 describe("generated Alertmanager config", () => {

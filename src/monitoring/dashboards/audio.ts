@@ -47,7 +47,8 @@ export function audioDashboard(t: Thresholds) {
       timeseries({
         title: "Quality score",
         description: `${catalog.tts_quality_score.help} Alert below ${t.quality_score_min}.`,
-        unit: "percentunit",
+        unit: "none",
+        decimals: 2,
         min: 0,
         max: 1,
         queries: [query(sel("tts_quality_score"), legendOf("tts_quality_score"))],

@@ -3,9 +3,18 @@
 import {
   GraphThresholdsStyleConfigBuilder,
   GraphThresholdsStyleMode,
+  LegendDisplayMode,
+  LegendPlacement,
+  ReduceDataOptionsBuilder,
+  SortOrder,
+  TooltipDisplayMode,
+  VizLegendOptionsBuilder,
+  VizTooltipOptionsBuilder,
 } from "@grafana/grafana-foundation-sdk/common";
 import {
   DashboardBuilder,
+  DashboardLinkBuilder,
+  DashboardLinkType,
   DatasourceVariableBuilder,
   QueryVariableBuilder,
   ThresholdsConfigBuilder,
@@ -97,6 +106,8 @@ export interface PanelOptions {
   readonly threshold?: Threshold;
   readonly min?: number;
   readonly max?: number;
+  /** Decimals shown; Grafana picks them when absent. */
+  readonly decimals?: number;
   readonly w?: number;
   readonly h?: number;
 }
@@ -113,10 +124,21 @@ export function timeseries(o: PanelOptions): TimeseriesBuilder {
         o.threshold ? GraphThresholdsStyleMode.Dashed : GraphThresholdsStyleMode.Off,
       ),
     )
+    // The SDK's default hides the legend: with several engines, GPUs or measures on one panel the
+    // lines could then only be told apart by hovering.
+    .legend(
+      new VizLegendOptionsBuilder()
+        .showLegend(true)
+        .displayMode(LegendDisplayMode.List)
+        .placement(LegendPlacement.Bottom)
+        .calcs([]),
+    )
+    .tooltip(new VizTooltipOptionsBuilder().mode(TooltipDisplayMode.Multi).sort(SortOrder.Descending))
     .height(o.h ?? 8)
     .span(o.w ?? 12);
   if (o.min !== undefined) p.min(o.min);
   if (o.max !== undefined) p.max(o.max);
+  if (o.decimals !== undefined) p.decimals(o.decimals);
   for (const q of o.queries) p.withTarget(q);
   return p;
 }
@@ -128,25 +150,32 @@ export function stat(o: PanelOptions): StatBuilder {
     .datasource(DATASOURCE)
     .unit(o.unit)
     .thresholds(thresholdSteps(o.threshold))
+    // The latest value of each series (the SDK leaves the calculation empty).
+    .reduceOptions(new ReduceDataOptionsBuilder().calcs(["lastNotNull"]).values(false))
     .height(o.h ?? 5)
     .span(o.w ?? 6);
   if (o.min !== undefined) p.min(o.min);
   if (o.max !== undefined) p.max(o.max);
+  if (o.decimals !== undefined) p.decimals(o.decimals);
   for (const q of o.queries) p.withTarget(q.instant());
   return p;
 }
 
 function labelVariable(name: FilterLabel, label: string, source: string): QueryVariableBuilder {
-  return new QueryVariableBuilder(name)
-    .label(label)
-    .datasource(DATASOURCE)
-    .query(`label_values(${source}, ${name})`)
-    .definition(`label_values(${source}, ${name})`)
-    .refresh(VariableRefresh.OnTimeRangeChanged)
-    .sort(VariableSort.AlphabeticalAsc)
-    .multi(true)
-    .includeAll(true)
-    .allValue(".*");
+  return (
+    new QueryVariableBuilder(name)
+      .label(label)
+      .datasource(DATASOURCE)
+      .query(`label_values(${source}, ${name})`)
+      .definition(`label_values(${source}, ${name})`)
+      .refresh(VariableRefresh.OnTimeRangeChanged)
+      .sort(VariableSort.AlphabeticalAsc)
+      .multi(true)
+      .includeAll(true)
+      .allValue(".*")
+      // Opens on every engine/instance, not on whichever value happens to come first.
+      .current({ selected: true, text: ["All"], value: ["$__all"] })
+  );
 }
 
 /** A dashboard with the datasource and instance variables, plus engine/voice where asked. */
@@ -158,17 +187,28 @@ export function dashboard(ref: DashboardRef, title: string, withTts: boolean): D
     .refresh("30s")
     .time({ from: "now-1h", to: "now" })
     .timezone("browser")
+    // The other TTS dashboards, one click away, with the same variables and time range.
+    .link(
+      new DashboardLinkBuilder("TTS dashboards")
+        .type(DashboardLinkType.Dashboards)
+        .tags(["tts-performance-monitor"])
+        .asDropdown(true)
+        .includeVars(true)
+        .keepTime(true),
+    )
     .withVariable(new DatasourceVariableBuilder("datasource").label("Data source").type("prometheus"))
     .withVariable(labelVariable("instance", "Instance", metric("tts_exporter_build_info")));
   if (withTts) {
+    // tts_requests_total counts probes and ingested requests alike, so an engine that is only
+    // reported through the ingestion API (never probed) can be picked too.
     d.withVariable(
-      labelVariable("engine", "Engine", metric("tts_probe_success", { instance: "=~$instance" })),
+      labelVariable("engine", "Engine", metric("tts_requests_total", { instance: "=~$instance" })),
     );
     d.withVariable(
       labelVariable(
         "voice",
         "Voice",
-        `${metric("tts_latency_seconds")}_count{instance=~"$instance", engine=~"$engine"}`,
+        metric("tts_requests_total", { instance: "=~$instance", engine: "=~$engine" }),
       ),
     );
   }
@@ -184,7 +224,14 @@ export function unitOf(name: MetricName): string {
   if (unit === "percent") return "percent";
   if (unit === "watts") return "watt";
   if (unit === "hertz") return "hertz";
-  if (unit === "decibels" || unit === "db" || name.endsWith("_db") || name.endsWith("_decibels")) return "dB";
+  if (
+    unit === "decibels" ||
+    unit === "db" ||
+    name.endsWith("_db") ||
+    name.endsWith("_dbfs") ||
+    name.endsWith("_decibels")
+  )
+    return "dB";
   if (name.endsWith("_ratio")) return "percentunit";
   return "short";
 }

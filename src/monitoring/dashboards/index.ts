@@ -9,11 +9,27 @@ import { overviewDashboard } from "./overview.ts";
 
 export function dashboards(t: Thresholds, profile: MonitoringProfile): Record<string, Dashboard> {
   return {
-    "dashboards/tts-overview.json": overviewDashboard(t, profile).build(),
-    "dashboards/tts-engine.json": engineDashboard(t, profile).build(),
-    "dashboards/tts-audio-quality.json": audioDashboard(t).build(),
-    "dashboards/tts-host-gpu.json": hostGpuDashboard(t).build(),
+    "dashboards/tts-overview.json": finished(overviewDashboard(t, profile).build()),
+    "dashboards/tts-engine.json": finished(engineDashboard(t, profile).build()),
+    "dashboards/tts-audio-quality.json": finished(audioDashboard(t).build()),
+    "dashboards/tts-host-gpu.json": finished(hostGpuDashboard(t).build()),
   };
+}
+
+/**
+ * What the SDK's defaults get wrong for a provisioned dashboard. Panels are numbered 1, 2, ... in
+ * layout order: the SDK leaves panels without an id and gives every row id 0, which Grafana renumbers
+ * on load, so `viewPanel=` links would not survive a regeneration. Links lose the SDK's default
+ * `placement: inControlsMenu`, which recent Grafana versions read as "hide in the controls menu".
+ */
+export function finished(d: Dashboard): Dashboard {
+  for (const link of d.links ?? []) delete link.placement;
+  let next = 1;
+  for (const panel of d.panels ?? []) {
+    panel.id = next++;
+    if ("panels" in panel) for (const inner of panel.panels ?? []) inner.id = next++;
+  }
+  return d;
 }
 
 /** Every PromQL expression of a dashboard's panels (rows have none). */

@@ -34,7 +34,8 @@ export function overviewDashboard(t: Thresholds, profile: MonitoringProfile) {
       stat({
         title: "Quality score",
         description: `Composite 0-1 (docs/quality-score.md); alert below ${t.quality_score_min}.`,
-        unit: "percentunit",
+        unit: "none",
+        decimals: 2,
         min: 0,
         max: 1,
         queries: [query(sel("tts_quality_score"), "{{engine}} {{voice}}")],
