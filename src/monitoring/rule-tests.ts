@@ -6,6 +6,7 @@ import { type MonitoringProfile, promDuration } from "./profile.ts";
 import {
   type AlertSpec,
   alertSpecs,
+  goQueryEscape,
   TEST_INTERVAL_SECONDS,
   TEST_TARGET,
   type TemplateVars,
@@ -36,6 +37,7 @@ function literalVars(
   return {
     value: value.toFixed(decimals),
     label: (name) => labels[name] ?? "",
+    query: (name) => goQueryEscape(labels[name] ?? ""),
   };
 }
 
@@ -47,7 +49,7 @@ function expected(
   value: number,
 ): ExpectedAlert {
   const v = literalVars(labels, value, spec.decimals);
-  const vars = Object.fromEntries(spec.dashboardVars.map((name) => [name, v.label(name)]));
+  const vars = Object.fromEntries(spec.dashboardVars.map((name) => [name, v.query(name)]));
   return {
     exp_labels: { ...labels, severity },
     exp_annotations: {

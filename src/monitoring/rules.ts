@@ -13,12 +13,28 @@ export type Severity = "warning" | "critical" | "none";
 export interface TemplateVars {
   readonly value: string;
   label(name: string): string;
+  /** A label's value escaped for a URL's query string (an engine named "a b&c" stays one variable). */
+  query(name: string): string;
 }
 
 export const templateVars = (decimals: number): TemplateVars => ({
   value: `{{ printf "%.${decimals}f" $value }}`,
   label: (name) => `{{ $labels.${name} }}`,
+  // Go's text/template built-in `urlquery` (url.QueryEscape).
+  query: (name) => `{{ $labels.${name} | urlquery }}`,
 });
+
+/** Go's url.QueryEscape: what `urlquery` makes of a literal label value (for the promtool cases). */
+export function goQueryEscape(value: string): string {
+  let out = "";
+  for (const byte of Buffer.from(value, "utf8")) {
+    const c = String.fromCharCode(byte);
+    if (/[A-Za-z0-9\-_.~]/.test(c)) out += c;
+    else if (c === " ") out += "+";
+    else out += `%${byte.toString(16).toUpperCase().padStart(2, "0")}`;
+  }
+  return out;
+}
 
 export interface InputSeries {
   readonly series: string;
@@ -532,7 +548,7 @@ export function alertSpecs(t: Thresholds, profile: MonitoringProfile): AlertSpec
 
 export function alertingRules(spec: AlertSpec, profile: MonitoringProfile): AlertingRule[] {
   const v = templateVars(spec.decimals);
-  const vars = Object.fromEntries(spec.dashboardVars.map((name) => [name, v.label(name)]));
+  const vars = Object.fromEntries(spec.dashboardVars.map((name) => [name, v.query(name)]));
   return spec.tiers.map((tier) => ({
     alert: spec.alert,
     expr: spec.expr,

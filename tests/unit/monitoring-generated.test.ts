@@ -14,7 +14,13 @@ import { generateAll, writeGenerated } from "../../src/monitoring/generate.ts";
 import { runbookPath } from "../../src/monitoring/links.ts";
 import { productionProfile } from "../../src/monitoring/profile.ts";
 import { namesIn } from "../../src/monitoring/promql.ts";
-import { type AlertingRule, alertSpecs, type RecordingRule, ruleGroups } from "../../src/monitoring/rules.ts";
+import {
+  type AlertingRule,
+  alertSpecs,
+  goQueryEscape,
+  type RecordingRule,
+  ruleGroups,
+} from "../../src/monitoring/rules.ts";
 import { FIXTURES, REPO_ROOT, requireBinary } from "../helpers/tools.ts";
 
 const PROMTOOL = requireBinary("/usr/bin/promtool", "prometheus");
@@ -29,6 +35,20 @@ function run(cmd: string, args: string[], cwd = out): { code: number; output: st
 }
 
 describe("generated monitoring files", () => {
+  it("escape label values in dashboard links as Go's urlquery does", () => {
+    // url.QueryEscape: unreserved characters stay, space is "+", every other byte is %XX.
+    expect(goQueryEscape("kokoro")).toBe("kokoro");
+    expect(goQueryEscape("exporter:9090")).toBe("exporter%3A9090");
+    expect(goQueryEscape("my tts&v=2/é~_.-")).toBe("my+tts%26v%3D2%2F%C3%A9~_.-");
+    const rules = ruleGroups(parseConfig({}, "<test>", {}).thresholds, productionProfile)
+      .flatMap((g) => g.rules)
+      .filter((r): r is AlertingRule => "alert" in r);
+    for (const r of rules) {
+      if (r.annotations.dashboard_url.includes("{{"))
+        expect(r.annotations.dashboard_url, r.alert).toMatch(/=\{\{ \$labels\.\w+ \| urlquery \}\}/);
+    }
+  });
+
   it("are deterministic and fast", async () => {
     const start = performance.now();
     const a = generateAll(config);
