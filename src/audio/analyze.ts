@@ -3,6 +3,7 @@
 // no THD/SINAD; no text → no truncation) are absent, never 0 or NaN.
 
 import { detectClicks } from "./clicks.ts";
+import { MAX_SAMPLE_MAGNITUDE } from "./decode.ts";
 import type { DecodedAudio } from "./format.ts";
 import { hnr } from "./hnr.ts";
 import { activity, clipping, levels } from "./level.ts";
@@ -22,6 +23,8 @@ export interface AudioAnalysis {
   rmsDbfs: number;
   dcOffset: number;
   clippingRatio: number;
+  /** Share of samples beyond full scale (|x| > 1: float sources only). */
+  oversRatio: number;
   clippedRuns: number;
   longestClippedRunSamples: number;
   clicks: number;
@@ -54,13 +57,33 @@ export interface AudioAnalysis {
   qualityScore: QualityScore;
 }
 
+/**
+ * The samples with NaN/±Infinity replaced by 0 and magnitudes capped at MAX_SAMPLE_MAGNITUDE
+ * (decodeAudio already does this; callers may build DecodedAudio themselves). No copy when clean.
+ */
+function finite(x: Float32Array): Float32Array {
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i] ?? 0;
+    if (!Number.isFinite(v) || Math.abs(v) > MAX_SAMPLE_MAGNITUDE) {
+      const y = x.slice();
+      for (let j = i; j < y.length; j++) {
+        const w = y[j] ?? 0;
+        y[j] = Number.isFinite(w) ? Math.max(-MAX_SAMPLE_MAGNITUDE, Math.min(MAX_SAMPLE_MAGNITUDE, w)) : 0;
+      }
+      return y;
+    }
+  }
+  return x;
+}
+
 /** Share of spectral power in one harmonic series above which the clip counts as a tone. */
 const TONE_SHARE = 0.3;
 /** F0 spread above which a clip is not analysed as a tone (a steady tone's is ~0; speech's is 1-4). */
 const TONE_MAX_SPREAD_SEMITONES = 0.5;
 
 export function analyzeAudio(decoded: DecodedAudio, options: { text?: string } = {}): AudioAnalysis {
-  const { samples: x, sampleRate: rate } = decoded;
+  const { sampleRate: rate } = decoded;
+  const x = finite(decoded.samples);
   const lv = levels(x);
   const clip = clipping(x);
   const act = activity(x, rate);
@@ -74,6 +97,7 @@ export function analyzeAudio(decoded: DecodedAudio, options: { text?: string } =
     rmsDbfs: lv.rmsDbfs,
     dcOffset: lv.dcOffset,
     clippingRatio: clip.clippingRatio,
+    oversRatio: lv.oversRatio,
     clippedRuns: clip.clippedRuns,
     longestClippedRunSamples: clip.longestClippedRun,
     clicks: clicks.count,
@@ -84,7 +108,7 @@ export function analyzeAudio(decoded: DecodedAudio, options: { text?: string } =
     speechSeconds: act.activeSpanSeconds,
     qualityScore: { score: 0, version: "", components: {} },
   };
-  const snr = wadaSnr(x);
+  const snr = wadaSnr(x, rate);
   if (snr !== undefined) out.snrDb = snr;
   const snrVad = vadSnr(x, rate);
   if (snrVad !== undefined) out.snrVadDb = snrVad;
@@ -145,6 +169,7 @@ export function analyzeAudio(decoded: DecodedAudio, options: { text?: string } =
   }
   const inputs = {
     clippingRatio: clip.clippingRatio,
+    oversRatio: lv.oversRatio,
     clicksPerMinute: clicks.perMinute,
     peakDbfs: lv.peakDbfs,
     dcOffset: lv.dcOffset,

@@ -8,7 +8,7 @@ export type AudioFormat =
       readonly encoding: "s16le" | "s24le" | "s32le" | "f32le" | "u8";
     };
 
-/** Decoded audio: mono samples in [-1, 1]. */
+/** Decoded audio: mono samples, nominally in [-1, 1] (float sources may exceed it, clamped to ±1e6). */
 export interface DecodedAudio {
   readonly samples: Float32Array;
   readonly sampleRate: number;

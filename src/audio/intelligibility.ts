@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { encodeWav16, resample } from "./decode.ts";
 import type { DecodedAudio } from "./format.ts";
+import { addWhiteNoise, power } from "./signals.ts";
 
 export interface IntelligibilityLogger {
   warn(msg: string, fields?: Record<string, unknown>): void;
@@ -96,9 +97,11 @@ async function loadLexicon(dictPath: string): Promise<Lexicon> {
   });
   for await (const line of lines) {
     const [word, ...phones] = line.trim().split(/\s+/);
-    // Alternate pronunciations are "word(2)"; decoys use plain alphabetic words only.
-    if (!word || phones.length === 0 || !/^[a-z]+$/.test(word) || pron.has(word)) continue;
+    // Alternate pronunciations are "word(2)"; contractions and possessives (it's, smith's) are
+    // probe words too, but decoys use plain alphabetic words only.
+    if (!word || phones.length === 0 || !/^[a-z][a-z']*$/.test(word) || pron.has(word)) continue;
     pron.set(word, phones);
+    if (!/^[a-z]+$/.test(word)) continue;
     const r = rhymeOf(phones);
     if (!r) continue;
     const list = byRhyme.get(r.rhyme);
@@ -108,11 +111,107 @@ async function loadLexicon(dictPath: string): Promise<Lexicon> {
   return { pron, byRhyme };
 }
 
+const ONES = [
+  "zero",
+  "one",
+  "two",
+  "three",
+  "four",
+  "five",
+  "six",
+  "seven",
+  "eight",
+  "nine",
+  "ten",
+  "eleven",
+  "twelve",
+  "thirteen",
+  "fourteen",
+  "fifteen",
+  "sixteen",
+  "seventeen",
+  "eighteen",
+  "nineteen",
+];
+const TENS = ["", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"];
+const SCALES = ["", "thousand", "million", "billion"];
+
+/** Cardinal words of a non-negative integer below 10^12 (US style, no "and"). */
+function cardinal(n: number): string[] {
+  if (n < 20) return [ONES[n] ?? "zero"];
+  if (n < 100) return [TENS[Math.floor(n / 10)] ?? "", ...(n % 10 ? [ONES[n % 10] ?? ""] : [])];
+  if (n < 1000) {
+    return [ONES[Math.floor(n / 100)] ?? "", "hundred", ...(n % 100 ? cardinal(n % 100) : [])];
+  }
+  const out: string[] = [];
+  for (let scale = SCALES.length - 1; scale >= 1; scale--) {
+    const unit = 1000 ** scale;
+    if (n >= unit) {
+      out.push(...cardinal(Math.floor(n / unit)), SCALES[scale] ?? "");
+      n %= unit;
+    }
+  }
+  if (n > 0) out.push(...cardinal(n));
+  return out;
+}
+
+const ORDINAL: Record<string, string> = {
+  one: "first",
+  two: "second",
+  three: "third",
+  five: "fifth",
+  eight: "eighth",
+  nine: "ninth",
+  twelve: "twelfth",
+};
+
+/** The ordinal of a cardinal's last word: twenty one → twenty first, forty → fortieth. */
+function ordinal(words: string[]): string[] {
+  const last = words.at(-1) ?? "";
+  const ord = ORDINAL[last] ?? (last.endsWith("y") ? `${last.slice(0, -1)}ieth` : `${last}th`);
+  return [...words.slice(0, -1), ord];
+}
+
+/**
+ * Numbers as an engine speaks them, roughly: "7:30" → seven thirty, "3.5" → three point five,
+ * "1,000" → one thousand, "42%" → forty two percent, "21st" → twenty first. Digits longer than 12
+ * are read one by one.
+ */
+function numberWords(token: string): string {
+  const time = /^(\d{1,2}):(\d{2})$/.exec(token);
+  if (time) {
+    const m = Number(time[2]);
+    return [
+      ...cardinal(Number(time[1])),
+      ...(m === 0 ? [] : m < 10 ? ["oh", ...cardinal(m)] : cardinal(m)),
+    ].join(" ");
+  }
+  const nth = /^(\d{1,12})(st|nd|rd|th)$/.exec(token);
+  if (nth) return ordinal(cardinal(Number(nth[1]))).join(" ");
+  const num = /^(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?(%?)$/.exec(token);
+  if (!num) return token.replace(/\d/g, (d) => ` ${ONES[Number(d)] ?? ""} `);
+  const int = (num[1] ?? "").replace(/,/g, "");
+  const words = int.length > 12 ? [...int].map((d) => ONES[Number(d)] ?? "") : cardinal(Number(int));
+  if (num[2]) words.push("point", ...[...num[2]].map((d) => ONES[Number(d)] ?? ""));
+  if (num[3]) words.push("percent");
+  return words.join(" ");
+}
+
+/**
+ * The words of a probe text as the dictionary spells them: lower case, accents folded (café →
+ * cafe), typographic apostrophes made plain (Smith’s → smith's), quotes and other punctuation
+ * dropped, numbers spelled out. Words the dictionary lacks are dropped later, by the caller.
+ */
 export function probeWords(text: string): string[] {
   return text
+    .normalize("NFKD")
+    .replace(/\p{M}+/gu, "")
     .toLowerCase()
+    .replace(/[\u2018\u2019\u02bc\u0060\u00b4]/g, "'")
+    .replace(/\d[\d,.:]*(?:%|st\b|nd\b|rd\b|th\b)?/g, (t) => ` ${numberWords(t.replace(/[,.:]+$/, ""))} `)
     .replace(/[^a-z' ]+/g, " ")
     .split(/\s+/)
+    .map((w) => w.replace(/^'+|'+$/g, ""))
     .filter((w) => w.length > 0);
 }
 
@@ -150,6 +249,21 @@ export function decoySentences(lex: Lexicon, words: string[], count: number): st
     out.push(decoy);
   }
   return out;
+}
+
+/** Level of the noise floor added for the recogniser, dB below the clip's power. */
+export const RECOGNISER_NOISE_FLOOR_DB = 45;
+
+/**
+ * A white noise floor 45 dB below the clip's power (seeded: the same audio always gives the same
+ * input). The recogniser's front end takes the log of mel band energies: where a band is empty —
+ * digital silence, or 4-8 kHz of narrowband audio (8/11 kHz engines) upsampled to 16 kHz — that
+ * log runs to the floor and live cepstral mean normalisation goes astray; clean espeak-ng audio at
+ * 8 kHz then matched no sentence at all (ratio 0). At 45 dB below the speech the floor changes no
+ * word of clean audio and nothing measurable in noisy audio.
+ */
+export function conditionForRecogniser(x: Float32Array): Float32Array {
+  return power(x) > 0 ? addWhiteNoise(x, RECOGNISER_NOISE_FLOOR_DB, 0x5eed) : x;
 }
 
 export class Intelligibility {
@@ -216,7 +330,10 @@ export class Intelligibility {
     try {
       const wav = join(dir, "probe.wav");
       const jsgf = join(dir, "probe.jsgf");
-      writeFileSync(wav, encodeWav16(resample(decoded.samples, decoded.sampleRate, 16000), 16000));
+      writeFileSync(
+        wav,
+        encodeWav16(conditionForRecogniser(resample(decoded.samples, decoded.sampleRate, 16000)), 16000),
+      );
       writeFileSync(jsgf, grammar);
       // Wide beams: with a small grammar they cost little, and narrow ones lose the path in noise.
       const args = ["-infile", wav, "-jsgf", jsgf, "-hmm", hmm, "-dict", dict, "-logfn", "/dev/null"];

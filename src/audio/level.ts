@@ -11,22 +11,37 @@ export interface Levels {
   /** RMS relative to a full-scale square wave (a full-scale sine reads -3.01 dBFS). */
   rmsDbfs: number;
   dcOffset: number;
+  /**
+   * Share of samples beyond full scale (|x| > 1), 0-1. Only float sources can hold them; any
+   * fixed-point output (a sound card, a 16-bit re-encode) clips them. A float writer that forgot to
+   * scale (samples of ±32768) shows here as most of the samples.
+   */
+  oversRatio: number;
 }
 
 export function levels(x: Float32Array): Levels {
   let peak = 0;
   let sum = 0;
   let sq = 0;
+  let overs = 0;
   for (let i = 0; i < x.length; i++) {
     const v = x[i] ?? 0;
     const a = Math.abs(v);
     if (a > peak) peak = a;
+    if (a > 1) overs++;
     sum += v;
     sq += v * v;
   }
   const n = Math.max(1, x.length);
   const rms = Math.sqrt(sq / n);
-  return { peak, peakDbfs: amplitudeDbfs(peak), rms, rmsDbfs: amplitudeDbfs(rms), dcOffset: sum / n };
+  return {
+    peak,
+    peakDbfs: amplitudeDbfs(peak),
+    rms,
+    rmsDbfs: amplitudeDbfs(rms),
+    dcOffset: sum / n,
+    oversRatio: overs / n,
+  };
 }
 
 export interface Clipping {

@@ -59,7 +59,10 @@ export function yinTrack(x: Float32Array, rate: number, options: PitchOptions = 
     let chosen = -1;
     for (let tau = 1; tau <= tauMax; tau++) {
       const eb = (cum[t + tau + w] ?? 0) - (cum[t + tau] ?? 0);
-      const diff = Math.max(0, ea + eb - 2 * (c[tau] ?? 0));
+      // The FFT's rounding leaves ~1e-13 of the energies where the difference is exactly 0 (a
+      // constant or DC signal): that residue must not look like a periodicity.
+      const raw = ea + eb - 2 * (c[tau] ?? 0);
+      const diff = raw > 1e-10 * (ea + eb) ? raw : 0;
       running += diff;
       d[tau] = running > 0 ? (diff * tau) / running : 1;
     }
@@ -71,6 +74,11 @@ export function yinTrack(x: Float32Array, rate: number, options: PitchOptions = 
       }
     }
     if (chosen < 0) continue;
+    // A tone above maxF0 also dips at 2, 3, ... times its period, inside the range: YIN's own rule
+    // (the first lag that dips) over all lags would pick the short period, so when a sub-multiple
+    // of the chosen lag below tauMin fits about as well, the F0 is out of range: unvoiced, rather
+    // than a sub-harmonic (a 1 kHz sine must not read 500 Hz).
+    if (outOfRange(d, chosen, tauMin, threshold)) continue;
     let period = chosen;
     if (chosen > 1 && chosen < tauMax) {
       const p = d[chosen - 1] ?? 0;
@@ -82,6 +90,19 @@ export function yinTrack(x: Float32Array, rate: number, options: PitchOptions = 
     f0[f] = rate / period;
   }
   return { hopSeconds: hop / rate, f0, amplitude };
+}
+
+/** Whether d′ dips at chosen/k (k ≥ 2, below tauMin) about as low as at chosen. */
+function outOfRange(d: Float64Array, chosen: number, tauMin: number, threshold: number): boolean {
+  const at = d[chosen] ?? 1;
+  for (let k = 2; chosen / k >= 2; k++) {
+    const t = chosen / k;
+    if (t >= tauMin) continue;
+    const lo = Math.max(1, Math.floor(t));
+    const v = Math.min(d[lo] ?? 1, d[lo + 1] ?? 1);
+    if (v < threshold && v <= at + 0.05) return true;
+  }
+  return false;
 }
 
 export interface PitchStats {

@@ -1,14 +1,16 @@
 // The composite quality score exported as tts_quality_score: a product of components, each 0-1,
-// so that any one defect (noise, clipping, clicks, truncation, near-silence, DC) pulls the whole
+// so that any one defect (noise, clipping, overs, clicks, truncation, near-silence, DC) pulls the whole
 // score down. Formula, calibration and version history: docs/quality-score.md. Change the
 // version whenever a formula or a constant changes: stored series are only comparable within one.
 
-export const QUALITY_SCORE_VERSION = "1";
+export const QUALITY_SCORE_VERSION = "2";
 
 export interface QualityInputs {
   /** Blind SNR (WADA), dB; undefined when there is no signal. */
   snrDb?: number;
   clippingRatio: number;
+  /** Share of samples beyond full scale (float sources); 0 when absent. */
+  oversRatio?: number;
   clicksPerMinute: number;
   /** speech span / shortest plausible span for the text, 0-1 (1 when no text). */
   truncationRatio?: number;
@@ -38,6 +40,8 @@ export function qualityScore(q: QualityInputs): QualityScore {
   const components: Record<string, number> = {
     noise: q.snrDb === undefined ? 0 : logistic((q.snrDb - SNR_MIDPOINT_DB) / SNR_SLOPE_DB),
     clipping: Math.exp(-q.clippingRatio / CLIPPING_SCALE),
+    // Samples beyond full scale clip on any fixed-point output: the same scale as clipping.
+    overs: Math.exp(-(q.oversRatio ?? 0) / CLIPPING_SCALE),
     clicks: Math.exp(-Math.max(0, q.clicksPerMinute - CLICKS_FREE_PER_MINUTE) / CLICKS_SCALE_PER_MINUTE),
     truncation: clamp01(q.truncationRatio ?? 1),
     // Peak below -50 dBFS is as good as silence; from -30 dBFS up the level does not matter.

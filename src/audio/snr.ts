@@ -23,20 +23,74 @@ const WADA_G = [
 const WADA_MIN_DB = -20;
 const WADA_MAX_DB = 100;
 
-/** WADA-SNR in dB, clamped to [-20, 100]; undefined for an all-zero signal. */
-export function wadaSnr(x: Float32Array): number | undefined {
+/**
+ * Digital silence: samples within one 16-bit step of zero. TTS engines pad and separate sentences
+ * with it (exact zeros, or ±1 LSB of dither). It carries neither speech nor noise, but WADA reads
+ * zeros as infinitely clean (ln|x| → the floor), so a few hundred milliseconds of padding made
+ * speech at 0 dB SNR read 100 dB. Both estimators leave such runs out.
+ */
+export const DIGITAL_SILENCE_LEVEL = 1 / 32768;
+/** Shorter quiet runs stay: closures and short gaps inside words are part of the waveform. */
+export const DIGITAL_SILENCE_MIN_SECONDS = 0.02;
+/**
+ * Runs of up to this many samples below half a 16-bit step are zero crossings (quantised to 0, or a
+ * tone sampled in phase): their log-amplitude is unknown.
+ */
+const ISOLATED_ZEROS = 2;
+const HALF_LSB = 0.5 / 32768;
+
+/**
+ * 1 for the samples WADA leaves out: runs of ≥ minRun samples with |x| ≤ DIGITAL_SILENCE_LEVEL
+ * (digital silence), and isolated near-zeros (runs of ≤ 2 samples below half a 16-bit step). Such
+ * a sample's log-amplitude is unknown, and the 1e-10 floor made each one a huge outlier: a sine
+ * sampled in phase (every 4th sample 0 at fs/8) read 100 dB and the same sine off phase -20 dB.
+ */
+export function digitalSilenceMask(x: Float32Array, minRun: number): Uint8Array {
+  const mask = new Uint8Array(x.length);
+  let start = -1;
+  let zeros = -1;
+  for (let i = 0; i <= x.length; i++) {
+    const v = i < x.length ? Math.abs(x[i] ?? 0) : Number.POSITIVE_INFINITY;
+    if (v < HALF_LSB) {
+      if (zeros < 0) zeros = i;
+    } else if (zeros >= 0) {
+      if (i - zeros <= ISOLATED_ZEROS) mask.fill(1, zeros, i);
+      zeros = -1;
+    }
+    if (v <= DIGITAL_SILENCE_LEVEL) {
+      if (start < 0) start = i;
+    } else if (start >= 0) {
+      if (i - start >= minRun) mask.fill(1, start, i);
+      start = -1;
+    }
+  }
+  return mask;
+}
+
+/**
+ * WADA-SNR in dB, clamped to [-20, 100], over the samples outside digital silence (runs of at least
+ * 20 ms at `rate`) and isolated zeros; undefined when nothing else is left.
+ */
+export function wadaSnr(x: Float32Array, rate = 16000): number | undefined {
   const eps = 1e-10;
+  const silent = digitalSilenceMask(x, Math.max(1, Math.round(rate * DIGITAL_SILENCE_MIN_SECONDS)));
   let peak = 0;
-  for (let i = 0; i < x.length; i++) peak = Math.max(peak, Math.abs(x[i] ?? 0));
-  if (!(peak > eps)) return undefined;
+  let n = 0;
+  for (let i = 0; i < x.length; i++) {
+    if (silent[i]) continue;
+    n++;
+    peak = Math.max(peak, Math.abs(x[i] ?? 0));
+  }
+  if (n === 0 || !(peak > eps)) return undefined;
   let sumAbs = 0;
   let sumLog = 0;
   for (let i = 0; i < x.length; i++) {
+    if (silent[i]) continue;
     const a = Math.max(Math.abs(x[i] ?? 0) / peak, eps);
     sumAbs += a;
     sumLog += Math.log(a);
   }
-  const g = Math.log(sumAbs / x.length) - sumLog / x.length;
+  const g = Math.log(sumAbs / n) - sumLog / n;
   if (g <= (WADA_G[0] ?? 0)) return WADA_MIN_DB;
   for (let i = 0; i < WADA_G.length - 1; i++) {
     const lo = WADA_G[i] ?? 0;
@@ -48,32 +102,42 @@ export function wadaSnr(x: Float32Array): number | undefined {
 
 /**
  * Energy-VAD SNR: the noise power is the mean power of the quietest 20 ms frames (the pauses
- * any utterance has), speech power the whole-signal power minus that noise power. A dB floor is
- * reported instead of -Infinity, and 100 dB for digital silence between words.
+ * any utterance has), speech power the whole-signal power minus that noise power. Frames of digital
+ * silence (every sample within one 16-bit step of zero) are left out: padding holds no noise
+ * sample, and counting it as the noise floor made noisy speech read 100 dB. A dB floor is reported
+ * instead of -Infinity, and 100 dB when the quietest frames are (nearly) noiseless.
  */
 export function vadSnr(x: Float32Array, rate: number): number | undefined {
   const len = Math.max(1, Math.round(rate * 0.02));
-  const frames = Math.floor(x.length / len);
-  if (frames < 10) return undefined;
-  const p = new Float64Array(frames);
+  const all = Math.floor(x.length / len);
+  if (all < 10) return undefined;
+  const p = new Float64Array(all);
+  let frames = 0;
   let total = 0;
-  for (let f = 0; f < frames; f++) {
+  for (let f = 0; f < all; f++) {
     let s = 0;
-    for (let i = f * len; i < (f + 1) * len; i++) s += (x[i] ?? 0) ** 2;
-    p[f] = s / len;
+    let loud = false;
+    for (let i = f * len; i < (f + 1) * len; i++) {
+      const v = x[i] ?? 0;
+      s += v * v;
+      if (Math.abs(v) > DIGITAL_SILENCE_LEVEL) loud = true;
+    }
+    if (!loud) continue;
+    p[frames++] = s / len;
     total += s;
   }
+  if (frames < 10) return undefined;
   total /= frames * len;
   if (!(total > 0)) return undefined;
-  p.sort();
+  const q = p.subarray(0, frames).sort();
   // Quietest 10 % of frames, then the frames within 3 dB of their median: noise-only frames of
   // stationary noise fluctuate by less than that, speech onsets do not.
   const k = Math.max(1, Math.floor(frames * 0.1));
-  const ref = p[Math.floor(k / 2)] ?? 0;
+  const ref = q[Math.floor(k / 2)] ?? 0;
   let noise = 0;
   let count = 0;
   for (let f = 0; f < frames; f++) {
-    const v = p[f] ?? 0;
+    const v = q[f] ?? 0;
     if (v > ref * 2) break;
     noise += v;
     count++;

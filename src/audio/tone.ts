@@ -66,6 +66,9 @@ export function toneAnalysis(x: Float32Array, rate: number): ToneAnalysis | unde
   const denom = a - 2 * b + c;
   const delta = denom !== 0 ? Math.max(-0.5, Math.min(0.5, (0.5 * (a - c)) / denom)) : 0;
   const f0Bins = k0 + delta;
+  // The second harmonic must fall clear of the fundamental's lobe, or THD would read 0 for any
+  // distortion: a tone of fewer than ~11 bins (123 Hz in 0.1 s) cannot be analysed at this length.
+  if (2 * f0Bins < spec.length - LOBE && f0Bins <= 2 * LOBE + 2) return undefined;
   const fundamental = bandPower(spec, k0);
   let harmonics = 0;
   let lastHarmonicBin = k0;

@@ -72,6 +72,7 @@ export function formatReport(r: AnalyzeReport): string {
       pct(a.clippingRatio, 3),
       `${a.clippedRuns} run(s), longest ${a.longestClippedRunSamples} samples`,
     ],
+    ["over full scale", pct(a.oversRatio, 3), "samples with |x| > 1 (float sources): clip on playback"],
     ["clicks", `${a.clicks} (${a.clicksPerMinute.toFixed(1)} per minute)`],
     [
       "silence",

@@ -2,6 +2,7 @@ import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { QUALITY_SCORE_VERSION } from "../../src/audio/quality-score.ts";
 import { Logger } from "../../src/log.ts";
 import { TTSPerformanceMonitor } from "../../src/monitor.ts";
 import { runCliArgs, tempDir } from "../helpers/exporter.ts";
@@ -151,7 +152,7 @@ describe("tts-monitor analyze", () => {
     }
     const json = await runCliArgs(["analyze", file, "--json"], 30_000);
     const report = JSON.parse(json.stdout) as { analysis: Record<string, unknown> };
-    expect(report.analysis.qualityScore).toMatchObject({ version: "1" });
+    expect(report.analysis.qualityScore).toMatchObject({ version: QUALITY_SCORE_VERSION });
     expect(report.analysis.durationSeconds).toBeGreaterThan(2);
     expect(typeof report.analysis.snrDb).toBe("number");
   });

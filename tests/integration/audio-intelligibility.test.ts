@@ -1,6 +1,7 @@
 // Intelligibility with the real recogniser (Debian pocketsphinx + pocketsphinx-en-us): a missing
 // package fails the test with its name.
 import { describe, expect, it } from "vitest";
+import { resample } from "../../src/audio/decode.ts";
 import { Intelligibility } from "../../src/audio/intelligibility.ts";
 import { addWhiteNoise } from "../../src/audio/signals.ts";
 import { PROBE_TEXT, speech, withSamples } from "../fixtures/audio/speech.ts";
@@ -25,6 +26,47 @@ describe("Intelligibility (pocketsphinx closed-set test)", () => {
       expect(noisy?.ratio).toBeLessThanOrEqual((good?.ratio ?? 1) - 0.3);
     });
   }
+
+  // Narrowband audio upsampled to 16 kHz has an empty 4-8 kHz band; without the recogniser's noise
+  // floor, clean espeak-ng at 8 and 11.025 kHz matched no sentence at all (ratio 0).
+  it("every sample rate is resampled to 16 kHz and scores: espeak-ng at 8, 11.025, 24 and 48 kHz ≥ 0.9", async () => {
+    const clean = speech("espeak-ng", TEXT);
+    for (const rate of [8000, 11025, 24000, 48000]) {
+      const y = resample(clean.samples, clean.sampleRate, rate);
+      const r = await asr.score(
+        { samples: y, sampleRate: rate, channels: 1, durationSeconds: y.length / rate },
+        TEXT,
+      );
+      expect(r?.ratio, `espeak-ng at ${rate} Hz heard "${r?.recognised}"`).toBeGreaterThanOrEqual(0.9);
+    }
+  });
+
+  it("texts with numbers, contractions, accents and typographic quotes are spelled as spoken", async () => {
+    const texts = [
+      "The meeting starts at 7:30 and costs 3.5 dollars, said ‘Bob’.",
+      "Café naïve résumé: it’s 42 degrees, isn't it?",
+    ];
+    for (const engine of ["espeak-ng", "festival"] as const) {
+      for (const text of texts) {
+        const r = await asr.score(speech(engine, text), text);
+        expect(r?.ratio, `${engine}: "${text}" heard "${r?.recognised}"`).toBeGreaterThanOrEqual(0.9);
+      }
+    }
+  });
+
+  it("texts without a dictionary word give undefined, never a throw", async () => {
+    const clean = speech("flite", TEXT);
+    for (const text of ["", "   ", "日本語のテキスト", "Zyxqvbnm!", "?!…"]) {
+      expect(await asr.score(clean, text)).toBeUndefined();
+    }
+    // Words missing from the dictionary are left out; the rest is still scored.
+    const r = await asr.score(
+      speech("festival", "The zyxqvbnm fox jumps over the lazy dog."),
+      "The zyxqvbnm fox jumps over the lazy dog.",
+    );
+    expect(r?.ratio).toBeGreaterThanOrEqual(0);
+    expect(r?.ratio).toBeLessThanOrEqual(1);
+  });
 
   it("a missing recogniser gives undefined and exactly one log line with the reason", async () => {
     const lines: Array<{ msg: string; fields?: Record<string, unknown> }> = [];

@@ -3,7 +3,9 @@
 import { describe, expect, it } from "vitest";
 import { analyzeAudio } from "../../src/audio/analyze.ts";
 import { detectClicks } from "../../src/audio/clicks.ts";
+import { decodeAudio, encodeWav16, resample } from "../../src/audio/decode.ts";
 import { analysisSamples } from "../../src/audio/metrics.ts";
+import { QUALITY_SCORE_VERSION } from "../../src/audio/quality-score.ts";
 import { addWhiteNoise, seededRandom } from "../../src/audio/signals.ts";
 import { vadSnr, wadaSnr } from "../../src/audio/snr.ts";
 import { catalog } from "../../src/metrics/catalog.ts";
@@ -72,7 +74,8 @@ describe.each(ENGINE_NAMES)("%s speech", (engine) => {
     const score = (samples: Float32Array) =>
       analyzeAudio(withSamples(clean, samples), { text: PROBE_TEXT }).qualityScore;
     const q = score(clean.samples);
-    expect(q.version).toBe("1");
+    expect(q.version).toBe(QUALITY_SCORE_VERSION);
+    expect(q.version).toBe("2");
     expect(q.score).toBeGreaterThanOrEqual(0.8);
     const noisy = [20, 10, 0].map((snr) => score(addWhiteNoise(clean.samples, snr, 3)).score);
     expect(noisy[1]).toBeLessThan(0.8);
@@ -83,6 +86,55 @@ describe.each(ENGINE_NAMES)("%s speech", (engine) => {
     const clicked = clean.samples.slice();
     addClicks(clicked, rate, 20, 5);
     expect(score(clicked).score).toBeLessThan(0.8);
+  });
+
+  // TTS servers pad and separate sentences with digital silence (Piper's sentence_silence, trimmed
+  // leading/trailing audio). It holds no noise sample: noisy speech must not read clean because of it.
+  it("speech + noise padded with digital silence: blind SNR within ±3 dB, score < 0.8 at 10 dB", () => {
+    const pad = (x: Float32Array) => {
+      const out = new Float32Array(x.length + Math.round(rate * 0.6));
+      out.set(x, Math.round(rate * 0.3));
+      return out.map((v) => Math.round(v * 32768) / 32768); // as a 16-bit file holds it
+    };
+    const score = (x: Float32Array) =>
+      analyzeAudio(withSamples(clean, x), { text: PROBE_TEXT }).qualityScore.score;
+    const scores: number[] = [score(pad(clean.samples))];
+    for (const snr of [20, 10, 0]) {
+      const x = pad(addWhiteNoise(clean.samples, snr, 3));
+      expect(Math.abs((wadaSnr(x, rate) ?? Number.NaN) - snr)).toBeLessThanOrEqual(3);
+      expect(Math.abs((vadSnr(x, rate) ?? Number.NaN) - snr)).toBeLessThanOrEqual(3);
+      scores.push(score(x));
+    }
+    expect(scores[0]).toBeGreaterThanOrEqual(0.8);
+    expect(scores[2]).toBeLessThan(0.8);
+    for (let i = 1; i < scores.length; i++) expect(scores[i]).toBeLessThan(scores[i - 1] ?? 0);
+  });
+
+  it("clean speech resampled to 8/16/24/48 kHz, and as a stereo file, still scores ≥ 0.8", () => {
+    for (const to of [8000, 16000, 24000, 48000]) {
+      const y = resample(clean.samples, rate, to);
+      const d = decodeAudio(encodeWav16(y, to));
+      const a = analyzeAudio(d, { text: PROBE_TEXT });
+      expect(a.qualityScore.score, `${engine} at ${to} Hz`).toBeGreaterThanOrEqual(0.8);
+      expect(JSON.stringify(a)).not.toMatch(/null|NaN|Infinity/);
+    }
+    const mono = encodeWav16(clean.samples, rate);
+    const frames = (mono.length - 44) / 2;
+    const stereo = new Uint8Array(44 + frames * 4);
+    stereo.set(mono.subarray(0, 44));
+    const v = new DataView(stereo.buffer);
+    v.setUint32(4, 36 + frames * 4, true);
+    v.setUint16(22, 2, true);
+    v.setUint32(28, rate * 4, true);
+    v.setUint16(32, 4, true);
+    v.setUint32(40, frames * 4, true);
+    for (let i = 0; i < frames; i++) {
+      stereo.set(mono.subarray(44 + 2 * i, 46 + 2 * i), 44 + 4 * i);
+      stereo.set(mono.subarray(44 + 2 * i, 46 + 2 * i), 46 + 4 * i);
+    }
+    const st = decodeAudio(stereo);
+    expect(st.channels).toBe(2);
+    expect(analyzeAudio(st, { text: PROBE_TEXT }).qualityScore.score).toBeGreaterThanOrEqual(0.8);
   });
 
   it("analysis of clean speech: plausible values, truncation caught, metric samples in the catalog", () => {

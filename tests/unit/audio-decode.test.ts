@@ -1,6 +1,12 @@
 import { execFileSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
-import { AudioDecodeError, decodeAudio, encodeWav16, resample } from "../../src/audio/decode.ts";
+import {
+  AudioDecodeError,
+  decodeAudio,
+  encodeWav16,
+  MAX_SAMPLE_MAGNITUDE,
+  resample,
+} from "../../src/audio/decode.ts";
 import { seededRandom, sine } from "../../src/audio/signals.ts";
 import { toneAnalysis } from "../../src/audio/tone.ts";
 import { synthesizeWav } from "../fixtures/audio/speech.ts";
@@ -195,9 +201,9 @@ describe("decodeAudio: bad input", () => {
     ],
     ["ADPCM", wav({ tag: 2, channels: 1, rate: 16000, bits: 4, data: new Uint8Array(10) }), /format tag 0x2/],
     [
-      "12-bit PCM",
-      wav({ tag: 1, channels: 1, rate: 16000, bits: 12, data: new Uint8Array(10) }),
-      /bit depth 12/,
+      "48-bit PCM",
+      wav({ tag: 1, channels: 1, rate: 16000, bits: 48, data: new Uint8Array(12) }),
+      /bit depth 48/,
     ],
     [
       "0 channels",
@@ -219,6 +225,197 @@ describe("decodeAudio: bad input", () => {
       expect((err as AudioDecodeError).reason).toMatch(reason);
     });
   }
+});
+
+/** A RIFF (or RF64) file from raw chunks, for layouts the wav() helper cannot express. */
+function riff(
+  chunks: Array<[id: string, body: Uint8Array, opts?: { size?: number; pad?: boolean }]>,
+  head = "RIFF",
+): Uint8Array {
+  const enc = new TextEncoder();
+  const parts: Uint8Array[] = [enc.encode("WAVE")];
+  for (const [id, body, opts] of chunks) {
+    const h = new Uint8Array(8);
+    h.set(enc.encode(id), 0);
+    new DataView(h.buffer).setUint32(4, opts?.size ?? body.length, true);
+    parts.push(h, body);
+    if (body.length % 2 === 1 && (opts?.pad ?? true)) parts.push(new Uint8Array(1));
+  }
+  const total = parts.reduce((n, p) => n + p.length, 0);
+  const out = new Uint8Array(8 + total);
+  out.set(enc.encode(head), 0);
+  new DataView(out.buffer).setUint32(4, head === "RIFF" ? total : 0xffffffff, true);
+  let at = 8;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+function fmtBody(tag: number, channels: number, rate: number, bits: number, blockAlign?: number): Uint8Array {
+  const b = new Uint8Array(16);
+  const v = new DataView(b.buffer);
+  const align = blockAlign ?? channels * Math.ceil(bits / 8);
+  v.setUint16(0, tag, true);
+  v.setUint16(2, channels, true);
+  v.setUint32(4, rate, true);
+  v.setUint32(8, rate * align, true);
+  v.setUint16(12, align, true);
+  v.setUint16(14, bits, true);
+  return b;
+}
+
+describe("decodeAudio: real-world WAV variants", () => {
+  const pcm = encode(VALUES, 16, false);
+
+  it("G.711 A-law and µ-law (format tags 6 and 7) decode by the ITU tables", () => {
+    // A-law 0xD5/0x55 are ±8, 0xAA the largest (+32256); µ-law 0xFF is 0, 0x80 +32124, 0x00 -32124.
+    const a = decodeAudio(
+      riff([
+        ["fmt ", fmtBody(6, 1, 8000, 8)],
+        ["data", new Uint8Array([0xd5, 0x55, 0xaa, 0x2a])],
+      ]),
+    );
+    expect(Array.from(a.samples, (x) => Math.round(x * 32768))).toEqual([8, -8, 32256, -32256]);
+    const u = decodeAudio(
+      riff([
+        ["fmt ", fmtBody(7, 1, 8000, 8)],
+        ["data", new Uint8Array([0xff, 0x7f, 0x80, 0x00])],
+      ]),
+    );
+    expect(Array.from(u.samples, (x) => Math.round(x * 32768))).toEqual([0, 0, 32124, -32124]);
+    // Every code: the sign bit flips the sign, and magnitudes grow monotonically with the code.
+    const all = Uint8Array.from({ length: 256 }, (_, i) => i);
+    for (const tag of [6, 7]) {
+      const d = decodeAudio(
+        riff([
+          ["fmt ", fmtBody(tag, 1, 8000, 8)],
+          ["data", all],
+        ]),
+      ).samples;
+      for (let i = 0; i < 128; i++) expect(d[i ^ 0x80]).toBe(-(d[i] ?? 0) || 0);
+    }
+  });
+
+  it("RF64 (ds64 sizes, 0xFFFFFFFF placeholders) reads the data size from ds64, not the trailing chunk", () => {
+    const ds64 = new Uint8Array(28);
+    const v = new DataView(ds64.buffer);
+    v.setUint32(8, pcm.length, true); // data size, low 32 bits
+    const bytes = riff(
+      [
+        ["ds64", ds64],
+        ["fmt ", fmtBody(1, 1, 16000, 16)],
+        ["data", pcm, { size: 0xffffffff }],
+        ["LIST", new TextEncoder().encode("INFOjunkjunk")],
+      ],
+      "RF64",
+    );
+    expect(Array.from(decodeAudio(bytes).samples)).toEqual(VALUES);
+  });
+
+  it("data before fmt, and an odd-sized chunk written without its pad byte, still decode", () => {
+    const before = riff([
+      ["data", pcm],
+      ["fmt ", fmtBody(1, 1, 16000, 16)],
+    ]);
+    expect(Array.from(decodeAudio(before).samples)).toEqual(VALUES);
+    const odd = new TextEncoder().encode("INFOISFTabc"); // 11 bytes
+    for (const layout of [
+      riff([
+        ["LIST", odd, { pad: false }],
+        ["fmt ", fmtBody(1, 1, 16000, 16)],
+        ["data", pcm],
+      ]),
+      riff([
+        ["fmt ", fmtBody(1, 1, 16000, 16)],
+        ["LIST", odd, { pad: false }],
+        ["data", pcm],
+      ]),
+      riff([
+        ["fmt ", fmtBody(1, 1, 16000, 16)],
+        ["LIST", odd],
+        ["data", pcm],
+      ]),
+    ]) {
+      expect(Array.from(decodeAudio(layout).samples)).toEqual(VALUES);
+    }
+  });
+
+  it("PCM depths that are not whole bytes sit in byte containers (12 in 2, 20 in 3); 24-bit in 4 bytes", () => {
+    expect(
+      Array.from(
+        decodeAudio(
+          riff([
+            ["fmt ", fmtBody(1, 1, 16000, 12)],
+            ["data", pcm],
+          ]),
+        ).samples,
+      ),
+    ).toEqual(VALUES);
+    const d24 = decodeAudio(
+      riff([
+        ["fmt ", fmtBody(1, 1, 16000, 20)],
+        ["data", encode(VALUES, 24, false)],
+      ]),
+    );
+    VALUES.forEach((x, i) => expect(d24.samples[i]).toBeCloseTo(x, 6));
+    const d32 = decodeAudio(
+      riff([
+        ["fmt ", fmtBody(1, 2, 16000, 24, 8)],
+        ["data", encode([0.5, 0.5, -0.25, -0.25], 32, false)],
+      ]),
+    );
+    expect(Array.from(d32.samples)).toEqual([0.5, -0.25]);
+  });
+
+  it("float samples beyond the float32 range or non-finite come out finite (clamped or 0), never Infinity", () => {
+    const f64 = new Uint8Array(5 * 8);
+    const v = new DataView(f64.buffer);
+    [0.5, 1e300, -1e300, Number.NaN, Number.POSITIVE_INFINITY].forEach((x, i) =>
+      v.setFloat64(i * 8, x, true),
+    );
+    const d = decodeAudio(
+      riff([
+        ["fmt ", fmtBody(3, 1, 16000, 64)],
+        ["data", f64],
+      ]),
+    );
+    expect(Array.from(d.samples)).toEqual([0.5, MAX_SAMPLE_MAGNITUDE, -MAX_SAMPLE_MAGNITUDE, 0, 0]);
+  });
+
+  it("other formats handed in as WAV: the reason names what they are", () => {
+    const enc = new TextEncoder();
+    const cases: Array<[Uint8Array, RegExp]> = [
+      [Uint8Array.from([0xff, 0xfb, 0x90, 0x64, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]), /MP3.*not a RIFF\/WAV/],
+      [enc.encode("ID3\u0004\u0000\u0000\u0000\u0000\u0000\u0000 mp3"), /MP3.*not a RIFF\/WAV/],
+      [enc.encode("OggS\u0000\u0002 opus or vorbis"), /Ogg/],
+      [enc.encode("fLaC\u0000\u0000\u0000\u0022 flac"), /FLAC/],
+      [enc.encode("FORM\u0000\u0000\u0000\u0010AIFFCOMM"), /AIFF/],
+      [enc.encode('{"error":"rate limited"}'), /text/],
+      [enc.encode("RIFF\u0010\u0000\u0000\u0000AVI LIST"), /not WAVE.*AVI/],
+      [wav({ tag: 0x55, channels: 1, rate: 16000, bits: 0, data: new Uint8Array(10) }), /0x55 \(MP3/],
+      [wav({ tag: 0x11, channels: 1, rate: 16000, bits: 4, data: new Uint8Array(10) }), /IMA ADPCM/],
+    ];
+    for (const [bytes, reason] of cases) {
+      expect(() => decodeAudio(bytes)).toThrow(AudioDecodeError);
+      try {
+        decodeAudio(bytes);
+      } catch (e) {
+        expect((e as AudioDecodeError).reason).toMatch(reason);
+      }
+    }
+  });
+
+  it("a raw PCM encoding named like an Object property is rejected, not read as garbage", () => {
+    const format = {
+      kind: "pcm",
+      sampleRate: 16000,
+      channels: 1,
+      encoding: "toString",
+    } as unknown as Parameters<typeof decodeAudio>[1];
+    expect(() => decodeAudio(pcm, format)).toThrow(/unsupported PCM encoding/);
+  });
 });
 
 describe("decodeAudio: fuzz (only returns or throws AudioDecodeError)", () => {

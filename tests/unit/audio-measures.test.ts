@@ -7,6 +7,7 @@ import { hnr } from "../../src/audio/hnr.ts";
 import { activity, clipping, levels } from "../../src/audio/level.ts";
 import { pitchStats, yinTrack } from "../../src/audio/pitch.ts";
 import { addWhiteNoise, gaussian, seededRandom, sine } from "../../src/audio/signals.ts";
+import { digitalSilenceMask, vadSnr, wadaSnr } from "../../src/audio/snr.ts";
 import { spectralShape } from "../../src/audio/spectral.ts";
 import { toneAnalysis } from "../../src/audio/tone.ts";
 import { truncation } from "../../src/audio/truncation.ts";
@@ -199,5 +200,150 @@ describe("analyzeAudio on a tone", () => {
     expect(a.f0MeanHz).toBeUndefined();
     expect(a.snrDb).toBeUndefined();
     expect(a.qualityScore.score).toBe(0);
+  });
+});
+
+// Robustness beyond the rates and lengths of the issue's examples (8 kHz telephony to 96 kHz).
+describe("ground truth at other sample rates and lengths", () => {
+  const rates = [8000, 16000, 44100, 48000];
+  for (const rate of rates) {
+    it(`${rate} Hz: SINAD ±0.5 dB at 10/40 dB, THD of 10 % third harmonic, F0 within 0.5 %, HNR ±1 dB at 10 dB, clicks found`, () => {
+      for (const snr of [10, 40]) {
+        const t = toneAnalysis(
+          addWhiteNoise(sine(997.3 * Math.min(1, rate / 16000), rate, 1, 0.5), snr, 7 + snr),
+          rate,
+        );
+        expect(Math.abs((t?.sinadDb ?? Number.NaN) - snr)).toBeLessThan(0.5);
+      }
+      const f = 441.7 * Math.min(1, rate / 16000);
+      const h3 = sine(3 * f, rate, 0.5, 0.05, 0.3);
+      const thd = toneAnalysis(
+        sine(f, rate, 0.5, 0.5).map((v, i) => v + (h3[i] ?? 0)),
+        rate,
+      )?.thd;
+      expect(Math.abs((thd ?? Number.NaN) - 0.1)).toBeLessThan(0.005);
+      for (const f0 of [65, 200, 480]) {
+        const st = pitchStats(yinTrack(sine(f0, rate, 0.25, 0.5), rate));
+        expect(Math.abs((st?.f0MeanHz ?? 0) - f0) / f0).toBeLessThan(0.005);
+      }
+      const n = Math.round(rate * 1);
+      const complex = new Float32Array(n);
+      for (let h = 1; h * 143.7 < Math.min(5000, rate / 2 - 200); h++) {
+        for (let i = 0; i < n; i++)
+          complex[i] = (complex[i] ?? 0) + (0.3 / h) * Math.sin((2 * Math.PI * h * 143.7 * i) / rate + h);
+      }
+      const hn = hnr(addWhiteNoise(complex, 10, 210), rate)?.hnrDb;
+      expect(Math.abs((hn ?? Number.NaN) - 10)).toBeLessThan(1);
+      const x = new Float32Array(rate * 5);
+      const g = gaussian(seededRandom(5));
+      for (let i = 0; i < x.length; i++) x[i] = 0.003 * g();
+      const places = [0.1, 1.3, 2.5, 3.7, 4.9].map((s) => Math.round(s * rate));
+      for (const p of places) x[p] = (x[p] ?? 0) + 0.5;
+      const c = detectClicks(x, rate);
+      expect(c.count).toBe(places.length);
+    });
+  }
+
+  it("a tone above the F0 range reads no F0, not a sub-harmonic (1 kHz is not 500 Hz)", () => {
+    for (const rate of [8000, 16000, 48000]) {
+      for (const f of [600, 1000, 3000]) {
+        expect(pitchStats(yinTrack(sine(f, rate, 0.5, 0.5), rate))).toBeUndefined();
+        expect(
+          analyzeAudio({ samples: sine(f, rate, 1, 0.5), sampleRate: rate, channels: 1, durationSeconds: 1 })
+            .f0MeanHz,
+        ).toBeUndefined();
+      }
+    }
+  });
+
+  it("DC (a constant signal) has no F0: the FFT's rounding is not a periodicity", () => {
+    for (const level of [0.5, 1, -0.3]) {
+      const x = new Float32Array(16000).fill(level);
+      expect(pitchStats(yinTrack(x, 16000))).toBeUndefined();
+      const a = analyzeAudio({ samples: x, sampleRate: 16000, channels: 1, durationSeconds: 1 });
+      expect(a.f0MeanHz).toBeUndefined();
+      expect(a.qualityScore.score).toBeLessThan(0.1);
+    }
+  });
+
+  it("a tone too short to resolve its harmonics gives no THD, never a false 0", () => {
+    const A = 0.9;
+    const clipped = (seconds: number) =>
+      sine(123.4, 48000, seconds, A).map((v) => Math.max(-0.45, Math.min(0.45, v)));
+    // 0.1 s at 48 kHz: 4096-point FFT, 11.7 Hz bins, the fundamental 10.5 bins from its harmonics.
+    expect(toneAnalysis(clipped(0.1), 48000)).toBeUndefined();
+    expect(toneAnalysis(clipped(0.25), 48000)?.thd).toBeGreaterThan(0.2);
+  });
+});
+
+describe("blind SNR and digital silence", () => {
+  it("the digital-silence mask covers runs ≥ minRun within one 16-bit step, and isolated exact zeros", () => {
+    const x = new Float32Array(100).fill(0.1);
+    x.fill(0, 10, 40); // 30-sample run of zeros
+    x.fill(1 / 65536, 50, 60); // 10 samples below one LSB: shorter than minRun
+    x[70] = 0; // isolated zero crossing
+    x.fill(0, 80, 85); // 5 zeros: a short gap, kept
+    const m = digitalSilenceMask(x, 20);
+    expect(Array.from(m.subarray(10, 40)).every((v) => v === 1)).toBe(true);
+    expect(Array.from(m.subarray(50, 60)).every((v) => v === 0)).toBe(true);
+    expect(m[70]).toBe(1);
+    expect(Array.from(m.subarray(80, 85)).every((v) => v === 0)).toBe(true);
+    expect(m.reduce((a, b) => a + b, 0)).toBe(31);
+  });
+
+  it("only digital silence: no SNR at all", () => {
+    const x = new Float32Array(16000);
+    for (let i = 0; i < x.length; i++) x[i] = ((i % 3) - 1) / 32768; // ±1 LSB dither
+    expect(wadaSnr(x, 16000)).toBeUndefined();
+    expect(vadSnr(x, 16000)).toBeUndefined();
+  });
+
+  it("exact zeros do not read as infinitely clean: a tone sampled in phase reads like one off phase", () => {
+    // At fs/8 every 4th sample of sin is exactly 0 (WADA's log floor used to make that 100 dB).
+    for (const rate of [8000, 16000]) {
+      const inPhase = sine(rate / 8, rate, 1, 0.5);
+      const offPhase = sine(rate / 8, rate, 1, 0.5, 0.3);
+      expect(wadaSnr(inPhase, rate)).toBeCloseTo(wadaSnr(offPhase, rate) ?? Number.NaN, 0);
+    }
+  });
+});
+
+describe("analyzeAudio never returns NaN or Infinity", () => {
+  it("NaN, Infinity and huge samples handed in directly are made finite; overs are measured", () => {
+    const x = sine(200, 16000, 1, 0.5);
+    x[100] = Number.NaN;
+    x[200] = Number.POSITIVE_INFINITY;
+    x[300] = 1e30;
+    x[400] = -3e38;
+    const a = analyzeAudio(
+      { samples: x, sampleRate: 16000, channels: 1, durationSeconds: 1 },
+      { text: "a b c" },
+    );
+    const json = JSON.stringify(a);
+    expect(json).not.toMatch(/null|NaN|Infinity/);
+    expect(a.oversRatio).toBeCloseTo(2 / 16000, 8);
+    expect(Number.isFinite(a.qualityScore.score)).toBe(true);
+  });
+
+  it("a float file written at integer scale (±32768) is all overs and scores low", () => {
+    const g = gaussian(seededRandom(12));
+    const x = Float32Array.from({ length: 16000 }, (_, i) => 32768 * 0.3 * Math.sin(i / 5) * (1 + 0.1 * g()));
+    const a = analyzeAudio({ samples: x, sampleRate: 16000, channels: 1, durationSeconds: 1 });
+    expect(a.oversRatio).toBeGreaterThan(0.5);
+    expect(a.qualityScore.components.overs).toBeLessThan(0.01);
+    expect(a.qualityScore.score).toBeLessThan(0.8);
+  });
+
+  it("clips of 0 to a few samples: finite values, no throw", () => {
+    for (const n of [1, 2, 3, 10, 100, 1000]) {
+      const x = sine(300, 16000, n / 16000, 0.5, 0.7);
+      const a = analyzeAudio(
+        { samples: x, sampleRate: 16000, channels: 1, durationSeconds: n / 16000 },
+        { text: "hello world" },
+      );
+      expect(JSON.stringify(a)).not.toMatch(/null|NaN|Infinity/);
+      expect(a.qualityScore.score).toBeGreaterThanOrEqual(0);
+      expect(a.qualityScore.score).toBeLessThanOrEqual(1);
+    }
   });
 });
