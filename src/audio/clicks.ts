@@ -67,13 +67,16 @@ export function detectClicks(x: Float32Array, rate: number, options: ClickOption
     if (a > (cellMax[c] ?? 0)) cellMax[c] = a;
   }
   const reachCells = Math.ceil(reach / merge);
+  // Per block, the outlier bar: k times the largest scale of the block and its neighbours (onsets do
+  // not flag against a quiet side), never below the floor.
+  const bar = new Float64Array(blocks);
+  for (let b = 0; b < blocks; b++) {
+    bar[b] = k * Math.max(scale[b] ?? 0, scale[b - 1] ?? 0, scale[b + 1] ?? 0, floor);
+  }
   let last = -merge - 1;
   for (let i = 1; i + 1 < n; i++) {
-    const b = Math.floor(i / block);
     const a = Math.abs(e[i] ?? 0);
-    // The largest scale of this block and its neighbours: onsets do not flag against a quiet side.
-    const s = Math.max(scale[b] ?? 0, scale[b - 1] ?? 0, scale[b + 1] ?? 0, floor);
-    if (a <= k * s) continue;
+    if (a <= (bar[(i / block) | 0] ?? 0)) continue;
     if (i - last <= merge) {
       last = i;
       continue;

@@ -49,8 +49,13 @@ export function powerSpectrum(frame: ArrayLike<number>, size: number, into?: Flo
 }
 
 /**
- * Cross-correlation c[τ] = Σ_j a[j]·b[j+τ] for τ = 0..maxLag, by FFT (size must hold
- * a.length + b.length without wrap-around).
+ * Cross-correlation c[τ] = Σ_j a[j]·b[j+τ] for τ = 0..maxLag (maxLag < size/2), by FFT (size must
+ * hold a.length + b.length without wrap-around).
+ *
+ * Three real transforms: A and B forward, then the inverse of the Hermitian P = conj(A)·B as one
+ * more real forward transform. With Q = conj(P) = U + iV (U even, V odd), N·c[t] = Re Σ Q_k e^{-2πikt/N}
+ * = Σ U_k cos + V_k sin; the transform of the real W = U + V has real part Σ U_k cos and imaginary
+ * part -Σ V_k sin (the Hartley trick), so N·c[t] = Re W̃[t] - Im W̃[t].
  */
 export function crossCorrelate(
   a: ArrayLike<number>,
@@ -63,25 +68,31 @@ export function crossCorrelate(
   const A = scratch(size, 1);
   const B = scratch(size, 2);
   const inA = pa.input;
-  for (let i = 0; i < size; i++) inA[i] = i < a.length ? (a[i] ?? 0) : 0;
+  const na = Math.min(a.length, size);
+  for (let i = 0; i < na; i++) inA[i] = a[i] ?? 0;
+  for (let i = na; i < size; i++) inA[i] = 0;
   fa.realTransform(A, inA);
-  fa.completeSpectrum(A);
-  for (let i = 0; i < size; i++) inA[i] = i < b.length ? (b[i] ?? 0) : 0;
+  const nb = Math.min(b.length, size);
+  for (let i = 0; i < nb; i++) inA[i] = b[i] ?? 0;
+  for (let i = nb; i < size; i++) inA[i] = 0;
   fa.realTransform(B, inA);
-  fa.completeSpectrum(B);
-  // conj(A)·B
-  for (let k = 0; k < size; k++) {
+  // W_k = Re P_k - Im P_k for k ≤ N/2, and (P_{N-k} = conj P_k) W_{N-k} = Re P_k + Im P_k.
+  const W = realScratch(size);
+  const half = size >> 1;
+  for (let k = 0; k <= half; k++) {
     const ar = A[2 * k] ?? 0;
     const ai = A[2 * k + 1] ?? 0;
     const br = B[2 * k] ?? 0;
     const bi = B[2 * k + 1] ?? 0;
-    A[2 * k] = ar * br + ai * bi;
-    A[2 * k + 1] = ar * bi - ai * br;
+    const re = ar * br + ai * bi;
+    const im = ar * bi - ai * br;
+    W[k] = re - im;
+    if (k > 0 && k < half) W[size - k] = re + im;
   }
   const C = scratch(size, 3);
-  fa.inverseTransform(C, A);
+  fa.realTransform(C, W);
   const out = new Float64Array(maxLag + 1);
-  for (let t = 0; t <= maxLag; t++) out[t] = C[2 * t] ?? 0;
+  for (let t = 0; t <= maxLag; t++) out[t] = ((C[2 * t] ?? 0) - (C[2 * t + 1] ?? 0)) / size;
   return out;
 }
 

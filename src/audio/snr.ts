@@ -84,12 +84,22 @@ export function wadaSnr(x: Float32Array, rate = 16000): number | undefined {
   if (n === 0 || !(peak > eps)) return undefined;
   let sumAbs = 0;
   let sumLog = 0;
+  // Σ ln a as ln of products of up to 16 amplitudes (each in [1e-10, 1], so a product stays above
+  // 1e-160, far from underflow): one logarithm per 16 samples instead of one per sample.
+  let product = 1;
+  let inProduct = 0;
   for (let i = 0; i < x.length; i++) {
     if (silent[i]) continue;
     const a = Math.max(Math.abs(x[i] ?? 0) / peak, eps);
     sumAbs += a;
-    sumLog += Math.log(a);
+    product *= a;
+    if (++inProduct === 16) {
+      sumLog += Math.log(product);
+      product = 1;
+      inProduct = 0;
+    }
   }
+  sumLog += Math.log(product);
   const g = Math.log(sumAbs / n) - sumLog / n;
   if (g <= (WADA_G[0] ?? 0)) return WADA_MIN_DB;
   for (let i = 0; i < WADA_G.length - 1; i++) {

@@ -22,6 +22,7 @@ export function spectralShape(
   const w = hann(size);
   const frame = new Float64Array(size);
   const spec = new Float64Array(size / 2 + 1);
+  const mag = new Float64Array(size / 2 + 1);
   const binHz = rate / size;
   let frames = 0;
   let centroid = 0;
@@ -35,20 +36,28 @@ export function spectralShape(
     let weighted = 0;
     let powSum = 0;
     let logSum = 0;
+    // Σ ln p as ln of products of 8 powers (each in [1e-20, ~1e7]: no underflow or overflow).
+    let product = 1;
     for (let k = 1; k < spec.length; k++) {
       const p = spec[k] ?? 0;
       const m = Math.sqrt(p);
+      mag[k] = m;
       magSum += m;
       weighted += m * k;
       powSum += p;
-      logSum += Math.log(p + 1e-20);
+      product *= p + 1e-20;
+      if ((k & 7) === 0) {
+        logSum += Math.log(product);
+        product = 1;
+      }
     }
+    logSum += Math.log(product);
     if (!(magSum > 0)) continue;
     const target = 0.85 * magSum;
     let acc = 0;
     let kr = spec.length - 1;
     for (let k = 1; k < spec.length; k++) {
-      acc += Math.sqrt(spec[k] ?? 0);
+      acc += mag[k] ?? 0;
       if (acc >= target) {
         kr = k;
         break;

@@ -3,6 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { analyzeAudio } from "../../src/audio/analyze.ts";
 import { detectClicks } from "../../src/audio/clicks.ts";
+import { autocorrelate, crossCorrelate } from "../../src/audio/fft.ts";
 import { hnr } from "../../src/audio/hnr.ts";
 import { activity, clipping, levels } from "../../src/audio/level.ts";
 import { pitchStats, yinTrack } from "../../src/audio/pitch.ts";
@@ -344,6 +345,33 @@ describe("analyzeAudio never returns NaN or Infinity", () => {
       expect(JSON.stringify(a)).not.toMatch(/null|NaN|Infinity/);
       expect(a.qualityScore.score).toBeGreaterThanOrEqual(0);
       expect(a.qualityScore.score).toBeLessThanOrEqual(1);
+    }
+  });
+});
+
+describe("FFT correlations", () => {
+  it("crossCorrelate and autocorrelate equal the direct sums for every lag", () => {
+    const random = seededRandom(7);
+    for (const [la, lb, size] of [
+      [5, 9, 16],
+      [368, 737, 1024],
+      [100, 100, 256],
+    ] as const) {
+      const a = Array.from({ length: la }, () => random() - 0.5);
+      const b = Array.from({ length: lb }, () => random() - 0.5);
+      const maxLag = Math.min(lb, size / 2 - 1);
+      const c = crossCorrelate(a, b, maxLag, size);
+      const r = autocorrelate(a, Math.min(la - 1, maxLag), size);
+      for (let t = 0; t <= maxLag; t++) {
+        let direct = 0;
+        for (let j = 0; j < la; j++) direct += (a[j] ?? 0) * (b[j + t] ?? 0);
+        expect(c[t] ?? Number.NaN).toBeCloseTo(direct, 10);
+      }
+      for (let t = 0; t < r.length; t++) {
+        let direct = 0;
+        for (let j = 0; j + t < la; j++) direct += (a[j] ?? 0) * (a[j + t] ?? 0);
+        expect(r[t] ?? Number.NaN).toBeCloseTo(direct, 10);
+      }
     }
   });
 });
