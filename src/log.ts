@@ -34,7 +34,12 @@ export class Logger {
 
   #mask(text: string): string {
     let out = text;
-    for (const s of this.#secrets) out = out.split(s).join("<redacted>");
+    for (const s of this.#secrets) {
+      out = out.split(s).join("<redacted>");
+      // Inside a JSON line a secret holding a quote, a backslash or a control character is escaped.
+      const escaped = JSON.stringify(s).slice(1, -1);
+      if (escaped !== s) out = out.split(escaped).join("<redacted>");
+    }
     return out;
   }
 

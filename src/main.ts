@@ -86,7 +86,15 @@ async function run(args: RunArgs): Promise<void> {
   };
   process.on("SIGINT", () => void shutdown("SIGINT"));
   process.on("SIGTERM", () => void shutdown("SIGTERM"));
-  process.on("SIGHUP", () => monitor.reload());
+  if (view) {
+    // The terminal closed (window closed, SSH dropped): it sends SIGHUP, and the live view has
+    // nowhere left to draw, so the exporter stops cleanly instead of dying on a write error.
+    process.stdout.on("error", () => {});
+    process.on("SIGHUP", () => void shutdown("SIGHUP"));
+  } else {
+    // Headless, SIGHUP reloads the config, as daemons do.
+    process.on("SIGHUP", () => monitor.reload());
+  }
 }
 
 async function probeCommand(a: {
@@ -148,8 +156,11 @@ export async function main(argv: string[]): Promise<void> {
       alias: "c",
       type: "string",
       default: "config/config.json",
+      // Without it, a bare `--config` silently means the default file.
+      requiresArg: true,
       describe: "Config file (JSON, see SPEC §4)",
     })
+    .check((a) => (a.config === "" ? "--config needs a file name" : true))
     .option("log-level", {
       choices: ["debug", "info", "warn", "error"] as const,
       default: "info" as const,
@@ -275,8 +286,10 @@ export async function main(argv: string[]): Promise<void> {
     .alias("h", "help")
     .alias("V", "version")
     .fail((msg, err) => {
-      if (err) throw err;
-      process.stderr.write(`tts-monitor: ${msg} (see tts-monitor --help)\n`);
+      // yargs' own usage errors (a flag without its value: YError; a failed check: its string) end
+      // here; an error thrown by a command's handler goes on to fail() above.
+      if (err instanceof Error && err.name !== "YError") throw err;
+      process.stderr.write(`tts-monitor: ${msg ?? String(err)} (see tts-monitor --help)\n`);
       process.exit(EXIT_CONFIG);
     })
     .parseAsync();

@@ -1,5 +1,4 @@
 import { EventEmitter } from "node:events";
-import { readFileSync } from "node:fs";
 import type { Server } from "node:http";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import pkg from "../package.json" with { type: "json" };
@@ -8,7 +7,7 @@ import { decodeAudio } from "./audio/decode.ts";
 import type { DecodedAudio } from "./audio/format.ts";
 import { collectorTimeoutSeconds, enabledCollectors } from "./collectors/index.ts";
 import { CollectorRunner } from "./collectors/runner.ts";
-import { ConfigError, loadConfig, parseConfig } from "./config/load.ts";
+import { ConfigError, loadConfig, parseConfig, readSecretFile } from "./config/load.ts";
 import type { Config } from "./config/schema.ts";
 import { createEngine } from "./engines/index.ts";
 import { type Engine, EngineError, type FailureReason } from "./engines/types.ts";
@@ -377,7 +376,7 @@ export class TTSPerformanceMonitor {
       const ingest = this.#config.ingest;
       const env = this.#options.env ?? process.env;
       const token = ingest.token_file
-        ? readFileSync(ingest.token_file, "utf8").trim()
+        ? readSecretFile(ingest.token_file, "$.ingest.token_file", this.#configPath ?? "<config object>")
         : env[ingest.token_env]?.trim() || undefined;
       this.log.addSecret(token);
       const app = createExporterApp({
@@ -445,13 +444,11 @@ export class TTSPerformanceMonitor {
     }
     this.#config = next;
     this.log.addSecret(next.alerts.slack_webhook);
-    this.#runner.stop();
-    // Series of collectors switched off must go, not freeze at their last value.
-    for (const name of this.#runner.names) {
-      this.registry.gauge("tts_exporter_collector_success").remove({ collector: name });
-      this.registry.gauge("tts_exporter_collector_duration_seconds").remove({ collector: name });
-    }
+    const previous = this.#runner;
+    previous.stop();
     this.#runner = this.#makeRunner();
+    // Series of collectors switched off must go, not freeze at their last value.
+    previous.release(this.#runner.names);
     if (this.#started) this.#runner.start();
     this.#markConfigLoaded(true);
     this.log.info("config reloaded", { file: this.#configPath });

@@ -1,7 +1,7 @@
 import { readFile, statfs } from "node:fs/promises";
 import os from "node:os";
 import type { Sample } from "../metrics/registry.ts";
-import { parseDiskstats, parseMeminfo, parseMounts, parseProcStat } from "./procfs.ts";
+import { type Mount, parseDiskstats, parseMeminfo, parseMounts, parseProcStat } from "./procfs.ts";
 import type { Collector } from "./types.ts";
 
 const linux = () => process.platform === "linux";
@@ -59,7 +59,8 @@ export function cpuCollector(): Collector {
 }
 
 /** RAM and swap from /proc/meminfo (used = MemTotal - MemAvailable, as free(1) and node_exporter users compute it). */
-export function memoryCollector(): Collector {
+export function memoryCollector(options: { meminfo?: () => Promise<string> } = {}): Collector {
+  const readMeminfo = options.meminfo ?? (() => readFile("/proc/meminfo", "utf8"));
   return {
     name: "memory",
     metrics: [
@@ -77,11 +78,20 @@ export function memoryCollector(): Collector {
       let swapTotal: number | undefined;
       let swapFree: number | undefined;
       if (linux()) {
-        const info = parseMeminfo(await readFile("/proc/meminfo", "utf8"));
+        const info = parseMeminfo(await readMeminfo());
         const t = info.get("MemTotal");
-        const a = info.get("MemAvailable");
-        if (t === undefined || a === undefined)
-          throw new Error("/proc/meminfo lacks MemTotal or MemAvailable");
+        // Kernels before 3.14 (and some container views of /proc) have no MemAvailable: estimate it
+        // as free(1) did, free + buffers + page cache + reclaimable slab.
+        const free = info.get("MemFree");
+        const a =
+          info.get("MemAvailable") ??
+          (free === undefined
+            ? undefined
+            : free +
+              (info.get("Buffers") ?? 0) +
+              (info.get("Cached") ?? 0) +
+              (info.get("SReclaimable") ?? 0));
+        if (t === undefined || a === undefined) throw new Error("/proc/meminfo lacks MemTotal or MemFree");
         total = t;
         available = a;
         swapTotal = info.get("SwapTotal");
@@ -90,14 +100,14 @@ export function memoryCollector(): Collector {
         total = os.totalmem();
         available = os.freemem();
       }
-      const used = total - available;
+      const used = Math.max(0, total - available);
       const samples: Sample[] = [
         { metric: "tts_host_memory_total_bytes", labels: {}, value: total },
         { metric: "tts_host_memory_used_bytes", labels: {}, value: used },
         { metric: "tts_host_memory_usage_ratio", labels: {}, value: total > 0 ? used / total : 0 },
       ];
       if (swapTotal !== undefined && swapFree !== undefined) {
-        const swapUsed = swapTotal - swapFree;
+        const swapUsed = Math.max(0, swapTotal - swapFree);
         samples.push(
           { metric: "tts_host_swap_total_bytes", labels: {}, value: swapTotal },
           { metric: "tts_host_swap_used_bytes", labels: {}, value: swapUsed },
@@ -150,12 +160,12 @@ export function filesystemCollector(
     metrics: ["tts_host_filesystem_size_bytes", "tts_host_filesystem_free_bytes"],
     supported: onlyLinux,
     async collect(signal) {
-      const mounts = parseMounts(await readMounts()).filter((m) => !excluded.has(m.fstype));
-      const seen = new Set<string>();
+      // A mount point mounted over again is listed once per mount; statfs sees the last one only.
+      const visible = new Map<string, Mount>();
+      for (const m of parseMounts(await readMounts())) visible.set(m.mountpoint, m);
       const samples: Sample[] = [];
-      for (const m of mounts) {
-        if (seen.has(m.mountpoint) || pending.has(m.mountpoint)) continue;
-        seen.add(m.mountpoint);
+      for (const m of visible.values()) {
+        if (excluded.has(m.fstype) || pending.has(m.mountpoint)) continue;
         signal.throwIfAborted();
         pending.add(m.mountpoint);
         const call = statMount(m.mountpoint).finally(() => pending.delete(m.mountpoint));

@@ -29,6 +29,8 @@ export class CollectorRunner {
   #intervalMs: number;
   #timeoutMs: number;
   #stopped = true;
+  /** Bumped by stop(): a run that started before it finishes without touching the registry. */
+  #generation = 0;
 
   constructor(
     collectors: readonly Collector[],
@@ -89,6 +91,7 @@ export class CollectorRunner {
 
   async #run(entry: Entry): Promise<void> {
     const { collector } = entry;
+    const generation = this.#generation;
     entry.inFlight = true;
     const controller = new AbortController();
     entry.controller = controller;
@@ -102,7 +105,9 @@ export class CollectorRunner {
           reject(err);
         }, this.#timeoutMs);
       });
-      const samples = await Promise.race([collector.collect(controller.signal), timeout]);
+      const samples = await Promise.race([collector.collect(controller.signal, this.log), timeout]);
+      // Stopped meanwhile (shutdown, or a reload whose new runner now owns these series): say nothing.
+      if (generation !== this.#generation) return;
       const durationSeconds = (performance.now() - start) / 1000;
       this.registry.replace(collector.metrics, samples);
       this.#report(entry, { success: true, durationSeconds, samples, at: Date.now() });
@@ -111,6 +116,7 @@ export class CollectorRunner {
         this.log.info("collector recovered", { collector: collector.name });
       }
     } catch (err) {
+      if (generation !== this.#generation) return;
       const durationSeconds = (performance.now() - start) / 1000;
       this.registry.clear(collector.metrics);
       const error = errorMessage(err);
@@ -136,9 +142,25 @@ export class CollectorRunner {
 
   stop(): void {
     this.#stopped = true;
+    this.#generation++;
     for (const entry of this.#entries.values()) {
       clearTimeout(entry.timer);
       entry.controller?.abort(new Error("exporter stopping"));
+    }
+  }
+
+  /**
+   * Removes every series of this (stopped) runner's collectors that `keep` does not name: after a
+   * reload, a collector switched off loses its series instead of freezing at its last values.
+   */
+  release(keep: readonly string[]): void {
+    for (const [name, entry] of this.#entries) {
+      if (keep.includes(name)) continue;
+      this.registry.clear(entry.collector.metrics);
+      const labels = { collector: name };
+      this.registry.gauge("tts_exporter_collector_success").remove(labels);
+      this.registry.gauge("tts_exporter_collector_duration_seconds").remove(labels);
+      this.registry.counter("tts_exporter_collector_skipped_total").remove(labels);
     }
   }
 }

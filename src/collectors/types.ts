@@ -1,3 +1,4 @@
+import type { Logger } from "../log.ts";
 import type { MetricName } from "../metrics/catalog.ts";
 import type { Sample } from "../metrics/registry.ts";
 
@@ -13,5 +14,6 @@ export interface Collector {
   readonly metrics: readonly MetricName[];
   /** Whether this platform can run it; when not, the runner logs why once and never starts it. */
   supported(): { ok: true } | { ok: false; reason: string };
-  collect(signal: AbortSignal): Promise<Sample[]>;
+  /** `log` is for what is worth saying besides success or failure (a field the driver lacks), once. */
+  collect(signal: AbortSignal, log?: Logger): Promise<Sample[]>;
 }

@@ -1,3 +1,4 @@
+import { isUtf8 } from "node:buffer";
 import { readFileSync } from "node:fs";
 import type { z } from "zod";
 import { jsonErrorOffset } from "./json-error.ts";
@@ -59,6 +60,8 @@ function describeAt(value: unknown, path: readonly PropertyKey[], unknownKey = f
 export function describeValue(value: unknown): string {
   if (value === undefined) return "nothing (missing)";
   if (value === null) return "null";
+  // JSON.parse turns 1e400 into Infinity, which JSON.stringify would show as null.
+  if (typeof value === "number" && !Number.isFinite(value)) return `number too large (${value})`;
   if (Array.isArray(value)) return `an array of ${value.length}`;
   if (typeof value === "object") return "an object";
   const text = JSON.stringify(value);
@@ -158,37 +161,137 @@ export function parseJsonWithPosition(text: string, file: string): unknown {
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
-/** Applies the seed's environment overrides: TTS_MONITOR_EMAIL and TTS_MONITOR_SLACK_WEBHOOK. */
+/** The seed's environment overrides: variable → the key of `alerts` it sets. */
+const ENV_OVERRIDES = [
+  ["TTS_MONITOR_EMAIL", "email_to"],
+  ["TTS_MONITOR_SLACK_WEBHOOK", "slack_webhook"],
+] as const;
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v);
+
+/**
+ * Merges the environment overrides into the file's object before validation, so that a bad value
+ * from the environment is refused like a bad value in the file. Returns which paths came from where.
+ */
+function withEnvOverrides(input: unknown, env: Env): { merged: unknown; fromEnv: Map<string, string> } {
+  const fromEnv = new Map<string, string>();
+  if (!isPlainObject(input) || (input.alerts !== undefined && !isPlainObject(input.alerts)))
+    return { merged: input, fromEnv };
+  const alerts: Record<string, unknown> = { ...(input.alerts as Record<string, unknown> | undefined) };
+  for (const [variable, key] of ENV_OVERRIDES) {
+    const value = env[variable]?.trim();
+    if (!value) continue;
+    alerts[key] = value;
+    fromEnv.set(jsonPath(["alerts", key]), variable);
+  }
+  return fromEnv.size === 0 ? { merged: input, fromEnv } : { merged: { ...input, alerts }, fromEnv };
+}
+
+/** Applies the seed's environment overrides (TTS_MONITOR_EMAIL, TTS_MONITOR_SLACK_WEBHOOK) to a valid config. */
 export function applyEnvOverrides(config: Config, env: Env): Config {
-  const email = env.TTS_MONITOR_EMAIL?.trim();
-  const slack = env.TTS_MONITOR_SLACK_WEBHOOK?.trim();
-  return {
-    ...config,
-    alerts: {
-      ...config.alerts,
-      ...(email ? { email_to: email } : {}),
-      ...(slack ? { slack_webhook: slack } : {}),
-    },
-  };
+  const { merged } = withEnvOverrides(config, env);
+  return merged as Config;
 }
 
-/** Validates an already parsed object; `file` is used in messages only. */
+/** Validates an already parsed object with the environment overrides; `file` is used in messages only. */
 export function parseConfig(input: unknown, file: string, env: Env = {}): Config {
-  const result = configSchema.safeParse(input);
-  if (!result.success) throw new ConfigError(file, toProblems(result.error, input));
-  return applyEnvOverrides(result.data, env);
+  const { merged, fromEnv } = withEnvOverrides(input, env);
+  const result = configSchema.safeParse(merged);
+  if (!result.success) {
+    const problems = toProblems(result.error, merged).map((p) => {
+      const variable = fromEnv.get(p.path);
+      return variable === undefined
+        ? p
+        : { ...p, path: `${p.path} (from the environment variable ${variable})` };
+    });
+    throw new ConfigError(file, problems);
+  }
+  return result.data;
 }
 
-export function loadConfig(file: string, env: Env = process.env): Config {
-  let text: string;
+const READ_ERRORS: Readonly<Record<string, string>> = {
+  ENOENT: "no such file",
+  EACCES: "permission denied",
+  EPERM: "permission denied",
+  EISDIR: "a directory",
+  ENOTDIR: "a path through something that is not a directory",
+  ELOOP: "a symbolic link loop",
+};
+
+/** The file's text, or a ConfigError saying why it cannot be read as UTF-8 JSON text. */
+function readConfigText(file: string): string {
+  let bytes: Buffer;
   try {
-    text = readFileSync(file, "utf8");
+    bytes = readFileSync(file);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? "unknown error";
-    throw new ConfigError(file, [{ path: "$", expected: "a readable JSON file", got: code }], { cause: err });
+    const what = READ_ERRORS[code];
+    throw new ConfigError(
+      file,
+      [{ path: "$", expected: "a readable JSON file", got: what ? `${what} (${code})` : code }],
+      { cause: err },
+    );
+  }
+  const utf16 =
+    bytes[0] === 0xff && bytes[1] === 0xfe ? "FF FE" : bytes[0] === 0xfe && bytes[1] === 0xff ? "FE FF" : "";
+  if (utf16) {
+    throw new ConfigError(file, [
+      {
+        path: "$",
+        expected: "a JSON file in UTF-8",
+        got: `UTF-16 text (byte order mark ${utf16}): save it as UTF-8`,
+      },
+    ]);
+  }
+  let text = bytes.toString("utf8");
+  if (!isUtf8(bytes)) {
+    const { line, column } = lineAndColumn(text, text.indexOf("\uFFFD"));
+    throw new ConfigError(file, [
+      {
+        path: `$ (line ${line}, column ${column})`,
+        expected: "a JSON file in UTF-8",
+        got: "bytes that are not UTF-8 (a binary file, or another encoding such as Latin-1)",
+      },
+    ]);
   }
   // Editors on Windows may save a byte order mark, which JSON.parse rejects.
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  return text;
+}
+
+/**
+ * A secret kept in a file that the config names (a token, a password): its trimmed text, or a
+ * ConfigError naming the key (`path`) and why the file cannot be read. The secret is never shown.
+ */
+export function readSecretFile(secretFile: string, path: string, configFile: string): string {
+  let text: string;
+  try {
+    text = readFileSync(secretFile, "utf8").trim();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? "unknown error";
+    const what = READ_ERRORS[code];
+    throw new ConfigError(
+      configFile,
+      [
+        {
+          path,
+          expected: "a readable file holding the secret",
+          got: `${secretFile}: ${what ? `${what} (${code})` : code}`,
+        },
+      ],
+      { cause: err },
+    );
+  }
+  if (text === "")
+    throw new ConfigError(configFile, [
+      { path, expected: "a file holding the secret", got: `${secretFile}: an empty file` },
+    ]);
+  return text;
+}
+
+export function loadConfig(file: string, env: Env = process.env): Config {
+  const text = readConfigText(file);
   return parseConfig(parseJsonWithPosition(text, file), file, env);
 }
 

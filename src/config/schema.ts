@@ -88,7 +88,21 @@ const collectorsSchema = z.strictObject({
 
 const hostPort = z
   .string()
-  .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):\d{1,5}$/, "host:port (e.g. 0.0.0.0:9090)");
+  .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):\d{1,5}$/, "host:port (e.g. 0.0.0.0:9090)")
+  .refine((a) => Number(a.slice(a.lastIndexOf(":") + 1)) <= 65_535, "host:port with a port from 0 to 65535");
+
+/** An http(s) URL, as a Slack incoming webhook is. */
+const isHttpUrl = (s: string) => {
+  try {
+    return /^https?:$/.test(new URL(s).protocol);
+  } catch {
+    return false;
+  }
+};
+
+/** One address or a comma-separated list ("a@example.org, Ops <ops@example.org>"), as Alertmanager's `to` takes. */
+const isEmailList = (s: string) =>
+  s.split(",").every((a) => /^(?:[^<>@]*<)?[^\s@<>,]+@[^\s@<>,]+>?$/.test(a.trim()));
 
 export const configSchema = z.strictObject({
   tool_info: z
@@ -100,9 +114,10 @@ export const configSchema = z.strictObject({
     .prefault({}),
   monitoring: z
     .strictObject({
-      interval_seconds: seconds(3600).default(1),
-      /** Per-collector timeout; defaults to the interval, at most 10 s. */
-      collector_timeout_seconds: seconds(60).optional(),
+      // Below 0.1 s the collectors (and nvidia-smi) would run back to back and burn a core.
+      interval_seconds: z.number().min(0.1).max(3600).default(1),
+      /** Per-collector timeout (5 s by default); a run still going at the next tick skips that tick. */
+      collector_timeout_seconds: z.number().min(0.1).max(60).optional(),
       gpu_monitoring: z.boolean().default(true),
       audio_analysis: z.boolean().default(true),
       cache_monitoring: z.boolean().default(true),
@@ -148,7 +163,22 @@ export const configSchema = z.strictObject({
       cache_hit_rate_min: z.number().min(0).max(1).default(0.7),
     })
     .prefault({}),
-  alerts: alertsSchema.prefault({}),
+  alerts: alertsSchema.prefault({}).superRefine((alerts, ctx) => {
+    // Checked here, after the environment overrides are merged in, so that a bad
+    // TTS_MONITOR_SLACK_WEBHOOK or TTS_MONITOR_EMAIL is refused at start like a bad file.
+    if (alerts.slack_webhook !== undefined && !isHttpUrl(alerts.slack_webhook))
+      ctx.addIssue({
+        code: "custom",
+        path: ["slack_webhook"],
+        message: "an http(s) URL (a Slack incoming webhook)",
+      });
+    if (alerts.email_to !== undefined && !isEmailList(alerts.email_to))
+      ctx.addIssue({
+        code: "custom",
+        path: ["email_to"],
+        message: "an email address, or several separated by commas",
+      });
+  }),
   probes: z
     .strictObject({
       interval_seconds: seconds(86_400).default(15),

@@ -19,7 +19,54 @@ export interface Family {
 export const TEXT_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 export const OPENMETRICS_CONTENT_TYPE = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
-const escapeHelp = (s: string) => s.replace(/\\/g, "\\\\").replace(/\n/g, "\\n");
+export interface Negotiated {
+  readonly openMetrics: boolean;
+  readonly contentType: string;
+}
+
+const OPENMETRICS_VERSIONS = new Set(["1.0.0", "0.0.1"]);
+
+/**
+ * Picks the format from an Accept header as Prometheus sends it, honouring q values: OpenMetrics
+ * (1.0.0, or 0.0.1 when that is the version preferred) or the 0.0.4 text format, which also answers
+ * `text/plain;version=1.0.0` (Prometheus 3), wildcards, and any header that names nothing we serve.
+ */
+export function negotiateFormat(accept: string | undefined): Negotiated {
+  const text = { openMetrics: false, contentType: TEXT_CONTENT_TYPE };
+  let best: { q: number; result: Negotiated } | undefined;
+  for (const range of (accept ?? "").split(",")) {
+    const [type = "", ...params] = range.split(";").map((p) => p.trim());
+    const param = (name: string) =>
+      params
+        .find((p) => p.toLowerCase().startsWith(`${name}=`))
+        ?.slice(name.length + 1)
+        .replace(/^"(.*)"$/, "$1");
+    const qText = param("q");
+    const q = qText === undefined ? 1 : Number(qText);
+    if (!(q > 0)) continue;
+    let result: Negotiated | undefined;
+    const media = type.toLowerCase();
+    if (media === "application/openmetrics-text") {
+      const version = param("version") ?? "1.0.0";
+      if (OPENMETRICS_VERSIONS.has(version)) {
+        result = {
+          openMetrics: true,
+          contentType: `application/openmetrics-text; version=${version}; charset=utf-8`,
+        };
+      }
+    } else if (media === "text/plain" || media === "text/*" || media === "*/*") {
+      result = text;
+    }
+    // The first of the highest q wins, as a scraper lists its preferences in order.
+    if (result && (best === undefined || q > best.q)) best = { q, result };
+  }
+  return best?.result ?? text;
+}
+
+const escapeText = (s: string) => s.replace(/\\/g, "\\\\").replace(/\n/g, "\\n");
+// OpenMetrics escapes the double quote in HELP too; the 0.0.4 text format does not.
+const escapeHelp = (s: string, openMetrics: boolean) =>
+  openMetrics ? escapeText(s).replace(/"/g, '\\"') : escapeText(s);
 const escapeLabel = (s: string) => s.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"');
 
 export function formatValue(v: number): string {
@@ -45,7 +92,7 @@ export function formatFamilies(families: readonly Family[], openMetrics: boolean
     const counter = f.type === "counter";
     // OpenMetrics names a counter family without its _total suffix; its samples keep it.
     const familyName = openMetrics && counter ? f.name.replace(/_total$/, "") : f.name;
-    let block = `# HELP ${familyName} ${escapeHelp(f.help)}\n# TYPE ${familyName} ${f.type}\n`;
+    let block = `# HELP ${familyName} ${escapeHelp(f.help, openMetrics)}\n# TYPE ${familyName} ${f.type}\n`;
     for (const v of f.values) {
       block += `${v.metricName ?? f.name}${labelString(v.labels)} ${formatValue(v.value)}\n`;
     }

@@ -1,10 +1,6 @@
-import express, { type Express, type Request } from "express";
+import express, { type Express } from "express";
+import { negotiateFormat } from "../metrics/exposition.ts";
 import type { MetricsRegistry } from "../metrics/registry.ts";
-
-/** OpenMetrics when the scraper asks for it by Accept (Prometheus does), the 0.0.4 text format otherwise. */
-export function wantsOpenMetrics(req: Request): boolean {
-  return /application\/openmetrics-text/i.test(req.get("accept") ?? "");
-}
 
 export interface ExporterAppOptions {
   readonly registry: MetricsRegistry;
@@ -20,8 +16,10 @@ export function createExporterApp(options: ExporterAppOptions): Express {
   app.set("etag", false);
 
   app.get("/metrics", async (req, res) => {
-    const { body, contentType } = await options.registry.render(wantsOpenMetrics(req));
-    res.set("Content-Type", contentType).set("Cache-Control", "no-store").send(body);
+    // OpenMetrics when the scraper prefers it by Accept (Prometheus does), the 0.0.4 text format otherwise.
+    const format = negotiateFormat(req.get("accept"));
+    const { body } = await options.registry.render(format.openMetrics);
+    res.set("Content-Type", format.contentType).set("Cache-Control", "no-store").send(body);
   });
   app.get("/-/healthy", (_req, res) => {
     res.type("text/plain").send("OK\n");

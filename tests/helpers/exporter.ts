@@ -22,6 +22,11 @@ export type FakeNvidiaSmi =
   | { readonly kind: "hang" }
   | { readonly kind: "exit9" }
   | { readonly kind: "garbage" }
+  /**
+   * Answers any --query-gpu like the real tool from a driver profile (tests/fixtures/nvidia-smi/drivers),
+   * rejecting the fields that driver does not know; each call's arguments go to `log` when given.
+   */
+  | { readonly kind: "driver"; readonly profile: string; readonly log?: string }
   /** No nvidia-smi anywhere on PATH. */
   | { readonly kind: "none" };
 
@@ -30,6 +35,7 @@ const FAKE_SCRIPTS = {
   hang: "hang.sh",
   exit9: "exit9.sh",
   garbage: "garbage.sh",
+  driver: "emulate.mjs",
 } as const;
 
 export interface ExporterOptions {
@@ -178,6 +184,10 @@ function spawnExporter(options: ExporterOptions): Spawned {
     env.PATH = path;
     fakeBin = bin;
     if (options.nvidiaSmi.kind === "fixture") env.FAKE_NVIDIA_SMI_FIXTURE = options.nvidiaSmi.fixture;
+    if (options.nvidiaSmi.kind === "driver") {
+      env.FAKE_NVIDIA_SMI_PROFILE = join(FIXTURES, "nvidia-smi", "drivers", options.nvidiaSmi.profile);
+      if (options.nvidiaSmi.log !== undefined) env.FAKE_NVIDIA_SMI_LOG = options.nvidiaSmi.log;
+    }
   }
   const args = [
     "--import",

@@ -77,12 +77,23 @@ describe("bad config: exit 2 with the message, nothing started", () => {
     expect(exporter.stdout()).not.toContain("T0SECRET");
   });
 
+  it("--config without a file name: exit 2, nothing started (not the default file in silence)", async () => {
+    for (const args of [["--prometheus-export", "--config"], ["--config="], ["-c"]]) {
+      const res = await runCliArgs(args);
+      expect([args, res.code]).toEqual([args, 2]);
+      expect(res.stderr).toMatch(
+        /^tts-monitor: (Not enough arguments following: c(onfig)?|--config needs a file name) \(see tts-monitor --help\)\n$/,
+      );
+      expect(res.stderr).not.toContain("exporter listening");
+    }
+  });
+
   it("a config file that does not exist", async () => {
     const missing = join(tempDir(), "missing.json");
     const res = await runCliArgs(["--prometheus-export", "--config", missing]);
     expect(res.code).toBe(2);
     expect(res.stderr).toBe(
-      `tts-monitor: invalid configuration in ${missing}:\n  $: expected a readable JSON file, got ENOENT\n`,
+      `tts-monitor: invalid configuration in ${missing}:\n  $: expected a readable JSON file, got no such file (ENOENT)\n`,
     );
   });
 });
@@ -222,6 +233,69 @@ describe("signals", () => {
   }
 });
 
+describe("SIGHUP reloads the config", () => {
+  it("a collector switched off loses its series; a bad file is refused and the running config stays", async () => {
+    const exporter = await startExporter({ nvidiaSmi: { kind: "fixture", fixture: "rtx3090.csv" } });
+    const gpuSeries = (body: string) =>
+      body.split("\n").filter((l) => l.startsWith("tts_gpu_") || l.includes('collector="gpu"'));
+    await waitFor("GPU series", async () => {
+      const { body } = await httpGet(`${exporter.url}/metrics`);
+      return body.includes('tts_exporter_collector_success{collector="gpu"} 1') ? true : undefined;
+    });
+    const port = exporter.port;
+    const config = (over: Record<string, unknown>) =>
+      `${JSON.stringify({ ...BASE_CONFIG, ...over, server: { listen_address: `127.0.0.1:${port}` } })}\n`;
+
+    writeFileSync(
+      exporter.configFile,
+      config({ monitoring: { interval_seconds: 1, collectors: { gpu: false } } }),
+    );
+    exporter.child.kill("SIGHUP");
+    const after = await waitFor("the reload", async () => {
+      const { body } = await httpGet(`${exporter.url}/metrics`);
+      return gpuSeries(body).length === 0 ? body : undefined;
+    });
+    expect(after).toContain("tts_exporter_config_last_reload_successful 1");
+    expect(after).toContain('tts_exporter_collector_success{collector="memory"} 1');
+    expect(exporter.logs().filter((l) => l.msg === "collector failed")).toEqual([]);
+
+    writeFileSync(exporter.configFile, '{ "monitoring": { "interval_seconds": "x" } }\n');
+    exporter.child.kill("SIGHUP");
+    const refused = await waitFor("the refused reload", async () => {
+      const { body } = await httpGet(`${exporter.url}/metrics`);
+      return body.includes("tts_exporter_config_last_reload_successful 0") ? body : undefined;
+    });
+    expect(refused).toContain('tts_exporter_collector_success{collector="memory"} 1');
+    const error = exporter.logs().find((l) => l.msg === "config reload rejected; keeping the running config");
+    expect(String(error?.error)).toContain('$.monitoring.interval_seconds: expected number, got string "x"');
+    expect(await exporter.stop()).toEqual({ code: 0, signal: null });
+  });
+});
+
+describe("secrets in files", () => {
+  it("an ingestion token file that cannot be read: exit 2 naming the key, no stack trace, nothing started", async () => {
+    const port = await freePort();
+    const missing = join(tempDir(), "token");
+    const res = await runCli({
+      config: { server: { listen_address: `127.0.0.1:${port}` }, ingest: { token_file: missing } },
+    });
+    expect(res.code).toBe(2);
+    expect(res.stderr).toBe(
+      `tts-monitor: invalid configuration in ${res.configFile}:\n  $.ingest.token_file: expected a readable file holding the secret, got ${missing}: no such file (ENOENT)\n`,
+    );
+    // An empty token file would leave ingestion without authentication: refused too.
+    writeFileSync(missing, "\n");
+    const empty = await runCli({
+      config: { server: { listen_address: `127.0.0.1:${port}` }, ingest: { token_file: missing } },
+    });
+    expect(empty.code).toBe(2);
+    expect(empty.stderr).toContain(
+      `$.ingest.token_file: expected a file holding the secret, got ${missing}: an empty file`,
+    );
+    expect(await listening(port)).toBe(false);
+  });
+});
+
 describe("the default mode in a terminal", () => {
   it("shows the live summary and redraws it in place with cursor-up sequences", async () => {
     const script = requireBinary("/usr/bin/script", "util-linux");
@@ -260,5 +334,32 @@ describe("the default mode in a terminal", () => {
     // Human log lines, not JSON, in a terminal.
     expect(out).toMatch(/INFO {2}exporter listening address="127\.0\.0\.1:\d+"/);
     expect(out).not.toContain('{"time"');
+  });
+
+  it("SIGHUP (the terminal closed) stops it cleanly, exit 0, rather than reloading into a dead terminal", async () => {
+    const script = requireBinary("/usr/bin/script", "util-linux");
+    const file = join(tempDir(), "config.json");
+    writeFileSync(file, JSON.stringify(BASE_CONFIG));
+    const inner = `node --import tsx src/main.ts --config ${file} & pid=$!; sleep 3; kill -HUP $pid; wait $pid; echo "exit=$?"`;
+    const out = await new Promise<string>((resolve, reject) => {
+      const child = spawn(script, ["-qfec", `bash -c '${inner}'`, "/dev/null"], {
+        cwd: REPO_ROOT,
+        stdio: ["ignore", "pipe", "pipe"],
+        env: { ...process.env, COLUMNS: "120", LINES: "40", TERM: "xterm" },
+      });
+      let text = "";
+      child.stdout.setEncoding("utf8").on("data", (c: string) => {
+        text += c;
+      });
+      const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
+      child.once("exit", () => {
+        clearTimeout(timer);
+        resolve(text);
+      });
+      child.once("error", reject);
+    });
+    expect(out).toMatch(/INFO {2}shutting down signal="SIGHUP"/);
+    expect(out).toContain("exit=0");
+    expect(out).not.toContain("config reloaded");
   });
 });

@@ -1,6 +1,8 @@
 // The GPU collector against a fake nvidia-smi first on PATH, through the real exporter process:
 // whatever nvidia-smi does, the exporter stays up, /metrics answers fast, and a failure costs only
 // the GPU series (success 0, one log line, no fake zeros).
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import {
   type FakeNvidiaSmi,
@@ -8,6 +10,7 @@ import {
   processGroupMembers,
   type RunningExporter,
   startExporter,
+  tempDir,
 } from "../helpers/exporter.ts";
 import { httpGet, percentile, sampleLines, sampleValue } from "../helpers/http.ts";
 import { sleep, waitFor } from "../helpers/tools.ts";
@@ -172,7 +175,7 @@ describe("GPU collector with a fake nvidia-smi first on PATH", () => {
   });
 
   it("(d) nvidia-smi prints garbage: success 0, no GPU series, one log line naming the bad output", async () => {
-    await failingCase({ kind: "garbage" }, /unexpected nvidia-smi output, line 1/);
+    await failingCase({ kind: "garbage" }, /unexpected nvidia-smi output, line 3: 4 fields instead of 12/);
   });
 
   it("no nvidia-smi at all: success 0, no GPU series, one clear log line", async () => {
@@ -180,5 +183,73 @@ describe("GPU collector with a fake nvidia-smi first on PATH", () => {
       { kind: "none" },
       /nvidia-smi not found on PATH: no NVIDIA driver here, so no GPU metrics/,
     );
+  });
+});
+
+describe("GPU collector against drivers that answer differently (a fake that checks fields like nvidia-smi)", () => {
+  const calls = (file: string) => readFileSync(file, "utf8").trim().split("\n");
+
+  it("a driver that rejects a queried field (exit 2, 'not a valid field'): GPU metrics still come, the field is dropped once for all", async () => {
+    const log = join(tempDir(), "nvidia-smi.log");
+    const exporter = await startExporter({
+      nvidiaSmi: { kind: "driver", profile: "no-clocks-sm.json", log },
+    });
+    const body = await gpuSuccess(exporter, 1);
+    const labels = '{gpu="0",name="NVIDIA GeForce GTX 1080",uuid="GPU-a230e637-c9e1-1b61-3830-a437b874d88d"}';
+    expect(sampleValue(body, `tts_gpu_usage_percent${labels}`)).toBe(23);
+    expect(sampleValue(body, `tts_gpu_temperature_celsius${labels}`)).toBe(48);
+    expect(sampleValue(body, `tts_gpu_memory_total_bytes${labels}`)).toBe(8192 * MiB);
+    expect(sampleValue(body, `tts_gpu_power_draw_watts${labels}`)).toBe(61.37);
+    expect(gpuLines(body).filter((l) => l.startsWith("tts_gpu_sm_clock_hertz"))).toEqual([]);
+    await sleep(2500);
+    // The full query was tried once; every later run asks only for what this driver knows.
+    const queries = calls(log).map((c) => c.split(" ")[0] ?? "");
+    expect(queries.filter((q) => q.endsWith(",clocks.sm"))).toHaveLength(1);
+    expect(queries.length).toBeGreaterThanOrEqual(3);
+    expect(queries.slice(1).every((q) => q.endsWith(",fan.speed"))).toBe(true);
+    const notes = exporter.logs().filter((l) => l.collector === "gpu");
+    expect(notes.map((l) => [l.level, l.field])).toEqual([["info", "clocks.sm"]]);
+    expect(await exporter.stop()).toEqual({ code: 0, signal: null });
+  });
+
+  it("power.draw reads [N/A] on a recent driver: the power comes from power.draw.instant; a MIG-style [N/A] utilisation is absent", async () => {
+    const log = join(tempDir(), "nvidia-smi.log");
+    const exporter = await startExporter({
+      nvidiaSmi: { kind: "driver", profile: "r550-power-instant.json", log },
+    });
+    const body = await gpuSuccess(exporter, 1);
+    const gpu0 = '{gpu="0",name="NVIDIA H100 80GB HBM3",uuid="GPU-7c1e2f4a-9b3d-4e5f-8a6b-1c2d3e4f5a6b"}';
+    const gpu1 = '{gpu="1",name="NVIDIA H100 80GB HBM3",uuid="GPU-8d2f3a5b-0c4e-4f6a-9b7c-2d3e4f5a6b7c"}';
+    await waitFor("power of GPU 0", async () =>
+      sampleValue((await scrape(exporter)).body, `tts_gpu_power_draw_watts${gpu0}`) === 71.35
+        ? true
+        : undefined,
+    );
+    const later = (await scrape(exporter)).body;
+    expect(sampleValue(later, `tts_gpu_power_draw_watts${gpu1}`)).toBe(312.84); // power.draw first
+    expect(sampleValue(later, `tts_gpu_usage_percent${gpu0}`)).toBeUndefined();
+    expect(sampleValue(later, `tts_gpu_usage_percent${gpu1}`)).toBe(41);
+    expect(sampleValue(body, `tts_gpu_memory_total_bytes${gpu0}`)).toBe(81559 * MiB);
+    expect(gpuFailureLogs(exporter)).toEqual([]);
+    await sleep(1500);
+    // The extra power fields are asked for from then on, not tried again and again.
+    const queries = calls(log).map((c) => c.split(" ")[0] ?? "");
+    expect(queries[0]?.endsWith(",clocks.sm")).toBe(true);
+    expect(queries.slice(1).every((q) => q.endsWith(",power.draw.average,power.draw.instant"))).toBe(true);
+    expect(await exporter.stop()).toEqual({ code: 0, signal: null });
+  });
+
+  it("exit code 14 with an infoROM warning before good rows: the GPUs are exported, success 1, one warning", async () => {
+    const exporter = await startExporter({ nvidiaSmi: { kind: "driver", profile: "inforom-exit14.json" } });
+    const body = await gpuSuccess(exporter, 1);
+    const labels = '{gpu="0",name="Tesla V100-SXM2-32GB",uuid="GPU-b1c2d3e4-f5a6-4b7c-8d9e-0f1a2b3c4d5e"}';
+    expect(sampleValue(body, `tts_gpu_power_draw_watts${labels}`)).toBe(60.2);
+    expect(sampleValue(body, `tts_gpu_usage_percent${labels}`)).toBe(10);
+    await sleep(2500);
+    const notes = exporter.logs().filter((l) => l.collector === "gpu");
+    expect(notes).toHaveLength(1);
+    expect(notes[0]).toMatchObject({ level: "warn", exit_code: 14 });
+    expect(String(notes[0]?.message)).toContain("infoROM is corrupted");
+    expect(await exporter.stop()).toEqual({ code: 0, signal: null });
   });
 });

@@ -114,6 +114,26 @@ describe("content negotiation", () => {
     expect(after.body).toContain("# TYPE tts_host_disk_read_bytes_total counter\n");
     expect(promtoolCheck(after.body)).toEqual({ status: 0, output: "" });
     expect(typeLines(after.body).sort()).toEqual(golden());
+
+    // q values decide: a scraper that prefers the text format gets it, although it also lists OpenMetrics.
+    const textFirst = await httpGet(`${exporter.url}/metrics`, {
+      headers: {
+        Accept: "text/plain;version=0.0.4;q=0.5,application/openmetrics-text;version=1.0.0;q=0.4,*/*;q=0.3",
+      },
+    });
+    expect(textFirst.headers["content-type"]).toBe("text/plain; version=0.0.4; charset=utf-8");
+    expect(promtoolCheck(textFirst.body)).toEqual({ status: 0, output: "" });
+    // Prometheus 3 asks for text 1.0.0 with UTF-8 escaping when OpenMetrics is off: our names need none.
+    const prom3Text = await httpGet(`${exporter.url}/metrics`, {
+      headers: { Accept: "text/plain;version=1.0.0;escaping=allow-utf-8,*/*;q=0.1" },
+    });
+    expect(prom3Text.headers["content-type"]).toBe("text/plain; version=0.0.4; charset=utf-8");
+    expect(promtoolCheck(prom3Text.body)).toEqual({ status: 0, output: "" });
+    const om001 = await httpGet(`${exporter.url}/metrics`, {
+      headers: { Accept: "application/openmetrics-text;version=0.0.1" },
+    });
+    expect(om001.headers["content-type"]).toBe("application/openmetrics-text; version=0.0.1; charset=utf-8");
+    expect(om001.body.endsWith("\n# EOF\n")).toBe(true);
     await exporter.stop();
   });
 });

@@ -182,8 +182,72 @@ describe("config errors name the file, the JSON path, what was expected and what
     const file = join(tempDir(), "nope.json");
     expect(() => loadConfig(file, {})).toThrow(ConfigError);
     expect(() => loadConfig(file, {})).toThrow(
-      `invalid configuration in ${file}:\n  $: expected a readable JSON file, got ENOENT`,
+      `invalid configuration in ${file}:\n  $: expected a readable JSON file, got no such file (ENOENT)`,
     );
+    const dir = tempDir();
+    expect(() => loadConfig(dir, {})).toThrow(
+      `invalid configuration in ${dir}:\n  $: expected a readable JSON file, got a directory (EISDIR)`,
+    );
+  });
+
+  it("a file saved as UTF-16 or in another encoding than UTF-8", () => {
+    const utf16 = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('{"monitoring":{}}', "utf16le")]);
+    const file = join(tempDir(), "config.json");
+    writeFileSync(file, utf16);
+    expect(() => loadConfig(file, {})).toThrow(
+      "$: expected a JSON file in UTF-8, got UTF-16 text (byte order mark FF FE): save it as UTF-8",
+    );
+    writeFileSync(file, Buffer.from('{\n  "probes": { "texts": ["caf\xe9"] }\n}\n', "latin1"));
+    expect(() => loadConfig(file, {})).toThrow(
+      "$ (line 2, column 29): expected a JSON file in UTF-8, got bytes that are not UTF-8",
+    );
+  });
+
+  it("a number too large for a double is named as such, not as null", () => {
+    const e = errorFor('{"monitoring": {"interval_seconds": 1e400}}');
+    expect(e.problems).toEqual([
+      { path: "$.monitoring.interval_seconds", expected: "number", got: "number too large (Infinity)" },
+    ]);
+  });
+
+  it("a collector interval or timeout too small to be sane", () => {
+    const e = errorFor(json({ monitoring: { interval_seconds: 0.001, collector_timeout_seconds: 0 } }));
+    expect(e.problems).toEqual([
+      { path: "$.monitoring.interval_seconds", expected: "≥ 0.1", got: "number 0.001" },
+      { path: "$.monitoring.collector_timeout_seconds", expected: "≥ 0.1", got: "number 0" },
+    ]);
+  });
+
+  it("a listen address with a port above 65535", () => {
+    const e = errorFor(json({ server: { listen_address: "127.0.0.1:99999" } }));
+    expect(e.problems).toEqual([
+      {
+        path: "$.server.listen_address",
+        expected: "host:port with a port from 0 to 65535",
+        got: 'string "127.0.0.1:99999"',
+      },
+    ]);
+  });
+
+  it("a Slack webhook that is not an http(s) URL, an email address that is not one", () => {
+    const e = errorFor(
+      json({ alerts: { slack_webhook: "hooks.slack.com/services/T0SECRET", email_to: "oncall" } }),
+    );
+    expect(e.problems).toEqual([
+      {
+        path: "$.alerts.slack_webhook",
+        expected: "an http(s) URL (a Slack incoming webhook)",
+        got: "string (33 characters, not shown: may be a secret)",
+      },
+      {
+        path: "$.alerts.email_to",
+        expected: "an email address, or several separated by commas",
+        got: 'string "oncall"',
+      },
+    ]);
+    expect(e.message).not.toContain("T0SECRET");
+    const ok = parseConfig({ alerts: { email_to: "a@example.org, Ops Team <ops@example.org>" } }, "c.json");
+    expect(ok.alerts.email_to).toBe("a@example.org, Ops Team <ops@example.org>");
   });
 
   it("a secret in a misspelt key is not echoed in the error", () => {
@@ -236,6 +300,26 @@ describe("environment overrides", () => {
     }
   });
 
+  it("a bad value from the environment is refused like a bad value in the file, naming the variable", () => {
+    const e = errorFor(json({}), {
+      TTS_MONITOR_SLACK_WEBHOOK: "T0SECRET-not-a-url",
+      TTS_MONITOR_EMAIL: "nobody",
+    });
+    expect(e.problems).toEqual([
+      {
+        path: "$.alerts.slack_webhook (from the environment variable TTS_MONITOR_SLACK_WEBHOOK)",
+        expected: "an http(s) URL (a Slack incoming webhook)",
+        got: "string (18 characters, not shown: may be a secret)",
+      },
+      {
+        path: "$.alerts.email_to (from the environment variable TTS_MONITOR_EMAIL)",
+        expected: "an email address, or several separated by commas",
+        got: 'string "nobody"',
+      },
+    ]);
+    expect(e.message).not.toContain("T0SECRET");
+  });
+
   it("loadConfig applies them too", () => {
     const file = join(tempDir(), "config.json");
     writeFileSync(file, json({}));
@@ -270,6 +354,16 @@ describe("the Slack webhook never appears in logs", () => {
     }
     expect(JSON.stringify(redactConfig(monitor.config))).not.toContain("T0SECRET");
     await monitor.stop();
+  });
+
+  it("a secret holding a quote or a backslash is masked inside JSON log lines too", () => {
+    const lines: string[] = [];
+    const log = new Logger({ json: true, sink: { write: (l) => lines.push(l) } });
+    const password = 'pa"ss\\wo\\rd-T0SECRET';
+    log.addSecret(password);
+    log.warn("smtp login failed", { detail: `password ${password} refused` });
+    expect(lines.join("")).not.toContain("T0SECRET");
+    expect(lines.join("")).toContain("password <redacted> refused");
   });
 
   it("the human-readable log format masks it too", () => {

@@ -34,6 +34,34 @@ describe("filesystem collector", () => {
     expect(calls.filter((c) => c === "/mnt/nfs")).toHaveLength(2);
   });
 
+  it("a mount point mounted over is the last mount's; spaces decoded; bind mounts each reported", async () => {
+    const mounts = [
+      "/dev/vda1 /data ext4 rw 0 0",
+      "tmpfs /data tmpfs rw 0 0", // hides the ext4 /data: statfs("/data") is the tmpfs now
+      "tmpfs /srv tmpfs rw 0 0",
+      "/dev/vdb1 /srv xfs rw 0 0", // a disk mounted over a tmpfs
+      "/dev/vdc1 /mnt/my\\040disk ext4 rw 0 0",
+      "/dev/vdc1 /var/lib/tts ext4 rw 0 0", // a bind mount of the same device elsewhere
+      "overlay / overlay rw 0 0",
+    ].join("\n");
+    const calls: string[] = [];
+    const statfs = async (path: string) => {
+      calls.push(path);
+      return { blocks: 100, bsize: 4096, bavail: 50 };
+    };
+    const samples = await filesystemCollector(["tmpfs", "overlay"], {
+      statfs,
+      mounts: async () => mounts,
+    }).collect(new AbortController().signal);
+    const sizes = samples.filter((s) => s.metric === "tts_host_filesystem_size_bytes").map((s) => s.labels);
+    expect(sizes).toEqual([
+      { mountpoint: "/srv", device: "/dev/vdb1", fstype: "xfs" },
+      { mountpoint: "/mnt/my disk", device: "/dev/vdc1", fstype: "ext4" },
+      { mountpoint: "/var/lib/tts", device: "/dev/vdc1", fstype: "ext4" },
+    ]);
+    expect(calls).toEqual(["/srv", "/mnt/my disk", "/var/lib/tts"]);
+  });
+
   it("the live machine: the root filesystem, in bytes, pseudo filesystems excluded", async () => {
     const samples = await filesystemCollector(["proc", "sysfs", "tmpfs"]).collect(
       new AbortController().signal,

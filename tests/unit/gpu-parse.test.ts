@@ -6,7 +6,10 @@ import {
   GPU_QUERY_ARGS,
   gpuSamples,
   NvidiaSmiOutputError,
+  POWER_FALLBACK_FIELDS,
   parseNvidiaSmi,
+  parseNvidiaSmiOutput,
+  rejectedField,
 } from "../../src/collectors/gpu.ts";
 import { FIXTURES } from "../helpers/tools.ts";
 
@@ -77,6 +80,9 @@ describe("parseNvidiaSmi on real-shaped output", () => {
       "[Unknown Error]",
       "[Insufficient Permissions]",
       "[GPU requires reset]",
+      "[Requested functionality has been deprecated]",
+      "[Unknown]",
+      "ERR!",
       "",
     ]) {
       const line = `0, Tesla T4, GPU-aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee, ${cell}, 1, 40, 100, 15360, 27.5, 70.00, [N/A], 585`;
@@ -109,6 +115,43 @@ describe("parseNvidiaSmi on real-shaped output", () => {
   });
 });
 
+describe("what real drivers print besides the plain rows", () => {
+  it("a warning line before the rows (infoROM) is a message, not a failure", () => {
+    const { gpus, messages } = parseNvidiaSmiOutput(
+      `WARNING: infoROM is corrupted at gpu 0000:02:00.0\n${fixture("a100x4.csv")}`,
+    );
+    expect(messages).toEqual(["WARNING: infoROM is corrupted at gpu 0000:02:00.0"]);
+    expect(gpus).toHaveLength(4);
+  });
+
+  it("a GPU that cannot report its uuid keeps its index, with an empty uuid label", () => {
+    const [gpu] = parseNvidiaSmi(
+      "0, NVIDIA A100-PCIE-40GB, [GPU requires reset], [GPU requires reset], [GPU requires reset], [GPU requires reset], [GPU requires reset], [GPU requires reset], [GPU requires reset], [GPU requires reset], [GPU requires reset], [GPU requires reset]",
+    );
+    expect(gpu).toMatchObject({ index: "0", name: "NVIDIA A100-PCIE-40GB", uuid: "" });
+    expect(gpu?.values.size).toBe(0);
+  });
+
+  it("the field that a driver rejects, as nvidia-smi words it on Linux and on Windows", () => {
+    expect(rejectedField('Field "clocks.sm" is not a valid field to query.\n\n')).toBe("clocks.sm");
+    expect(rejectedField("Field “encoder.stats.sessionCount” is not a valid field to query.")).toBe(
+      "encoder.stats.sessionCount",
+    );
+    expect(rejectedField("NVIDIA-SMI has failed because it couldn't communicate")).toBeUndefined();
+  });
+
+  it("several fields for one metric: the first with a value wins (power.draw, then the newer readings)", () => {
+    const fields = [...GPU_FIELDS, ...POWER_FALLBACK_FIELDS];
+    const row = (draw: string, average: string, instant: string) =>
+      `0, NVIDIA H100 80GB HBM3, GPU-7c1e2f4a-9b3d-4e5f-8a6b-1c2d3e4f5a6b, 1, 0, 36, 13, 81559, ${draw}, 700.00, [N/A], 1980, ${average}, ${instant}`;
+    const power = (text: string) => parseNvidiaSmi(text, fields)[0]?.values.get("tts_gpu_power_draw_watts");
+    expect(power(row("312.84", "300.00", "320.11"))).toBe(312.84);
+    expect(power(row("[N/A]", "300.00", "320.11"))).toBe(300);
+    expect(power(row("[N/A]", "[N/A]", "71.35"))).toBe(71.35);
+    expect(power(row("[N/A]", "[N/A]", "[N/A]"))).toBeUndefined();
+  });
+});
+
 describe("parseNvidiaSmi rejects anything else", () => {
   const reject = (text: string, message: RegExp) => {
     expect(() => parseNvidiaSmi(text)).toThrow(NvidiaSmiOutputError);
@@ -116,15 +159,24 @@ describe("parseNvidiaSmi rejects anything else", () => {
   };
 
   it("the garbage fixture", () =>
-    reject(fixture("garbage.txt"), /unexpected nvidia-smi output, line 1: 1 fields instead of 12/));
+    reject(fixture("garbage.txt"), /unexpected nvidia-smi output, line 3: 4 fields instead of 12/));
+  it("messages only, no data row", () =>
+    reject("No devices were found\n", /line 1: no GPU data row: "No devices were found"/));
+  it("a hexadecimal or otherwise non-decimal number", () =>
+    reject(fixture("rtx3090.csv").replace(" 54,", " 0x36,"), /temperature.gpu = "0x36"/));
   it("nothing at all", () => reject("\n \n", /printed nothing/));
   it("the default table instead of CSV", () =>
     reject(
       "+-----------------------------------------------------------------------------+\n| NVIDIA-SMI 535.54.03",
       /line 1/,
     ));
-  it("a header line (csv without noheader)", () =>
-    reject(`${GPU_FIELDS.map((f) => f.field).join(", ")}\n${fixture("rtx3090.csv")}`, /index "index"/));
+  it("a header line (csv without noheader) is set aside, the rows still parse", () => {
+    const { gpus, messages } = parseNvidiaSmiOutput(
+      `${GPU_FIELDS.map((f) => f.field).join(", ")}\n${fixture("rtx3090.csv")}`,
+    );
+    expect(messages).toEqual([GPU_FIELDS.map((f) => f.field).join(", ")]);
+    expect(gpus.map((g) => g.values.get("tts_gpu_usage_percent"))).toEqual([37]);
+  });
   it("units left in (csv without nounits)", () =>
     reject(
       "0, NVIDIA GeForce RTX 3090, GPU-5a3c9f1e-7b2d-4c8a-9e61-0f4d2b8c7a13, 37 %, 12 %, 54, 3821 MiB, 24576 MiB, 112.45 W, 350.00 W, 41 %, 1695 MHz",

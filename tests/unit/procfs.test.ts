@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import os from "node:os";
 import { describe, expect, it } from "vitest";
+import { memoryCollector } from "../../src/collectors/host.ts";
 import {
   parseDiskstats,
   parseMeminfo,
@@ -56,6 +57,35 @@ Active(anon):     120000 kB
   });
   it("the live MemTotal equals os.totalmem()", () => {
     expect(parseMeminfo(readFileSync("/proc/meminfo", "utf8")).get("MemTotal")).toBe(os.totalmem());
+  });
+});
+
+describe("memory collector", () => {
+  const collect = async (text: string) =>
+    Object.fromEntries(
+      (await memoryCollector({ meminfo: async () => text }).collect(new AbortController().signal)).map(
+        (s) => [s.metric, s.value],
+      ),
+    );
+
+  it("a kernel without MemAvailable (before 3.14): free + buffers + cache + reclaimable slab", async () => {
+    const m = await collect(
+      "MemTotal:        1000 kB\nMemFree:          100 kB\nBuffers:           50 kB\nCached:           200 kB\nSReclaimable:      50 kB\nSwapTotal:          0 kB\nSwapFree:           0 kB\n",
+    );
+    expect(m.tts_host_memory_used_bytes).toBe(600 * 1024);
+    expect(m.tts_host_memory_usage_ratio).toBeCloseTo(0.6, 12);
+    expect(m.tts_host_swap_usage_ratio).toBe(0);
+  });
+
+  it("a container view where MemAvailable exceeds MemTotal: used is 0, never negative", async () => {
+    const m = await collect("MemTotal:        1000 kB\nMemFree:          900 kB\nMemAvailable:    1200 kB\n");
+    expect(m.tts_host_memory_used_bytes).toBe(0);
+    expect(m.tts_host_memory_usage_ratio).toBe(0);
+    expect(m.tts_host_swap_total_bytes).toBeUndefined();
+  });
+
+  it("no MemTotal: the collector fails with a message naming the file", async () => {
+    await expect(collect("Nonsense: 1 kB\n")).rejects.toThrow(/\/proc\/meminfo lacks MemTotal/);
   });
 });
 
