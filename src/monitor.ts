@@ -1,4 +1,5 @@
 import { EventEmitter } from "node:events";
+import { readFileSync } from "node:fs";
 import type { Server } from "node:http";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import pkg from "../package.json" with { type: "json" };
@@ -92,6 +93,7 @@ export class TTSPerformanceMonitor {
   /** "probe" (ProbeResult), "config-change" ({ setting, value, at }), and later "alert". */
   readonly events = new EventEmitter();
   readonly #probes: ProbeRunner;
+  #engines: Map<string, BuiltEngine>;
   readonly #analysis: AnalysisPipeline | undefined;
   #lastProbe = new Map<string, ProbeResult>();
   /** In-process alerts (src/alerts): thresholds, config rules and addAlert() rules. */
@@ -108,6 +110,7 @@ export class TTSPerformanceMonitor {
       this.#config = loadConfig(this.#configPath, env);
     }
     this.log.addSecret(this.#config.alerts.slack_webhook);
+    this.#addEngineSecrets(this.#config);
     this.#runner = this.#makeRunner();
     const ingest = this.#config.ingest;
     this.recorder = new SynthesisRecorder(this.registry, {
@@ -120,29 +123,16 @@ export class TTSPerformanceMonitor {
     this.#analysis = this.#config.monitoring.audio_analysis
       ? new AnalysisPipeline(this.registry, this.log)
       : undefined;
-    const context = { defaultTimeoutSeconds: this.#config.probes.timeout_seconds, env };
-    const engines = this.#config.engines.flatMap((e, i) => {
-      if (!e.enabled) return [];
-      try {
-        return [createEngine(e, context)];
-      } catch (err) {
-        // A config that cannot work (an unknown embedded voice, an empty command) is a config error.
-        throw new ConfigError(this.#configPath ?? "<config object>", [
-          {
-            path: `$.engines[${i}]`,
-            expected: "an engine config that can run",
-            got: err instanceof Error ? err.message : String(err),
-          },
-        ]);
-      }
-    });
+    this.#engines = this.#buildEngines(this.#config, new Map());
     this.#probes = new ProbeRunner(
-      engines,
+      [...this.#engines.values()].map((e) => e.engine),
       {
         intervalSeconds: () => this.#config.probes.interval_seconds,
         texts: () => this.#config.probes.texts,
         timeoutMs: (engine) => this.#engineTimeoutMs(engine),
-        enabled: (engine) => this.#config.engines.find((e) => e.name === engine.name)?.enabled ?? false,
+        enabled: (engine) =>
+          this.#config.tool_info.enabled &&
+          (this.#config.engines.find((e) => e.name === engine.name)?.enabled ?? false),
       },
       (result) => this.#onProbe(result),
     );
@@ -190,6 +180,40 @@ export class TTSPerformanceMonitor {
       this.registry
         .gauge("tts_exporter_config_last_reload_success_timestamp_seconds")
         .set(Math.floor(Date.now() / 1000));
+  }
+
+  /**
+   * One engine per enabled config entry. An entry whose settings (and the default timeout it
+   * inherits) did not change keeps its running engine, so a reload does not restart an embedded
+   * voice or drop a Wyoming connection that still works. Throws ConfigError for an entry that
+   * cannot run (an unknown embedded voice, an empty command).
+   */
+  #buildEngines(config: Config, current: ReadonlyMap<string, BuiltEngine>): Map<string, BuiltEngine> {
+    const env = this.#options.env ?? process.env;
+    const context = { defaultTimeoutSeconds: config.probes.timeout_seconds, env };
+    const built = new Map<string, BuiltEngine>();
+    config.engines.forEach((e, i) => {
+      if (!e.enabled) return;
+      const { enabled: _, ...settings } = e;
+      const key = JSON.stringify([settings, config.probes.timeout_seconds]);
+      const kept = current.get(e.name);
+      if (kept?.key === key) {
+        built.set(e.name, kept);
+        return;
+      }
+      try {
+        built.set(e.name, { key, engine: createEngine(e, context) });
+      } catch (err) {
+        throw new ConfigError(this.#configPath ?? "<config object>", [
+          {
+            path: `$.engines[${i}]`,
+            expected: "an engine config that can run",
+            got: err instanceof Error ? err.message : String(err),
+          },
+        ]);
+      }
+    });
+    return built;
   }
 
   #engineTimeoutMs(engine: Engine): number {
@@ -418,20 +442,47 @@ export class TTSPerformanceMonitor {
       this.log.info("exporter listening", { address: boundAddress(this.#server), metrics: "/metrics" });
     }
     // Started only once the port is bound: a port in use stops the process before anything runs.
-    this.#runner.start();
+    if (this.#config.tool_info.enabled) this.#runner.start();
+    else this.#logDisabled();
     this.#probes.start();
     this.#ready = true;
   }
 
+  /** Engines' API keys and auth header values are masked in every log line, like the webhook. */
+  #addEngineSecrets(config: Config): void {
+    const env = this.#options.env ?? process.env;
+    for (const e of config.engines) {
+      if ("api_key_env" in e && e.api_key_env !== undefined) this.log.addSecret(env[e.api_key_env]);
+      const auth = "auth_header" in e ? e.auth_header : undefined;
+      if (auth?.value_env !== undefined) this.log.addSecret(env[auth.value_env]);
+      if (auth?.value_file !== undefined) {
+        try {
+          this.log.addSecret(readFileSync(auth.value_file, "utf8").trim());
+        } catch {
+          // Unreadable now: the engine reports it as an `auth` failure at its next request.
+        }
+      }
+    }
+  }
+
+  #logDisabled(): void {
+    this.log.warn(
+      "monitoring is switched off (tool_info.enabled is false): no collectors and no probes; the endpoints and ingestion stay up",
+    );
+  }
+
   /**
-   * Re-reads the config file (SIGHUP). A bad file is rejected and the running config stays; the
-   * listen address cannot change without a restart.
+   * Re-reads the config file (SIGHUP). A bad file is rejected and the running config stays. Engines
+   * added, changed or removed take effect at once (an unchanged engine keeps running); the listen
+   * addresses cannot change without a restart.
    */
   reload(): boolean {
     if (this.#configPath === undefined) return false;
     let next: Config;
+    let engines: Map<string, BuiltEngine>;
     try {
       next = loadConfig(this.#configPath, this.#options.env ?? process.env);
+      engines = this.#buildEngines(next, this.#engines);
     } catch (err) {
       this.#markConfigLoaded(false);
       this.log.error("config reload rejected; keeping the running config", {
@@ -442,14 +493,30 @@ export class TTSPerformanceMonitor {
     if (next.server.listen_address !== this.#config.server.listen_address) {
       this.log.warn("server.listen_address changed: restart the exporter to apply it");
     }
+    const wasEnabled = this.#config.tool_info.enabled;
     this.#config = next;
     this.log.addSecret(next.alerts.slack_webhook);
+    this.#addEngineSecrets(next);
     const previous = this.#runner;
     previous.stop();
     this.#runner = this.#makeRunner();
     // Series of collectors switched off must go, not freeze at their last value.
-    previous.release(this.#runner.names);
-    if (this.#started) this.#runner.start();
+    previous.release(next.tool_info.enabled ? this.#runner.names : []);
+    if (this.#started && next.tool_info.enabled) this.#runner.start();
+    if (this.#started && wasEnabled && !next.tool_info.enabled) this.#logDisabled();
+    // A removed engine's probe gauges go too; its counters stay (they are cumulative).
+    for (const name of this.#engines.keys()) {
+      if (engines.has(name)) continue;
+      for (const gauge of [
+        "tts_probe_success",
+        "tts_probe_duration_seconds",
+        "tts_probe_last_run_timestamp_seconds",
+      ] as const)
+        this.registry.gauge(gauge).remove({ engine: name });
+    }
+    this.#engines = engines;
+    this.recorder.knowEngines(engines.keys());
+    this.#probes.setEngines([...engines.values()].map((e) => e.engine));
     this.#markConfigLoaded(true);
     this.log.info("config reloaded", { file: this.#configPath });
     return true;
@@ -531,6 +598,12 @@ export class TTSPerformanceMonitor {
     this.#server = undefined;
     this.#started = false;
   }
+}
+
+/** A running engine and the settings it was built from (to tell, on reload, whether to rebuild it). */
+interface BuiltEngine {
+  readonly key: string;
+  readonly engine: Engine;
 }
 
 /** The analysis of a successful probe's audio (the probe text is what was said). */

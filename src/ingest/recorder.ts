@@ -182,6 +182,11 @@ export class SynthesisRecorder {
     this.#install();
   }
 
+  /** Engines added to the config (reload): always accepted from now on, never folded. */
+  knowEngines(names: Iterable<string>): void {
+    for (const name of names) this.#known.add(name);
+  }
+
   #engineLabel(engine: string, source: Source): string {
     if (source === "probe" || this.#known.has(engine) || this.#ingested.has(engine)) return engine;
     if (this.#ingested.size >= this.options.maxEngines) {

@@ -34,6 +34,9 @@ export class MetricsRegistry {
           : def.type === "gauge"
             ? new Gauge(common)
             : new Histogram({ ...common, buckets: [...("buckets" in def ? def.buckets : [])] });
+      // prom-client gives an unlabelled gauge the value 0 before anything is measured; a
+      // measurement not taken yet (a collector switched off, or not run yet) must be absent instead.
+      if (metric instanceof Gauge && def.labels.length === 0) unset(metric);
       this.#metrics.set(name, metric);
     }
   }
@@ -71,7 +74,7 @@ export class MetricsRegistry {
     for (const name of families) {
       const m = this.#get(name);
       if (m instanceof Histogram) throw new Error(`replace() does not apply to histogram ${name}`);
-      m.reset();
+      unset(m);
     }
     for (const s of samples) {
       const m = this.#get(s.metric);
@@ -82,7 +85,11 @@ export class MetricsRegistry {
 
   /** Removes every series of the families (the source is gone: no stale values, no fake zeros). */
   clear(families: readonly MetricName[]): void {
-    for (const name of families) this.#get(name).reset();
+    for (const name of families) {
+      const m = this.#get(name);
+      if (m instanceof Histogram) m.reset();
+      else unset(m);
+    }
   }
 
   /** Serves a family from a custom collectable instead of the prom-client object (hot paths). */
@@ -111,6 +118,15 @@ export class MetricsRegistry {
       contentType: openMetrics ? OPENMETRICS_CONTENT_TYPE : TEXT_CONTENT_TYPE,
     };
   }
+}
+
+/**
+ * Removes every series of a gauge or counter, the unlabelled one too (prom-client's reset() puts an
+ * unlabelled metric back at 0). The next set()/inc() creates the series again.
+ */
+function unset(metric: Counter<string> | Gauge<string>): void {
+  metric.reset();
+  (metric as unknown as { hashMap: Record<string, unknown> }).hashMap = {};
 }
 
 export interface Sample {

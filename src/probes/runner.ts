@@ -53,6 +53,27 @@ export class ProbeRunner {
     return this.#run(slot);
   }
 
+  /**
+   * Replaces the probed engines (config reload). An engine kept by identity keeps its schedule; a
+   * new one is probed at once; a removed one is no longer scheduled and is closed once its probe in
+   * flight, if any, has ended.
+   */
+  setEngines(engines: readonly Engine[]): void {
+    const next = new Map(engines.map((e) => [e.name, e] as const));
+    for (const [name, slot] of this.#slots) {
+      if (next.get(name) === slot.engine) continue;
+      clearTimeout(slot.timer);
+      this.#slots.delete(name);
+      void Promise.resolve(slot.inFlight).then(() => slot.engine.close?.());
+    }
+    for (const engine of engines) {
+      if (this.#slots.has(engine.name)) continue;
+      const slot: Slot = { engine, next: 0 };
+      this.#slots.set(engine.name, slot);
+      this.#schedule(slot, 0);
+    }
+  }
+
   /** Re-plans every engine's next probe (after an interval change or an engine being enabled). */
   reschedule(): void {
     for (const slot of this.#slots.values()) {
@@ -69,7 +90,7 @@ export class ProbeRunner {
   #schedule(slot: Slot, delayMs: number): void {
     if (this.#stopped) return;
     slot.timer = setTimeout(() => {
-      if (this.#stopped) return;
+      if (this.#stopped || this.#slots.get(slot.engine.name) !== slot) return;
       if (this.schedule.enabled(slot.engine) && !slot.inFlight) void this.#run(slot);
       this.#schedule(slot, this.#delay());
     }, delayMs);

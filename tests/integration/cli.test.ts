@@ -272,6 +272,100 @@ describe("SIGHUP reloads the config", () => {
   });
 });
 
+describe("SIGHUP reloads the engines", () => {
+  it("an added engine is probed at once, a removed one loses its probe gauges, an unchanged one keeps running", async () => {
+    requireBinary("/usr/bin/espeak-ng", "espeak-ng");
+    requireBinary("/usr/bin/flite", "flite");
+    const espeak = { name: "espeak", type: "command", command: ["espeak-ng", "--stdout", "{text}"] };
+    const flite = { name: "flite", type: "command", command: ["flite", "-t", "{text}", "-o", "{out}"] };
+    const exporter = await startExporter({
+      config: { engines: [espeak], monitoring: { audio_analysis: false }, probes: { interval_seconds: 30 } },
+    });
+    const probed = (engine: string) =>
+      waitFor(`a probe of ${engine}`, async () => {
+        const { body } = await httpGet(`${exporter.url}/metrics`);
+        return body.includes(`tts_probe_success{engine="${engine}"} 1`) ? body : undefined;
+      });
+    const first = await probed("espeak");
+    const lastRun = (body: string, engine: string) =>
+      new RegExp(`tts_probe_last_run_timestamp_seconds\\{engine="${engine}"\\} (\\S+)`).exec(body)?.[1];
+    const espeakRun = lastRun(first, "espeak");
+    const port = exporter.port;
+    const write = (engines: unknown[]) =>
+      writeFileSync(
+        exporter.configFile,
+        `${JSON.stringify({
+          ...BASE_CONFIG,
+          engines,
+          monitoring: { interval_seconds: 1, audio_analysis: false },
+          probes: { interval_seconds: 30 },
+          server: { listen_address: `127.0.0.1:${port}` },
+        })}\n`,
+      );
+
+    write([espeak, flite]);
+    exporter.child.kill("SIGHUP");
+    const both = await probed("flite");
+    // The unchanged engine was not rebuilt: no new probe of it before its 30 s interval.
+    expect(lastRun(both, "espeak")).toBe(espeakRun);
+
+    write([flite]);
+    exporter.child.kill("SIGHUP");
+    const after = await waitFor("espeak's probe gauges to go", async () => {
+      const { body } = await httpGet(`${exporter.url}/metrics`);
+      return body.includes('tts_probe_success{engine="espeak"}') ? undefined : body;
+    });
+    expect(after).toContain('tts_probe_success{engine="flite"} 1');
+    expect(after).toContain("tts_exporter_config_last_reload_successful 1");
+    expect(await exporter.stop()).toEqual({ code: 0, signal: null });
+  });
+
+  it("an engine that cannot run refuses the reload and the running engines stay", async () => {
+    const exporter = await startExporter({ config: { monitoring: { audio_analysis: false } } });
+    await waitFor("a probe of the embedded engine", async () => {
+      const { body } = await httpGet(`${exporter.url}/metrics`);
+      return body.includes('tts_probe_success{engine="embedded"} 1') ? true : undefined;
+    });
+    writeFileSync(
+      exporter.configFile,
+      `${JSON.stringify({
+        ...BASE_CONFIG,
+        engines: [{ name: "embedded", type: "embedded", voice: "no-such-voice" }],
+        server: { listen_address: `127.0.0.1:${exporter.port}` },
+      })}\n`,
+    );
+    exporter.child.kill("SIGHUP");
+    const refused = await waitFor("the refused reload", async () => {
+      const { body } = await httpGet(`${exporter.url}/metrics`);
+      return body.includes("tts_exporter_config_last_reload_successful 0") ? body : undefined;
+    });
+    expect(refused).toContain('tts_probe_success{engine="embedded"} 1');
+    const error = exporter.logs().find((l) => l.msg === "config reload rejected; keeping the running config");
+    expect(String(error?.error)).toContain("$.engines[0]");
+  });
+});
+
+describe("tool_info.enabled: false", () => {
+  it("switches collectors and scheduled probes off; the endpoints and ingestion stay up", async () => {
+    const exporter = await startExporter({ config: { tool_info: { enabled: false } } });
+    await new Promise((r) => setTimeout(r, 2500));
+    const posted = await fetch(`${exporter.url}/api/v1/syntheses`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ engine: "mine", latency_ms: 120 }),
+    });
+    expect(posted.status).toBe(202);
+    const { body } = await httpGet(`${exporter.url}/metrics`);
+    expect(body).toContain("tts_exporter_build_info{");
+    expect(body).not.toMatch(/^tts_host_/m);
+    expect(body).not.toContain("tts_exporter_collector_success{");
+    expect(body).not.toContain("tts_probe_success{");
+    expect(body).toContain('tts_latency_seconds_count{engine="mine",voice="default",source="ingest"} 1');
+    expect((await httpGet(`${exporter.url}/-/ready`)).status).toBe(200);
+    expect(exporter.logs().some((l) => String(l.msg).startsWith("monitoring is switched off"))).toBe(true);
+  });
+});
+
 describe("secrets in files", () => {
   it("an ingestion token file that cannot be read: exit 2 naming the key, no stack trace, nothing started", async () => {
     const port = await freePort();
