@@ -34,6 +34,11 @@ const actionSchema = z
     message: "exactly one of url (a webhook) or command (argv array)",
   });
 
+const httpUrl = z
+  .string()
+  .regex(/^https?:\/\/[^\s/?#]+[^\s?#]*$/, "an http(s) URL without query or fragment")
+  .transform((u) => u.replace(/\/+$/, ""));
+
 export const alertsSchema = z
   .strictObject({
     email_notifications: z.boolean().default(false),
@@ -42,6 +47,10 @@ export const alertsSchema = z
     /** File holding the Slack webhook URL (a secret), instead of slack_webhook. */
     slack_webhook_file: z.string().min(1).optional(),
     dashboard_alerts: z.boolean().default(true),
+    /** Grafana as the people who get the alerts open it: the generated rules' dashboard_url. */
+    grafana_url: httpUrl.default("http://localhost:3000"),
+    /** Where the runbooks are published (e.g. a wiki or the repository's web page): the rules' runbook_url is <this>/<Alert>.md. */
+    runbook_base_url: httpUrl.optional(),
     smtp: z
       .strictObject({
         host: z.string().min(1),

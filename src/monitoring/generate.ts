@@ -3,7 +3,7 @@ import { dirname, join } from "node:path";
 import type { Config } from "../config/schema.ts";
 import { metricsReference } from "./metrics-doc.ts";
 import { monitoringFiles } from "./monitoring-files.ts";
-import { productionProfile } from "./profile.ts";
+import { productionProfile, withConfigLinks } from "./profile.ts";
 
 export interface GeneratedFile {
   /** Path relative to the output root (the repository root by default). */
@@ -15,7 +15,7 @@ export interface GeneratedFile {
 export function generateAll(config: Config): GeneratedFile[] {
   return [
     { path: "docs/metrics.md", content: metricsReference() },
-    ...monitoringFiles(config, productionProfile),
+    ...monitoringFiles(config, withConfigLinks(productionProfile, config.alerts)),
   ];
 }
 

@@ -19,8 +19,12 @@ function repositoryWebUrl(): string | undefined {
   }
 }
 
-/** `docs/runbooks/<alert>.md`, or its URL on the repository's web page when package.json names one. */
-export function runbookUrl(alert: string): string {
+/**
+ * `<alerts.runbook_base_url>/<alert>.md` when the config names where runbooks are published; else
+ * `docs/runbooks/<alert>.md`, or its URL on the repository's web page when package.json names one.
+ */
+export function runbookUrl(alert: string, profile?: MonitoringProfile): string {
+  if (profile?.runbookBaseUrl) return `${profile.runbookBaseUrl}/${alert}.md`;
   const repo = repositoryWebUrl();
   const path = `${RUNBOOK_DIR}/${alert}.md`;
   return repo ? `${repo}/blob/main/${path}` : path;

@@ -32,6 +32,16 @@ export interface MonitoringProfile {
   };
   /** Grafana as users open it (compose publishes 3000), for the alerts' dashboard_url. */
   readonly grafanaUrl: string;
+  /** Where runbooks are published (alerts.runbook_base_url); unset: the repository's docs/runbooks. */
+  readonly runbookBaseUrl?: string | undefined;
+}
+
+/** A profile with the links the config names (alerts.grafana_url, alerts.runbook_base_url). */
+export function withConfigLinks(
+  profile: MonitoringProfile,
+  alerts: { readonly grafana_url: string; readonly runbook_base_url?: string | undefined },
+): MonitoringProfile {
+  return { ...profile, grafanaUrl: alerts.grafana_url, runbookBaseUrl: alerts.runbook_base_url };
 }
 
 export const productionProfile: MonitoringProfile = {

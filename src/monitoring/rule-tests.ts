@@ -55,7 +55,7 @@ function expected(
     exp_annotations: {
       summary: spec.summary,
       description: spec.description(v),
-      runbook_url: runbookUrl(spec.alert),
+      runbook_url: runbookUrl(spec.alert, profile),
       dashboard_url: dashboardUrl(profile, spec.dashboard, vars),
     },
   };

@@ -557,7 +557,7 @@ export function alertingRules(spec: AlertSpec, profile: MonitoringProfile): Aler
     annotations: {
       summary: spec.summary,
       description: spec.description(v),
-      runbook_url: runbookUrl(spec.alert),
+      runbook_url: runbookUrl(spec.alert, profile),
       dashboard_url: dashboardUrl(profile, spec.dashboard, vars),
     },
   }));

@@ -49,6 +49,36 @@ describe("generated monitoring files", () => {
     }
   });
 
+  it("link to the Grafana and runbooks the config names, and their promtool tests still pass", async () => {
+    const linked = parseConfig(
+      {
+        alerts: {
+          grafana_url: "https://grafana.example.com/",
+          runbook_base_url: "https://wiki.example.com/tts/runbooks",
+        },
+      },
+      "<test>",
+      {},
+    );
+    const dir = mkdtempSync(join(tmpdir(), "tts-linked-"));
+    try {
+      await writeGenerated(generateAll(linked), dir);
+      const rules = readFileSync(join(dir, "alerting-rules/tts-monitor.rules.yml"), "utf8");
+      expect(rules).toContain(
+        "dashboard_url: https://grafana.example.com/d/tts-engine/tts-per-engine?var-engine={{ $labels.engine | urlquery }}",
+      );
+      expect(rules).toContain("runbook_url: https://wiki.example.com/tts/runbooks/TTSLatencyHigh.md");
+      expect(rules).not.toContain("localhost:3000");
+      const r = run(PROMTOOL, ["test", "rules", "alerting-rules/tests/tts-monitor.test.yml"], dir);
+      expect(r.code, r.output).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    expect(() => parseConfig({ alerts: { grafana_url: "grafana:3000" } }, "<test>", {})).toThrow(
+      /alerts\.grafana_url/,
+    );
+  });
+
   it("are deterministic and fast", async () => {
     const start = performance.now();
     const a = generateAll(config);
