@@ -6,6 +6,7 @@ import pkg from "../package.json" with { type: "json" };
 import { AlertEvaluator, type AlertSpec } from "./alerts/evaluator.ts";
 import { decodeAudio } from "./audio/decode.ts";
 import type { DecodedAudio } from "./audio/format.ts";
+import { QUALITY_SCORE_VERSION } from "./audio/quality-score.ts";
 import { collectorTimeoutSeconds, enabledCollectors } from "./collectors/index.ts";
 import { CollectorRunner } from "./collectors/runner.ts";
 import { ConfigError, loadConfig, parseConfig, readSecretFile } from "./config/load.ts";
@@ -146,7 +147,10 @@ export class TTSPerformanceMonitor {
     });
     this.registry
       .gauge("tts_exporter_build_info")
-      .set({ version: VERSION, nodejs_version: process.version }, 1);
+      .set(
+        { version: VERSION, nodejs_version: process.version, quality_score_version: QUALITY_SCORE_VERSION },
+        1,
+      );
     this.registry.gauge("tts_exporter_start_time_seconds").set(Math.floor(Date.now() / 1000));
     this.#markConfigLoaded(true);
   }

@@ -356,7 +356,7 @@ describe("tool_info.enabled: false", () => {
     });
     expect(posted.status).toBe(202);
     const { body } = await httpGet(`${exporter.url}/metrics`);
-    expect(body).toContain("tts_exporter_build_info{");
+    expect(body).toMatch(/tts_exporter_build_info\{[^}]*quality_score_version="\d+"\} 1/);
     expect(body).not.toMatch(/^tts_host_/m);
     expect(body).not.toContain("tts_exporter_collector_success{");
     expect(body).not.toContain("tts_probe_success{");
