@@ -17,7 +17,8 @@ export function summaryLines(m: CurrentMetrics, extra: readonly string[] = []): 
   ];
   if (m.gpus.length === 0) {
     const gpu = m.collectors.gpu;
-    lines.push(`  GPU  none${gpu && !gpu.success && gpu.error ? ` (${gpu.error.slice(0, 80)})` : ""}`);
+    const why = gpu && !gpu.success && gpu.error ? gpu.error : undefined;
+    lines.push(`  GPU  none${why ? ` (${why.length > 80 ? `${why.slice(0, 79)}…` : why})` : ""}`);
   }
   for (const g of m.gpus) {
     const temp = g.temperatureCelsius === undefined ? "—" : `${g.temperatureCelsius} °C`;
