@@ -158,7 +158,7 @@ export async function main(argv: string[]): Promise<void> {
       default: "config/config.json",
       // Without it, a bare `--config` silently means the default file.
       requiresArg: true,
-      describe: "Config file (JSON, see SPEC §4)",
+      describe: "Config file (JSON; README, Configuration)",
     })
     .check((a) => (a.config === "" ? "--config needs a file name" : true))
     .option("log-level", {

@@ -96,6 +96,76 @@ function expectation(issue: z.core.$ZodIssue): string {
   }
 }
 
+interface ZodDefLike {
+  readonly type?: string;
+  readonly shape?: Record<string, { _zod: { def: ZodDefLike } }>;
+  readonly innerType?: { _zod: { def: ZodDefLike } };
+  readonly in?: { _zod: { def: ZodDefLike } };
+  readonly element?: { _zod: { def: ZodDefLike } };
+  readonly valueType?: { _zod: { def: ZodDefLike } };
+  readonly options?: ReadonlyArray<{ _zod: { def: ZodDefLike } }>;
+  readonly values?: readonly unknown[];
+}
+
+/**
+ * The keys the schema accepts in the object at `path` (for "unknown key" messages), following
+ * defaults, pipes, arrays, records and the engine union (picked by the input's `type`); undefined
+ * when the schema cannot say.
+ */
+function allowedKeys(schema: z.ZodType, path: readonly PropertyKey[], input: unknown): string[] | undefined {
+  let def = (schema as unknown as { _zod: { def: ZodDefLike } })._zod.def;
+  let value: unknown = input;
+  const unwrap = () => {
+    for (;;) {
+      if (def.innerType) def = def.innerType._zod.def;
+      else if (def.type === "pipe" && def.in) def = def.in._zod.def;
+      else if (def.type === "union" && def.options) {
+        const type = (value as { type?: unknown } | undefined)?.type;
+        const match = def.options.find((o) => o._zod.def.shape?.type?._zod.def.values?.includes(type));
+        if (!match) return;
+        def = match._zod.def;
+      } else return;
+    }
+  };
+  for (const segment of path) {
+    unwrap();
+    if (def.type === "object" && def.shape && typeof segment === "string" && def.shape[segment]) {
+      def = def.shape[segment]._zod.def;
+    } else if (def.type === "array" && def.element) def = def.element._zod.def;
+    else if (def.type === "record" && def.valueType) def = def.valueType._zod.def;
+    else return undefined;
+    value = (value as Record<PropertyKey, unknown> | undefined)?.[segment as never];
+  }
+  unwrap();
+  return def.type === "object" && def.shape ? Object.keys(def.shape) : undefined;
+}
+
+/** "no such key": with the closest allowed key when one is a likely typo, and the allowed keys. */
+function unknownKeyExpectation(key: string, allowed: readonly string[] | undefined): string {
+  if (!allowed || allowed.length === 0) return "no such key (unknown key)";
+  const close = allowed
+    .map((k) => ({ k, d: editDistance(key.toLowerCase(), k.toLowerCase()) }))
+    .filter(({ k, d }) => d <= Math.max(2, Math.floor(k.length / 3)))
+    .sort((a, b) => a.d - b.d)[0];
+  return `no such key (unknown key${close ? `, did you mean "${close.k}"?` : ""}; allowed here: ${allowed.join(", ")})`;
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min(
+        (prev[j] ?? 0) + 1,
+        (row[j - 1] ?? 0) + 1,
+        (prev[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    }
+    prev = row;
+  }
+  return prev[b.length] ?? 0;
+}
+
 /** Turns schema issues into problems with a path, an expectation and the value found. */
 export function toProblems(error: z.ZodError, input: unknown): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
@@ -104,7 +174,7 @@ export function toProblems(error: z.ZodError, input: unknown): ConfigProblem[] {
       for (const key of issue.keys) {
         problems.push({
           path: jsonPath([...issue.path, key]),
-          expected: "no such key (unknown key; check the spelling against SPEC §4)",
+          expected: unknownKeyExpectation(key, allowedKeys(configSchema, issue.path, input)),
           got: describeAt(valueAt(input, [...issue.path, key]), [...issue.path, key], true),
         });
       }

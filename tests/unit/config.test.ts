@@ -173,9 +173,16 @@ describe("config errors name the file, the JSON path, what was expected and what
       "$.monitorin",
       "$.thresholds.latency_max",
     ]);
-    expect(byPath["$.thresholds.latency_max"]?.expected).toMatch(/unknown key/);
+    expect(byPath["$.thresholds.latency_max"]?.expected).toBe(
+      'no such key (unknown key, did you mean "latency_max_ms"?; allowed here: latency_max_ms, gpu_temp_max, memory_usage_max, quality_score_min, cache_hit_rate_min)',
+    );
     expect(byPath["$.thresholds.latency_max"]?.got).toBe("number 300");
     expect(byPath["$.monitorin"]?.got).toBe("an object");
+    expect(byPath["$.monitorin"]?.expected).toMatch(/did you mean "monitoring"\?/);
+    // The engine's own keys (embedded: no url), picked by its type.
+    expect(byPath["$.engines[0].url"]?.expected).toBe(
+      "no such key (unknown key; allowed here: name, enabled, timeout_seconds, voice, process, auth_header, type)",
+    );
   });
 
   it("a missing file", () => {
