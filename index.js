@@ -5,4 +5,12 @@ import { register } from "tsx/esm/api";
 register();
 const api = await import("./src/index.ts");
 
-export const { TTSPerformanceMonitor, ConfigError, loadConfig, parseConfig, Logger, catalog } = api;
+export const {
+  TTSPerformanceMonitor,
+  ConfigError,
+  loadConfig,
+  parseConfig,
+  Logger,
+  catalog,
+  AlertExpressionError,
+} = api;

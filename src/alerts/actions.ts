@@ -28,9 +28,17 @@ export class ActionRunner {
     return Object.hasOwn(this.actions, name);
   }
 
+  get names(): string[] {
+    return Object.keys(this.actions);
+  }
+
+  /** Runs one action; never rejects (the evaluator fires and forgets), the outcome is logged and counted. */
   async run(name: string, event: AlertEvent): Promise<ActionResult> {
-    const action = this.actions[name];
-    if (!action) throw new RangeError(`no action named ${JSON.stringify(name)} in alerts.actions`);
+    const action = Object.hasOwn(this.actions, name) ? this.actions[name] : undefined;
+    if (!action) {
+      this.log.error("alert action failed", { action: name, alert: event.id, detail: "no such action" });
+      return "failure";
+    }
     const started = performance.now();
     let result: ActionResult;
     let detail: string | undefined;

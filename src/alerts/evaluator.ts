@@ -19,6 +19,7 @@ import {
   formatValue,
   parseCondition,
 } from "./expression.ts";
+import { THRESHOLD_ALERT_NAMES } from "./names.ts";
 import { CHANNELS, type Channel } from "./schema.ts";
 import type { AlertEvent, Notifier, Severity } from "./types.ts";
 
@@ -59,6 +60,7 @@ interface Instance {
   firing: AlertEvent | undefined;
   /** Whether the current episode was notified (cooldown may have held it back). */
   notified: boolean;
+  /** Last firing or resolved notification of this instance: the start of its cooldown. */
   lastNotifiedAt: number | undefined;
 }
 
@@ -70,13 +72,43 @@ const THRESHOLD_RULES: ReadonlyArray<{
   key: ThresholdKey;
   severity: Severity;
 }> = [
-  { name: "TTSHighLatency", metric: "latency", op: ">", key: "latency_max_ms", severity: "warning" },
-  { name: "GPUTemperatureHigh", metric: "gpu_temp", op: ">", key: "gpu_temp_max", severity: "critical" },
-  { name: "HostMemoryHigh", metric: "memory", op: ">", key: "memory_usage_max", severity: "warning" },
-  { name: "GPUMemoryHigh", metric: "gpu_memory", op: ">", key: "memory_usage_max", severity: "warning" },
-  { name: "TTSQualityLow", metric: "quality", op: "<", key: "quality_score_min", severity: "warning" },
   {
-    name: "TTSCacheHitRateLow",
+    name: THRESHOLD_ALERT_NAMES.latency,
+    metric: "latency",
+    op: ">",
+    key: "latency_max_ms",
+    severity: "warning",
+  },
+  {
+    name: THRESHOLD_ALERT_NAMES.gpu_temp,
+    metric: "gpu_temp",
+    op: ">",
+    key: "gpu_temp_max",
+    severity: "critical",
+  },
+  {
+    name: THRESHOLD_ALERT_NAMES.memory,
+    metric: "memory",
+    op: ">",
+    key: "memory_usage_max",
+    severity: "warning",
+  },
+  {
+    name: THRESHOLD_ALERT_NAMES.gpu_memory,
+    metric: "gpu_memory",
+    op: ">",
+    key: "memory_usage_max",
+    severity: "warning",
+  },
+  {
+    name: THRESHOLD_ALERT_NAMES.quality,
+    metric: "quality",
+    op: "<",
+    key: "quality_score_min",
+    severity: "warning",
+  },
+  {
+    name: THRESHOLD_ALERT_NAMES.cache_hit_rate,
     metric: "cache_hit_rate",
     op: "<",
     key: "cache_hit_rate_min",
@@ -143,12 +175,13 @@ export class AlertEvaluator {
         severity: t.severity,
       });
     }
+    // Actions are read once, at start: rules are checked against what will actually run.
+    this.#actions = new ActionRunner(config.alerts.actions, options.env, options.registry, options.log);
     config.alerts.rules.forEach((r, i) => {
       const spec: AlertSpec = typeof r === "string" ? { condition: r } : specFromConfig(r);
       this.#add(spec, "config", `rule_${i + 1}`);
     });
     this.#dispatcher = this.#makeDispatcher();
-    this.#actions = new ActionRunner(config.alerts.actions, options.env, options.registry, options.log);
   }
 
   #makeDispatcher(): Dispatcher {
@@ -174,11 +207,19 @@ export class AlertEvaluator {
         ? readSecretFile(a.smtp.password_file, log)
         : env[a.smtp.password_env];
       log.addSecret(password);
+      if (a.smtp.user !== undefined && !password)
+        log.warn("alerts.smtp.user is set but there is no password: the SMTP login will be refused", {
+          hint: a.smtp.password_file
+            ? `alerts.smtp.password_file ${a.smtp.password_file} is empty or unreadable`
+            : `set the environment variable ${a.smtp.password_env}`,
+        });
       notifiers.push(
         new EmailNotifier({
           host: a.smtp.host,
-          port: a.smtp.port,
-          secure: a.smtp.secure,
+          ...(a.smtp.port !== undefined && { port: a.smtp.port }),
+          ...(a.smtp.secure !== undefined && { secure: a.smtp.secure }),
+          requireTls: a.smtp.require_tls,
+          insecureSkipVerify: a.smtp.insecure_skip_verify,
           ...(a.smtp.user !== undefined && { user: a.smtp.user }),
           ...(password !== undefined && { password }),
           from: a.smtp.from,
@@ -210,8 +251,12 @@ export class AlertEvaluator {
 
   /** Adds a rule (the TypeScript API). Throws AlertExpressionError (with the position) or RangeError. */
   add(spec: AlertSpec): { readonly name: string } {
-    this.#apiCount++;
-    const rule = this.#add(spec, "api", `alert_${this.#apiCount}`);
+    // The default name is the next free alert_N: a call that throws uses none up, a name given by
+    // hand ("alert_2") is skipped rather than refused as a duplicate.
+    let n = this.#apiCount + 1;
+    while (this.#rules.some((r) => r.name === `alert_${n}`)) n++;
+    const rule = this.#add(spec, "api", `alert_${n}`);
+    if (spec.name === undefined) this.#apiCount = n;
     this.#opts.log.info("alert rule added", { alert: rule.name, condition: spec.condition });
     return { name: rule.name };
   }
@@ -225,11 +270,10 @@ export class AlertEvaluator {
       throw new RangeError(`an alert named ${JSON.stringify(name)} already exists`);
     const actions =
       spec.action === undefined ? [] : typeof spec.action === "string" ? [spec.action] : [...spec.action];
-    const defined = this.#opts.source.config.alerts.actions;
     for (const a of actions)
-      if (!Object.hasOwn(defined, a))
+      if (!this.#actions.has(a))
         throw new RangeError(
-          `no action named ${JSON.stringify(a)} in alerts.actions (defined: ${Object.keys(defined).join(", ") || "none"})`,
+          `no action named ${JSON.stringify(a)} in alerts.actions (defined: ${this.#actions.names.join(", ") || "none"}; actions are read at start)`,
         );
     const channels =
       spec.notification === undefined
@@ -320,11 +364,12 @@ export class AlertEvaluator {
       return;
     }
     const seen = new Set<string>();
+    const staleMs = this.#opts.source.config.alerts.stale_after_seconds * 1000;
     for (const rule of this.#rules) {
       if (!this.#active(rule)) continue;
       const cond = rule.condition();
       let count = 0;
-      for (const s of seriesOf(cond, metrics, this.#opts.source)) {
+      for (const s of seriesOf(cond, metrics, this.#opts.source, { now, staleMs })) {
         const id = `${rule.name}${s.label ? `{${s.label}="${s.value}"}` : ""}`;
         seen.add(id);
         const inst = this.#instance(id);
@@ -338,6 +383,9 @@ export class AlertEvaluator {
         if (inst.firing) {
           inst.firing = { ...inst.firing, value: s.v, at: now };
           count++;
+          // An episode the cooldown held back still pages once the cooldown is over: a real, lasting
+          // problem that started during a flap must not stay silent.
+          if (!inst.notified && !this.#cooling(inst, now)) this.#notifyLate(rule, inst, now);
         } else if (now - inst.pendingSince >= cond.forMs) {
           this.#fire(rule, cond, inst, id, s, now);
           count++;
@@ -386,8 +434,7 @@ export class AlertEvaluator {
       at: now,
     };
     inst.firing = event;
-    const cooldownMs = this.#opts.source.config.alerts.cooldown_seconds * 1000;
-    const cooling = inst.lastNotifiedAt !== undefined && now - inst.lastNotifiedAt < cooldownMs;
+    const cooling = this.#cooling(inst, now);
     inst.notified = !cooling;
     this.#opts.log.warn("alert firing", {
       alert: id,
@@ -400,9 +447,33 @@ export class AlertEvaluator {
     this.#dispatch(rule, event, cooling);
     if (!cooling) {
       inst.lastNotifiedAt = now;
-      if (rule.origin === "api" || this.#external)
-        for (const a of rule.actions) void this.#actions.run(a, event);
+      this.#runActions(rule, event);
     }
+  }
+
+  #cooling(inst: Instance, now: number): boolean {
+    const cooldownMs = this.#opts.source.config.alerts.cooldown_seconds * 1000;
+    return inst.lastNotifiedAt !== undefined && now - inst.lastNotifiedAt < cooldownMs;
+  }
+
+  /** Notifies (and runs the actions of) an episode that started during the cooldown and still fires after it. */
+  #notifyLate(rule: Rule, inst: Instance, now: number): void {
+    const event = inst.firing as AlertEvent;
+    inst.notified = true;
+    inst.lastNotifiedAt = now;
+    this.#opts.log.warn("alert still firing after the cooldown; notifying", {
+      alert: event.id,
+      value: event.value,
+      threshold: event.threshold,
+      since: new Date(event.startsAt).toISOString(),
+    });
+    this.#dispatch(rule, event, false);
+    this.#runActions(rule, event);
+  }
+
+  #runActions(rule: Rule, event: AlertEvent): void {
+    if (rule.origin !== "api" && !this.#external) return;
+    for (const a of rule.actions) void this.#actions.run(a, event);
   }
 
   #resolve(rule: Rule, inst: Instance, now: number, value: number | undefined): void {
@@ -412,13 +483,18 @@ export class AlertEvaluator {
       ...rest,
       status: "resolved",
       ...(value !== undefined && { value }),
-      summary: `${firing.alert}${firing.engine !== undefined ? ` on engine ${firing.engine}` : firing.gpu !== undefined ? ` on GPU ${firing.gpu}` : ""} resolved${value !== undefined ? `: ${firing.metric} is ${formatValue(firing.metric, value)}` : ""}`,
+      summary: `${firing.alert}${firing.engine !== undefined ? ` on engine ${firing.engine}` : firing.gpu !== undefined ? ` on GPU ${firing.gpu}` : ""} resolved${value !== undefined ? `: ${firing.metric} is ${formatValue(firing.metric, value)}` : `: no current ${firing.metric} value`}`,
       at: now,
     };
     inst.firing = undefined;
-    this.#opts.log.info("alert resolved", { alert: event.id, ...(value !== undefined && { value }) });
+    this.#opts.log.info("alert resolved", {
+      alert: event.id,
+      ...(value !== undefined ? { value } : { reason: "no current value (series gone or stale)" }),
+    });
     this.#opts.events.emit("alert", event);
     this.#dispatch(rule, event, !inst.notified);
+    // The resolution was a notification too: a flap right after it waits for the cooldown.
+    if (inst.notified) inst.lastNotifiedAt = now;
   }
 
   /** Notifies the rule's channels, unless the cooldown holds this episode back (the panel still shows it). */
@@ -442,8 +518,18 @@ interface Series {
   readonly v: number;
 }
 
-/** The values a condition applies to: one per engine or GPU (restricted by its selector), or the host's. */
-export function seriesOf(cond: Condition, m: CurrentMetrics, source: AlertSource): Series[] {
+/**
+ * The values a condition applies to: one per engine or GPU (restricted by its selector), or the host's.
+ * An engine that is not in the config (one that only reports through ingestion, or one removed by a
+ * reload) leaves the evaluation when it has sent nothing for `staleMs`, as a Prometheus series goes
+ * stale: its last latency must not hold an alert forever. Configured engines are probed, so they stay.
+ */
+export function seriesOf(
+  cond: Condition,
+  m: CurrentMetrics,
+  source: AlertSource,
+  freshness: { readonly now: number; readonly staleMs: number } = { now: Date.now(), staleMs: 0 },
+): Series[] {
   const scope = ALERT_METRICS[cond.metric].scope;
   const out: Series[] = [];
   const push = (label: Series["label"], value: string, v: number | undefined) => {
@@ -478,8 +564,13 @@ export function seriesOf(cond: Condition, m: CurrentMetrics, source: AlertSource
   }
   const names = new Set([...Object.keys(m.engines), ...source.lastProbes.keys()]);
   for (const name of names) {
+    const configured = source.config.engines.find((e) => e.name === name);
     // A disabled engine's last values would otherwise hold its alerts forever.
-    if (source.config.engines.find((e) => e.name === name)?.enabled === false) continue;
+    if (configured?.enabled === false) continue;
+    if (!configured && freshness.staleMs > 0) {
+      const last = Math.max(m.engines[name]?.lastAt ?? 0, source.lastProbes.get(name)?.finishedAt ?? 0);
+      if (last > 0 && freshness.now - last > freshness.staleMs) continue;
+    }
     push("engine", name, engineValue(cond.metric, m.engines[name], source.lastProbes.get(name)));
   }
   return out;

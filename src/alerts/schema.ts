@@ -54,9 +54,20 @@ export const alertsSchema = z
     smtp: z
       .strictObject({
         host: z.string().min(1),
-        port: z.number().int().min(1).max(65535).default(587),
-        /** true: TLS from the first byte (port 465); false: STARTTLS when the server offers it. */
-        secure: z.boolean().default(false),
+        /** Default 465 with secure: true, else 587. */
+        port: z.number().int().min(1).max(65535).optional(),
+        /**
+         * true: TLS from the first byte (implicit TLS, port 465); false: plain, upgraded with STARTTLS
+         * when the server offers it. Default: true on port 465, false otherwise (as nodemailer does).
+         */
+        secure: z.boolean().optional(),
+        /** Refuse to send (and to log in) unless the connection is upgraded with STARTTLS. */
+        require_tls: z.boolean().default(false),
+        /**
+         * Accept a certificate that does not verify (self-signed, expired: a local relay's snakeoil
+         * certificate). Better: trust its CA with NODE_EXTRA_CA_CERTS=/path/ca.pem.
+         */
+        insecure_skip_verify: z.boolean().default(false),
         user: z.string().min(1).optional(),
         password_env: z.string().min(1).default("TTS_MONITOR_SMTP_PASSWORD"),
         password_file: z.string().min(1).optional(),
@@ -68,6 +79,11 @@ export const alertsSchema = z
     actions: z.record(name, actionSchema).default({}),
     /** Seconds a threshold must stay crossed before its alert fires (rules say it with `for`). */
     for_seconds: z.number().min(0).max(86_400).default(0),
+    /**
+     * An engine that is not in the config (it only reports through the ingestion API) and has sent
+     * nothing for this long leaves the evaluation, and its alerts resolve; 0: never.
+     */
+    stale_after_seconds: z.number().min(0).max(86_400).default(300),
     /** After a notification, the same alert (rule and engine/GPU) does not notify again for this long. */
     cooldown_seconds: z.number().min(0).max(86_400).default(300),
     evaluation_interval_seconds: z.number().min(0.1).max(3600).default(1),

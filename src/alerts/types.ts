@@ -6,7 +6,7 @@ export type Severity = "warning" | "critical";
 
 /** One transition of one alert instance (a rule on one engine, GPU or the host). */
 export interface AlertEvent {
-  /** Stable identity of the instance: rule name plus the series, e.g. "TTSHighLatency{engine=kokoro}". */
+  /** Stable identity of the instance: rule name plus the series, e.g. "TTSLatencyHigh{engine=kokoro}". */
   readonly id: string;
   readonly status: "firing" | "resolved";
   /** The rule's name. */
@@ -34,4 +34,26 @@ export interface Notifier {
   readonly channel: Channel;
   /** Delivers one event; throws (or rejects) on failure. The dispatcher retries. */
   send(event: AlertEvent, signal: AbortSignal): Promise<void>;
+}
+
+/**
+ * A failed delivery that tells the dispatcher how to go on: retry later (after `retryAfterMs` when
+ * the peer said so, e.g. Slack's 429 Retry-After), or not at all (a 4xx from Slack, a refused SMTP
+ * login, no notify-send on PATH), where retrying only repeats the failure and the log lines.
+ */
+export class DeliveryError extends Error {
+  override readonly name = "DeliveryError";
+  readonly retryable: boolean;
+  readonly retryAfterMs: number | undefined;
+  /** Log this failure once per key (a missing notify-send), not once per alert: it is counted all the same. */
+  readonly logOnce: string | undefined;
+  constructor(
+    message: string,
+    options: { retryable: boolean; retryAfterMs?: number; logOnce?: string; cause?: unknown },
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.retryable = options.retryable;
+    this.retryAfterMs = options.retryAfterMs;
+    this.logOnce = options.logOnce;
+  }
 }

@@ -1,6 +1,8 @@
 // Prometheus alerting and recording rules, from the config's thresholds and the metric catalog.
 // Each threshold alert carries the data its promtool tests need (input series on both sides of the
 // threshold, the labels and the value it must report), so the tests come from the same definition.
+
+import { THRESHOLD_ALERT_NAMES } from "../alerts/names.ts";
 import type { Thresholds } from "../config/schema.ts";
 import { DASHBOARDS } from "./dashboards/refs.ts";
 import { type DashboardRef, dashboardUrl, runbookUrl } from "./links.ts";
@@ -210,7 +212,7 @@ export function alertSpecs(t: Thresholds, profile: MonitoringProfile): AlertSpec
 
   return [
     {
-      alert: "TTSLatencyHigh",
+      alert: THRESHOLD_ALERT_NAMES.latency,
       tiers: tiered,
       expr:
         `histogram_quantile(0.95, sum by (job, instance, engine, le) (rate(${bucket("tts_latency_seconds")}[${w}])))` +
@@ -240,7 +242,7 @@ export function alertSpecs(t: Thresholds, profile: MonitoringProfile): AlertSpec
       },
     },
     {
-      alert: "TTSGpuTemperatureHigh",
+      alert: THRESHOLD_ALERT_NAMES.gpu_temp,
       tiers: tiered,
       expr: `${metric("tts_gpu_temperature_celsius")} > ${t.gpu_temp_max}`,
       summary: `GPU temperature above ${t.gpu_temp_max} °C`,
@@ -275,7 +277,7 @@ export function alertSpecs(t: Thresholds, profile: MonitoringProfile): AlertSpec
       },
     },
     {
-      alert: "TTSHostMemoryHigh",
+      alert: THRESHOLD_ALERT_NAMES.memory,
       tiers: tiered,
       expr: `${metric("tts_host_memory_usage_ratio")} * 100 > ${t.memory_usage_max}`,
       summary: `Host RAM usage above ${t.memory_usage_max} %`,
@@ -310,7 +312,7 @@ export function alertSpecs(t: Thresholds, profile: MonitoringProfile): AlertSpec
       },
     },
     {
-      alert: "TTSGpuMemoryHigh",
+      alert: THRESHOLD_ALERT_NAMES.gpu_memory,
       tiers: tiered,
       expr: `${metric("tts_gpu_memory_usage_ratio")} * 100 > ${t.memory_usage_max}`,
       summary: `GPU memory (VRAM) usage above ${t.memory_usage_max} %`,
@@ -342,7 +344,7 @@ export function alertSpecs(t: Thresholds, profile: MonitoringProfile): AlertSpec
       },
     },
     {
-      alert: "TTSQualityScoreLow",
+      alert: THRESHOLD_ALERT_NAMES.quality,
       tiers: [{ severity: "warning", forSeconds: f.slow }],
       expr: `${metric("tts_quality_score")} < ${t.quality_score_min}`,
       summary: `TTS audio quality score below ${t.quality_score_min}`,
@@ -377,7 +379,7 @@ export function alertSpecs(t: Thresholds, profile: MonitoringProfile): AlertSpec
       },
     },
     {
-      alert: "TTSCacheHitRateLow",
+      alert: THRESHOLD_ALERT_NAMES.cache_hit_rate,
       tiers: [{ severity: "warning", forSeconds: f.slow }],
       // Only while the cache sees lookups: an idle engine's last ratio is no news.
       expr:

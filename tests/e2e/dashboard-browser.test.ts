@@ -141,14 +141,14 @@ describe("web dashboard in Chromium", () => {
     await page.keyboard.press("Enter");
     await page.waitForSelector("#alerts li.firing", { timeout: 10_000 });
     const alert = await page.textContent("#alerts li.firing");
-    expect(alert).toMatch(/^TTSHighLatency: latency of engine embedded is [\d.]+ ms \(> 1 ms\) since /);
+    expect(alert).toMatch(/^TTSLatencyHigh: latency of engine embedded is [\d.]+ ms \(> 1 ms\) since /);
     await page.waitForSelector(".toast.firing");
     expect(await page.textContent("#alert-count")).toBe("1");
     await page.waitForSelector('#log li[data-kind="config"]');
     expect(await page.textContent('#log li[data-kind="config"]')).toContain(
       'thresholds changed: {"latency_max_ms":1}',
     );
-    expect(await page.textContent('#log li[data-kind="alert"]')).toContain("FIRING TTSHighLatency");
+    expect(await page.textContent('#log li[data-kind="alert"]')).toContain("FIRING TTSLatencyHigh");
     // The picture shows the top of the page: charts, the firing alert and its notification.
     await page.evaluate(() => {
       (document.activeElement as HTMLElement | null)?.blur();

@@ -4,6 +4,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { AlertExpressionError } from "../../src/alerts/expression.ts";
+import * as api from "../../src/index.ts";
 import { Logger } from "../../src/log.ts";
 import { TTSPerformanceMonitor } from "../../src/monitor.ts";
 import { waitFor } from "../helpers/tools.ts";
@@ -51,14 +52,25 @@ describe("monitor.addAlert()", () => {
     expect(() => monitor.addAlert({ condition: "latency > 300 for 5 minutes" })).toThrow(
       AlertExpressionError,
     );
+    // The error class comes with the package, so callers can tell a bad condition from other errors.
+    expect(api.AlertExpressionError).toBe(AlertExpressionError);
+    let err: unknown;
+    try {
+      monitor.addAlert({ condition: "quality < 80" });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(api.AlertExpressionError);
+    expect(err).toMatchObject({ column: 11, reason: "quality is a ratio between 0 and 1: write 0.8 or 80%" });
     monitor.recordSynthesis({ engine: "kokoro", latencyMs: 450 });
     await waitFor("the action and the Slack message", () => (hits.length >= 2 ? true : undefined), 5000);
     const byPath = Object.fromEntries(
       hits.map((h) => [h.url, JSON.parse(h.body) as Record<string, unknown>]),
     );
     expect(byPath["/admin/optimize_cache"]).toMatchObject({ alert: "alert_1", engine: "kokoro", value: 450 });
+    // Slack's control characters are escaped (&gt;); Slack shows ">".
     expect(byPath["/slack"]?.text).toBe(
-      ":rotating_light: [FIRING] alert_1: latency of engine kokoro is 450 ms (> 300 ms)",
+      ":rotating_light: [FIRING] alert_1: latency of engine kokoro is 450 ms (&gt; 300 ms)",
     );
     // No --alerts: the thresholds are not evaluated (latency 450 < 500 anyway) and nothing else is sent.
     expect(monitor.alerts.firing().map((a) => a.id)).toEqual(['alert_1{engine="kokoro"}']);

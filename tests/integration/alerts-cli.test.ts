@@ -36,7 +36,7 @@ describe("tts-monitor --alerts", () => {
     // Each argument on its own line, NUL-free: proves the argv arrives intact (no shell splitting).
     writeFileSync(
       join(bin, "notify-send"),
-      `#!/bin/sh\nfor a in "$@"; do printf '%s\\n' "$a" >> '${record}'; done\nprintf -- '--\\n' >> '${record}'\n`,
+      `#!/bin/sh\nfor a in "$@"; do printf '%s\\n' "$a" >> '${record}'; done\nprintf '%s\\n' '==end of call==' >> '${record}'\n`,
     );
     chmodSync(join(bin, "notify-send"), 0o755);
 
@@ -62,31 +62,34 @@ describe("tts-monitor --alerts", () => {
     );
     const texts = bodies.map((b) => (JSON.parse(b) as { text: string }).text).sort();
     expect(texts).toEqual([
-      ":rotating_light: [FIRING] TTSHighLatency: latency of engine kokoro is 812 ms (> 500 ms)",
-      ":rotating_light: [FIRING] rule_1: latency of engine kokoro is 812 ms (> 700 ms)",
+      ":rotating_light: [FIRING] TTSLatencyHigh: latency of engine kokoro is 812 ms (&gt; 500 ms)",
+      ":rotating_light: [FIRING] rule_1: latency of engine kokoro is 812 ms (&gt; 700 ms)",
     ]);
     await waitFor("notify-send's recorded arguments", () =>
-      existsSync(record) && readFileSync(record, "utf8").split("--\n").length > 2 ? true : undefined,
+      existsSync(record) && readFileSync(record, "utf8").split("==end of call==\n").length > 2
+        ? true
+        : undefined,
     );
     const calls = readFileSync(record, "utf8")
-      .split("--\n")
+      .split("==end of call==\n")
       .filter(Boolean)
       .map((c) => c.trimEnd().split("\n"));
     expect(calls).toContainEqual([
       "--app-name=tts-monitor",
       "--urgency=normal",
-      "Alert firing: TTSHighLatency",
-      "TTSHighLatency: latency of engine kokoro is 812 ms (> 500 ms)",
+      "--",
+      "Alert firing: TTSLatencyHigh",
+      "TTSLatencyHigh: latency of engine kokoro is 812 ms (> 500 ms)",
     ]);
     const metrics = await (await fetch(`${exporter.url}/metrics`)).text();
-    expect(metrics).toContain('tts_exporter_alerts_firing{alert="TTSHighLatency"} 1');
+    expect(metrics).toContain('tts_exporter_alerts_firing{alert="TTSLatencyHigh"} 1');
     expect(metrics).toContain('tts_exporter_notifications_sent_total{channel="slack"} 2');
     expect(metrics).toContain('tts_exporter_notifications_sent_total{channel="desktop"} 2');
     expect(metrics).toContain('tts_exporter_notifications_failed_total{channel="slack"} 0');
     // The webhook URL is a secret: not in any log line.
     expect(exporter.stderr()).not.toContain(webhook);
     expect(
-      exporter.logs().some((l) => l.msg === "alert firing" && l.alert === 'TTSHighLatency{engine="kokoro"}'),
+      exporter.logs().some((l) => l.msg === "alert firing" && l.alert === 'TTSLatencyHigh{engine="kokoro"}'),
     ).toBe(true);
   });
 

@@ -4,6 +4,7 @@ import { EventEmitter } from "node:events";
 import { readFileSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { createServer as createTcpServer, type Socket } from "node:net";
 import { join } from "node:path";
 import { SMTPServer } from "smtp-server";
 import { afterEach, describe, expect, it } from "vitest";
@@ -27,8 +28,16 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-/** An HTTP sink on 127.0.0.1:0 answering each request with the next status of `statuses` (then 200). */
-async function httpSink(statuses: number[] = []): Promise<{ url: string; received: Received[] }> {
+interface Answer {
+  readonly status: number;
+  readonly body?: string;
+  readonly headers?: Record<string, string>;
+}
+
+/** An HTTP sink on 127.0.0.1:0 answering each request with the next of `answers` (then 200 "ok"). */
+async function httpSink(
+  answers: Array<number | Answer> = [],
+): Promise<{ url: string; received: Received[] }> {
   const received: Received[] = [];
   const server: Server = createServer((req, res) => {
     let body = "";
@@ -37,8 +46,11 @@ async function httpSink(statuses: number[] = []): Promise<{ url: string; receive
     });
     req.on("end", () => {
       received.push({ method: req.method ?? "", url: req.url ?? "", headers: req.headers, body });
-      res.statusCode = statuses.shift() ?? 200;
-      res.end(res.statusCode === 200 ? "ok" : "invalid_payload");
+      const next = answers.shift() ?? 200;
+      const answer = typeof next === "number" ? { status: next } : next;
+      res.statusCode = answer.status;
+      for (const [k, v] of Object.entries(answer.headers ?? {})) res.setHeader(k, v);
+      res.end(answer.body ?? (answer.status === 200 ? "ok" : "invalid_payload"));
     });
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
@@ -50,7 +62,11 @@ async function httpSink(statuses: number[] = []): Promise<{ url: string; receive
   };
 }
 
-function setup(alerts: Record<string, unknown>, env: Record<string, string> = {}) {
+function setup(
+  alerts: Record<string, unknown>,
+  env: Record<string, string> = {},
+  options: { desktopNotifications?: boolean; notifySend?: string } = {},
+) {
   const config = parseConfig({ engines: [{ name: "kokoro", type: "embedded" }], alerts }, "test");
   const engines: Record<string, { requests: number; latencyMs?: number }> = {};
   const source: AlertSource = {
@@ -66,6 +82,7 @@ function setup(alerts: Record<string, unknown>, env: Record<string, string> = {}
     log: new Logger({ json: true, sink: { write: (l) => lines.push(l) } }),
     events: new EventEmitter(),
     env,
+    ...options,
   });
   cleanups.push(() => evaluator.stop());
   const counter = async (name: Parameters<MetricsRegistry["counter"]>[0], labels: Record<string, string>) =>
@@ -91,10 +108,13 @@ describe("alert notifications and actions", () => {
       (r) => JSON.parse(r.body) as { text: string; attachments: unknown },
     );
     expect(slack.received[0]?.headers["content-type"]).toBe("application/json");
-    expect(firing?.text).toContain("[FIRING] TTSHighLatency: latency of engine kokoro is 812 ms (> 500 ms)");
+    expect(firing?.text).toContain(
+      "[FIRING] TTSLatencyHigh: latency of engine kokoro is 812 ms (&gt; 500 ms)",
+    );
     expect(JSON.stringify(firing?.attachments)).toContain('"title":"engine","value":"kokoro"');
+    expect(JSON.stringify(firing?.attachments)).toContain('"title":"value","value":"812 ms"');
     expect(resolved?.text).toContain(
-      "[RESOLVED] TTSHighLatency on engine kokoro resolved: latency is 120 ms",
+      "[RESOLVED] TTSLatencyHigh on engine kokoro resolved: latency is 120 ms",
     );
     expect(await t.counter("tts_exporter_notifications_sent_total", { channel: "slack" })).toBe(2);
     // The webhook URL is a secret: never in a log line.
@@ -178,8 +198,8 @@ describe("alert notifications and actions", () => {
     expect(mail.user).toBe("alerts");
     expect(mail.from).toBe("tts-monitor@example.test");
     expect(mail.to).toEqual(["oncall@example.test"]);
-    expect(mail.data).toMatch(/^Subject: \[FIRING\] TTSHighLatency engine=kokoro$/m);
-    expect(mail.data).toContain("TTSHighLatency: latency of engine kokoro is 777 ms (> 500 ms)");
+    expect(mail.data).toMatch(/^Subject: \[FIRING\] TTSLatencyHigh engine=kokoro$/m);
+    expect(mail.data).toContain("TTSLatencyHigh: latency of engine kokoro is 777 ms (> 500 ms)");
     expect(mail.data).toMatch(/^engine: +kokoro$/m);
     expect(mail.data).toMatch(/^value: +777$/m);
     expect(await t.counter("tts_exporter_notifications_sent_total", { channel: "email" })).toBe(1);
@@ -239,5 +259,195 @@ describe("alert notifications and actions", () => {
     });
     expect(t.lines.join("")).toMatch(/"msg":"alert action failed","action":"hang".*"result":"timeout"/);
     expect(t.lines.join("")).not.toContain("admin-token");
+  });
+
+  it("does not retry what Slack refuses for good (404 no_service, 410 channel_is_archived); waits Retry-After on 429", async () => {
+    const gone = await httpSink([
+      { status: 404, body: "no_service" },
+      { status: 410, body: "channel_is_archived" },
+    ]);
+    const t = setup({ slack_webhook: gone.url, retry: { attempts: 4, initial_backoff_seconds: 0.05 } });
+    t.evaluator.enable({ external: true });
+    t.engines.kokoro = { requests: 1, latencyMs: 900 };
+    t.evaluator.evaluate();
+    await t.evaluator.settled();
+    t.engines.kokoro = { requests: 2, latencyMs: 100 };
+    t.evaluator.evaluate();
+    await t.evaluator.settled();
+    // One attempt per notification, not four: the answer would be the same.
+    expect(gone.received).toHaveLength(2);
+    expect(await t.counter("tts_exporter_notifications_failed_total", { channel: "slack" })).toBe(2);
+    expect(await t.counter("tts_exporter_notification_attempts_failed_total", { channel: "slack" })).toBe(2);
+    const log = t.lines.join("");
+    expect(log).toContain("Slack webhook answered HTTP 404: no_service (the webhook was revoked");
+    expect(log).toContain("HTTP 410: channel_is_archived (the channel is archived");
+    expect(log).not.toContain("retry_in_ms");
+
+    const limited = await httpSink([{ status: 429, body: "rate_limited", headers: { "retry-after": "1" } }]);
+    const r = setup({ slack_webhook: limited.url, retry: { attempts: 3, initial_backoff_seconds: 0.05 } });
+    r.evaluator.enable({ external: true });
+    r.engines.kokoro = { requests: 1, latencyMs: 900 };
+    const started = Date.now();
+    r.evaluator.evaluate();
+    await r.evaluator.settled();
+    expect(limited.received).toHaveLength(2);
+    // Slack's Retry-After (1 s), not our 50 ms backoff.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(950);
+    expect(r.lines.join("")).toContain('"retry_in_ms":1000');
+    expect(await r.counter("tts_exporter_notifications_sent_total", { channel: "slack" })).toBe(1);
+  });
+
+  it("a refused SMTP login is not retried; a silent SMTP server costs one timed-out attempt, never a hang", async () => {
+    const smtp = new SMTPServer({
+      disabledCommands: ["STARTTLS"],
+      allowInsecureAuth: true,
+      onAuth(_auth, _session, cb) {
+        cb(new Error("Invalid username or password"));
+      },
+    });
+    smtp.on("error", () => {});
+    await new Promise<void>((r) => smtp.listen(0, "127.0.0.1", r));
+    cleanups.push(() => new Promise<void>((r) => smtp.close(() => r())));
+    const t = setup(
+      {
+        email_notifications: true,
+        email_to: "oncall@example.test",
+        smtp: { host: "127.0.0.1", port: (smtp.server.address() as AddressInfo).port, user: "alerts" },
+        retry: { attempts: 4, initial_backoff_seconds: 0.05 },
+      },
+      { TTS_MONITOR_SMTP_PASSWORD: "wrong" },
+    );
+    t.evaluator.enable({ external: true });
+    t.engines.kokoro = { requests: 1, latencyMs: 900 };
+    t.evaluator.evaluate();
+    await t.evaluator.settled();
+    expect(await t.counter("tts_exporter_notification_attempts_failed_total", { channel: "email" })).toBe(1);
+    expect(await t.counter("tts_exporter_notifications_failed_total", { channel: "email" })).toBe(1);
+    expect(t.lines.join("")).toMatch(/"error":"SMTP login refused: Invalid login: 535/);
+
+    // Accepts the connection, never says a word.
+    const sockets: Socket[] = [];
+    const silent = createTcpServer((socket) => sockets.push(socket));
+    await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
+    cleanups.push(() => {
+      for (const sk of sockets) sk.destroy();
+      silent.close();
+    });
+    const q = setup({
+      email_notifications: true,
+      email_to: "oncall@example.test",
+      smtp: { host: "127.0.0.1", port: (silent.address() as AddressInfo).port },
+      notification_timeout_seconds: 0.3,
+      retry: { attempts: 2, initial_backoff_seconds: 0.05 },
+    });
+    q.evaluator.enable({ external: true });
+    q.engines.kokoro = { requests: 1, latencyMs: 900 };
+    const started = Date.now();
+    q.evaluator.evaluate();
+    await q.evaluator.settled();
+    expect(Date.now() - started).toBeLessThan(3000);
+    expect(await q.counter("tts_exporter_notification_attempts_failed_total", { channel: "email" })).toBe(2);
+    expect(await q.counter("tts_exporter_notifications_failed_total", { channel: "email" })).toBe(1);
+  });
+
+  it("a missing notify-send is logged once, not on every alert and retry; each delivery is still counted", async () => {
+    const t = setup(
+      { retry: { attempts: 3, initial_backoff_seconds: 0.05 } },
+      {},
+      { desktopNotifications: true, notifySend: "/nonexistent/bin/notify-send" },
+    );
+    t.evaluator.add({ condition: "latency > 300", notification: "desktop" });
+    t.evaluator.add({ condition: "latency > 400", notification: "desktop" });
+    t.engines.kokoro = { requests: 1, latencyMs: 900 };
+    t.evaluator.evaluate();
+    await t.evaluator.settled();
+    t.engines.kokoro = { requests: 2, latencyMs: 100 };
+    t.evaluator.evaluate();
+    await t.evaluator.settled();
+    expect(await t.counter("tts_exporter_notifications_failed_total", { channel: "desktop" })).toBe(4);
+    // One attempt each: retrying does not install notify-send.
+    expect(await t.counter("tts_exporter_notification_attempts_failed_total", { channel: "desktop" })).toBe(
+      4,
+    );
+    const lines = t.lines.filter((l) => l.includes('"channel":"desktop"') && !l.includes('"level":"info"'));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain("/nonexistent/bin/notify-send is not on PATH (Debian package libnotify-bin)");
+  });
+
+  it("keeps one alert's notifications in order: the resolution waits for the firing being retried", async () => {
+    const slack = await httpSink([{ status: 503, body: "rollup_error" }]);
+    const t = setup({ slack_webhook: slack.url, retry: { attempts: 3, initial_backoff_seconds: 0.5 } });
+    t.evaluator.enable({ external: true });
+    t.engines.kokoro = { requests: 1, latencyMs: 900 };
+    t.evaluator.evaluate();
+    await new Promise((r) => setTimeout(r, 100)); // the firing got its 503 and waits 0.5 s
+    t.engines.kokoro = { requests: 2, latencyMs: 100 };
+    t.evaluator.evaluate();
+    await t.evaluator.settled();
+    const texts = slack.received.map((r) => (JSON.parse(r.body) as { text: string }).text);
+    expect(texts.map((x) => /\[(FIRING|RESOLVED)\]/.exec(x)?.[1])).toEqual(["FIRING", "FIRING", "RESOLVED"]);
+  });
+
+  it("STARTTLS: upgrades when offered (insecure_skip_verify for a self-signed relay); require_tls refuses a server without it", async () => {
+    // smtp-server offers STARTTLS with its built-in self-signed (and expired) certificate.
+    const secured: boolean[] = [];
+    const tls = new SMTPServer({
+      authOptional: true,
+      onData(stream, session, cb) {
+        stream.resume();
+        stream.on("end", () => {
+          secured.push(session.secure);
+          cb();
+        });
+      },
+    });
+    await new Promise<void>((r) => tls.listen(0, "127.0.0.1", r));
+    cleanups.push(() => new Promise<void>((r) => tls.close(() => r())));
+    const tlsPort = (tls.server.address() as AddressInfo).port;
+    const email = (smtp: Record<string, unknown>) => ({
+      email_notifications: true,
+      email_to: "oncall@example.test",
+      smtp: { host: "127.0.0.1", ...smtp },
+      retry: { attempts: 1 },
+    });
+    const strict = setup(email({ port: tlsPort }));
+    strict.evaluator.enable({ external: true });
+    strict.engines.kokoro = { requests: 1, latencyMs: 900 };
+    strict.evaluator.evaluate();
+    await strict.evaluator.settled();
+    // The certificate does not verify: nothing is sent in the clear instead.
+    expect(secured).toEqual([]);
+    expect(strict.lines.join("")).toMatch(/"msg":"alert notification given up".*certificate/);
+
+    const relaxed = setup(email({ port: tlsPort, insecure_skip_verify: true }));
+    relaxed.evaluator.enable({ external: true });
+    relaxed.engines.kokoro = { requests: 1, latencyMs: 900 };
+    relaxed.evaluator.evaluate();
+    await relaxed.evaluator.settled();
+    expect(secured).toEqual([true]);
+
+    let passwordSeen = false;
+    const plain = new SMTPServer({
+      disabledCommands: ["STARTTLS"],
+      allowInsecureAuth: true,
+      onAuth(_auth, _session, cb) {
+        passwordSeen = true;
+        cb(null, { user: "alerts" });
+      },
+    });
+    plain.on("error", () => {});
+    await new Promise<void>((r) => plain.listen(0, "127.0.0.1", r));
+    cleanups.push(() => new Promise<void>((r) => plain.close(() => r())));
+    const required = setup(
+      email({ port: (plain.server.address() as AddressInfo).port, user: "alerts", require_tls: true }),
+      { TTS_MONITOR_SMTP_PASSWORD: "s3cret-pw" },
+    );
+    required.evaluator.enable({ external: true });
+    required.engines.kokoro = { requests: 1, latencyMs: 900 };
+    required.evaluator.evaluate();
+    await required.evaluator.settled();
+    expect(passwordSeen).toBe(false);
+    expect(await required.counter("tts_exporter_notifications_failed_total", { channel: "email" })).toBe(1);
+    expect(required.lines.join("")).toContain("STARTTLS");
   });
 });

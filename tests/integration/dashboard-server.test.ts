@@ -142,15 +142,15 @@ describe("web dashboard server", () => {
     const events = await stream;
     const note = events.find((e) => e.event === "notification")?.data as { status: string; summary: string };
     expect(note).toMatchObject({ status: "firing" });
-    expect(note.summary).toBe("TTSHighLatency: latency of engine kokoro is 120 ms (> 100 ms)");
+    expect(note.summary).toBe("TTSLatencyHigh: latency of engine kokoro is 120 ms (> 100 ms)");
     expect(events.some((e) => e.event === "settings")).toBe(true);
     const state = (await (await fetch(`${base}/api/state`)).json()) as {
       firing: Array<{ id: string }>;
       log: Array<{ kind: string; text: string }>;
     };
-    expect(state.firing.map((a) => a.id)).toEqual(['TTSHighLatency{engine="kokoro"}']);
+    expect(state.firing.map((a) => a.id)).toEqual(['TTSLatencyHigh{engine="kokoro"}']);
     expect(state.log.some((l) => l.kind === "config" && l.text.includes("thresholds changed"))).toBe(true);
-    expect(state.log.some((l) => l.kind === "alert" && l.text.startsWith("FIRING TTSHighLatency"))).toBe(
+    expect(state.log.some((l) => l.kind === "alert" && l.text.startsWith("FIRING TTSLatencyHigh"))).toBe(
       true,
     );
 

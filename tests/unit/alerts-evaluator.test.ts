@@ -20,7 +20,10 @@ function setup(configInput: Record<string, unknown> = {}) {
     },
     "test",
   );
-  const engines: Record<string, { requests: number; latencyMs?: number; qualityScore?: number }> = {};
+  const engines: Record<
+    string,
+    { requests: number; latencyMs?: number; qualityScore?: number; lastAt?: number }
+  > = {};
   let gpus: CurrentMetrics["gpus"] = [];
   let memoryUsageRatio: number | undefined = 0.5;
   const source: AlertSource & { config: typeof config } = {
@@ -69,6 +72,7 @@ function setup(configInput: Record<string, unknown> = {}) {
       now += ms;
       evaluator.evaluate();
     },
+    now: () => now,
   };
 }
 
@@ -86,16 +90,16 @@ describe("alert evaluator", () => {
     t.advance(1000);
     t.advance(1000);
     t.advance(1000);
-    expect(t.seen.map((e) => [e.status, e.id])).toEqual([["firing", 'TTSHighLatency{engine="b"}']]);
+    expect(t.seen.map((e) => [e.status, e.id])).toEqual([["firing", 'TTSLatencyHigh{engine="b"}']]);
     expect(t.seen[0]).toMatchObject({ engine: "b", value: 900, threshold: 500, condition: "latency > 500" });
-    expect(t.seen[0]?.summary).toBe("TTSHighLatency: latency of engine b is 900 ms (> 500 ms)");
-    expect(await firingGauge(t.registry, "TTSHighLatency")).toBe(1);
+    expect(t.seen[0]?.summary).toBe("TTSLatencyHigh: latency of engine b is 900 ms (> 500 ms)");
+    expect(await firingGauge(t.registry, "TTSLatencyHigh")).toBe(1);
     t.engines.b = { requests: 2, latencyMs: 300 };
     t.advance(1000);
     t.advance(1000);
     expect(t.seen.map((e) => e.status)).toEqual(["firing", "resolved"]);
-    expect(t.seen[1]).toMatchObject({ id: 'TTSHighLatency{engine="b"}', value: 300 });
-    expect(await firingGauge(t.registry, "TTSHighLatency")).toBe(0);
+    expect(t.seen[1]).toMatchObject({ id: 'TTSLatencyHigh{engine="b"}', value: 300 });
+    expect(await firingGauge(t.registry, "TTSLatencyHigh")).toBe(0);
     // The dashboard channel got both transitions.
     expect(t.notified.map((e) => e.status)).toEqual(["firing", "resolved"]);
   });
@@ -162,14 +166,14 @@ describe("alert evaluator", () => {
     t.setGpus([{ gpu: "0", name: "RTX 3090", temperatureCelsius: 91 }]);
     t.setMemory(0.95);
     t.advance(1000);
-    expect(t.seen.map((e) => e.id).sort()).toEqual(['GPUTemperatureHigh{gpu="0"}', "HostMemoryHigh"]);
-    expect(t.seen.find((e) => e.alert === "HostMemoryHigh")?.summary).toBe(
-      "HostMemoryHigh: memory is 95 % (> 90 %)",
+    expect(t.seen.map((e) => e.id).sort()).toEqual(['TTSGpuTemperatureHigh{gpu="0"}', "TTSHostMemoryHigh"]);
+    expect(t.seen.find((e) => e.alert === "TTSHostMemoryHigh")?.summary).toBe(
+      "TTSHostMemoryHigh: memory is 95 % (> 90 %)",
     );
     t.setGpus([]);
     t.advance(1000);
     expect(t.seen.filter((e) => e.status === "resolved").map((e) => e.id)).toEqual([
-      'GPUTemperatureHigh{gpu="0"}',
+      'TTSGpuTemperatureHigh{gpu="0"}',
     ]);
   });
 
@@ -195,5 +199,82 @@ describe("alert evaluator", () => {
     ).toThrow(/unknown notification channel "pager"/);
     t.evaluator.add({ condition: "latency > 1", name: "x", action: "optimize_cache", notification: "slack" });
     expect(() => t.evaluator.add({ condition: "latency > 2", name: "x" })).toThrow(/already exists/);
+  });
+
+  it("an episode held back by the cooldown still notifies once the cooldown is over, if it is still firing", () => {
+    const t = setup({ alerts: { cooldown_seconds: 60 } });
+    t.evaluator.add({ condition: 'latency{engine="a"} > 300', name: "slow_a", notification: "dashboard" });
+    t.engines.a = { requests: 1, latencyMs: 400 };
+    t.advance(1000); // fires, notified
+    t.engines.a = { requests: 1, latencyMs: 100 };
+    t.advance(1000); // resolves, notified
+    t.engines.a = { requests: 1, latencyMs: 900 };
+    t.advance(1000); // fires again within the cooldown: held back
+    expect(t.notified.map((e) => e.status)).toEqual(["firing", "resolved"]);
+    // A lasting problem that began during a flap: it must page once the cooldown ends, not never.
+    for (let i = 0; i < 65; i++) t.advance(1000);
+    expect(t.notified.map((e) => e.status)).toEqual(["firing", "resolved", "firing"]);
+    expect(t.notified[2]).toMatchObject({ id: 'slow_a{engine="a"}', value: 900 });
+    expect(t.lines.join("")).toContain("alert still firing after the cooldown; notifying");
+    // ... once: staying on fires nothing more, and its resolution is sent.
+    for (let i = 0; i < 120; i++) t.advance(1000);
+    expect(t.notified).toHaveLength(3);
+    t.engines.a = { requests: 1, latencyMs: 100 };
+    t.advance(1000);
+    expect(t.notified.map((e) => e.status)).toEqual(["firing", "resolved", "firing", "resolved"]);
+  });
+
+  it("the cooldown runs from the last notification, the resolution included", () => {
+    const t = setup({ alerts: { cooldown_seconds: 60 } });
+    t.evaluator.add({ condition: 'latency{engine="a"} > 300', name: "slow_a", notification: "dashboard" });
+    t.engines.a = { requests: 1, latencyMs: 400 };
+    t.advance(1000);
+    for (let i = 0; i < 10; i++) t.advance(60_000); // ten minutes on fire
+    t.engines.a = { requests: 1, latencyMs: 100 };
+    t.advance(1000); // resolved, notified
+    t.engines.a = { requests: 1, latencyMs: 400 };
+    t.advance(1000); // a flap one second after the resolution: held back
+    t.engines.a = { requests: 1, latencyMs: 100 };
+    t.advance(1000);
+    expect(t.seen.map((e) => e.status)).toEqual(["firing", "resolved", "firing", "resolved"]);
+    expect(t.notified.map((e) => e.status)).toEqual(["firing", "resolved"]);
+  });
+
+  it("an engine known only from ingestion that goes quiet leaves the evaluation: its alert resolves", () => {
+    const t = setup({ alerts: { stale_after_seconds: 300 } });
+    t.evaluator.enable({ thresholds: true });
+    // "gone" reports through the ingestion API only; "a" is in the config (probed).
+    t.engines.gone = { requests: 1, latencyMs: 900, lastAt: t.now() };
+    t.engines.a = { requests: 1, latencyMs: 900, lastAt: t.now() };
+    t.advance(1000);
+    expect(t.seen.map((e) => e.id).sort()).toEqual([
+      'TTSLatencyHigh{engine="a"}',
+      'TTSLatencyHigh{engine="gone"}',
+    ]);
+    t.advance(299_000);
+    expect(t.seen.filter((e) => e.status === "resolved")).toHaveLength(0);
+    t.advance(2000);
+    const resolved = t.seen.filter((e) => e.status === "resolved");
+    expect(resolved.map((e) => e.id)).toEqual(['TTSLatencyHigh{engine="gone"}']);
+    expect(resolved[0]?.value).toBeUndefined();
+    expect(resolved[0]?.summary).toBe("TTSLatencyHigh on engine gone resolved: no current latency value");
+    expect(t.evaluator.firing().map((e) => e.id)).toEqual(['TTSLatencyHigh{engine="a"}']);
+    // It reports again: back in the evaluation.
+    t.engines.gone = { requests: 2, latencyMs: 950, lastAt: t.now() };
+    t.advance(1000);
+    expect(
+      t.evaluator
+        .firing()
+        .map((e) => e.id)
+        .sort(),
+    ).toEqual(['TTSLatencyHigh{engine="a"}', 'TTSLatencyHigh{engine="gone"}']);
+  });
+
+  it("default names: a call that throws uses no number up, a hand-given alert_N is skipped", () => {
+    const t = setup();
+    expect(() => t.evaluator.add({ condition: "latency >" })).toThrow(AlertExpressionError);
+    expect(t.evaluator.add({ condition: "latency > 1" })).toEqual({ name: "alert_1" });
+    t.evaluator.add({ condition: "latency > 2", name: "alert_2" });
+    expect(t.evaluator.add({ condition: "latency > 3" })).toEqual({ name: "alert_3" });
   });
 });

@@ -1,10 +1,16 @@
 import nodemailer from "nodemailer";
-import type { AlertEvent, Notifier } from "../types.ts";
+import { type AlertEvent, DeliveryError, type Notifier } from "../types.ts";
 
 export interface SmtpSettings {
   readonly host: string;
-  readonly port: number;
-  readonly secure: boolean;
+  /** Default: 465 when secure, else 587 (nodemailer's). */
+  readonly port?: number;
+  /** Default: true on port 465, else false (nodemailer's); false upgrades with STARTTLS when offered. */
+  readonly secure?: boolean;
+  /** Fail rather than send in the clear when the server does not offer STARTTLS. */
+  readonly requireTls?: boolean;
+  /** Accept a server certificate that does not verify. */
+  readonly insecureSkipVerify?: boolean;
   readonly user?: string;
   readonly password?: string;
   readonly from: string;
@@ -41,14 +47,20 @@ export class EmailNotifier implements Notifier {
   readonly #transport: ReturnType<typeof nodemailer.createTransport>;
 
   constructor(private readonly settings: SmtpSettings) {
+    // secure and port are passed only when set: nodemailer then pairs them itself (465 is implicit
+    // TLS), whereas an explicit secure: false on 465 waits for a greeting that never comes.
     this.#transport = nodemailer.createTransport({
       host: settings.host,
-      port: settings.port,
-      secure: settings.secure,
+      ...(settings.port !== undefined && { port: settings.port }),
+      ...(settings.secure !== undefined && { secure: settings.secure }),
+      ...(settings.requireTls && { requireTLS: true }),
+      ...(settings.insecureSkipVerify && { tls: { rejectUnauthorized: false } }),
       ...(settings.user !== undefined && { auth: { user: settings.user, pass: settings.password ?? "" } }),
+      // Every phase has a deadline, so a dead or silent server costs one attempt, never a hang.
       connectionTimeout: settings.timeoutMs,
       greetingTimeout: settings.timeoutMs,
       socketTimeout: settings.timeoutMs,
+      dnsTimeout: settings.timeoutMs,
     });
   }
 
@@ -71,7 +83,7 @@ export class EmailNotifier implements Notifier {
         },
         (err: unknown) => {
           signal.removeEventListener("abort", onAbort);
-          reject(err);
+          reject(classify(err));
         },
       );
     });
@@ -80,4 +92,20 @@ export class EmailNotifier implements Notifier {
   close(): void {
     this.#transport.close();
   }
+}
+
+/**
+ * A refused login or a 5xx answer (550 no such mailbox, 553 sender refused) is the same on every
+ * retry; 4xx answers (421, 451) and network errors are worth another attempt.
+ */
+function classify(err: unknown): unknown {
+  const e = err as { code?: string; responseCode?: number; message?: string } | undefined;
+  const permanent = e?.code === "EAUTH" || (typeof e?.responseCode === "number" && e.responseCode >= 500);
+  if (!permanent) return err;
+  const what = e?.code === "EAUTH" ? "SMTP login refused" : `SMTP server answered ${e?.responseCode}`;
+  // errorMessage() appends the cause's message (nodemailer's, with the server's answer).
+  return new DeliveryError(what, {
+    retryable: false,
+    cause: err instanceof Error ? err : new Error(String(err)),
+  });
 }
