@@ -6,6 +6,7 @@ import { hideBin } from "yargs/helpers";
 import { type AnalyzeReport, analyzeFile, formatReport } from "./cli/analyze.ts";
 import { LiveSummary, summaryLines } from "./cli/terminal.ts";
 import { ConfigError, loadConfig } from "./config/load.ts";
+import { resolveConfigPath } from "./config/locate.ts";
 import { createEngine } from "./engines/index.ts";
 import { Logger } from "./log.ts";
 import { TTSPerformanceMonitor, VERSION } from "./monitor.ts";
@@ -103,11 +104,12 @@ async function probeCommand(a: {
   text: string | undefined;
   json: boolean;
 }): Promise<number> {
-  const config = loadConfig(a.config);
+  const file = resolveConfigPath(a.config);
+  const config = loadConfig(file);
   const cfg = config.engines.find((e) => e.name === a.engine);
   if (!cfg) {
     process.stderr.write(
-      `tts-monitor: no engine named ${JSON.stringify(a.engine)} in ${a.config} (configured: ${config.engines.map((e) => e.name).join(", ") || "none"})\n`,
+      `tts-monitor: no engine named ${JSON.stringify(a.engine)} in ${file} (configured: ${config.engines.map((e) => e.name).join(", ") || "none"})\n`,
     );
     return EXIT_CONFIG;
   }
@@ -214,7 +216,7 @@ export async function main(argv: string[]): Promise<void> {
           describe: "Output directory (repository root by default)",
         }),
       async (a) => {
-        const config = loadConfig(a.config);
+        const config = loadConfig(resolveConfigPath(a.config));
         const written = await writeGenerated(generateAll(config), resolve(a.out));
         for (const file of written) process.stdout.write(`wrote ${file}\n`);
       },
@@ -274,8 +276,19 @@ export async function main(argv: string[]): Promise<void> {
             demandOption: true,
             describe: "Engine name from the config",
           })
-          .option("text", { type: "string", describe: "Text to synthesise (default: the first probe text)" })
-          .option("json", { type: "boolean", default: false, describe: "Print the result as JSON" }),
+          .option("text", {
+            type: "string",
+            requiresArg: true,
+            describe: "Text to synthesise (default: the first probe text)",
+          })
+          .option("json", { type: "boolean", default: false, describe: "Print the result as JSON" })
+          .check((a) => {
+            // Repeated, yargs makes an array of it.
+            const text: unknown = a.text;
+            if (text === undefined) return true;
+            if (typeof text !== "string") return "--text may be given only once";
+            return text.trim() === "" ? "--text needs a non-empty text to synthesise" : true;
+          }),
       async (a) => {
         const code = await probeCommand({ config: a.config, engine: a.engine, text: a.text, json: a.json });
         process.exit(code);

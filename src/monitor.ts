@@ -10,13 +10,14 @@ import { QUALITY_SCORE_VERSION } from "./audio/quality-score.ts";
 import { collectorTimeoutSeconds, enabledCollectors } from "./collectors/index.ts";
 import { CollectorRunner } from "./collectors/runner.ts";
 import { ConfigError, loadConfig, parseConfig, readSecretFile } from "./config/load.ts";
+import { DEFAULT_CONFIG_PATH, resolveConfigPath } from "./config/locate.ts";
 import type { Config } from "./config/schema.ts";
 import { createEngine } from "./engines/index.ts";
 import { type Engine, EngineError, type FailureReason } from "./engines/types.ts";
 import { type AnalysisJob, AnalysisPipeline } from "./ingest/analysis.ts";
 import { type SynthesisEvent, validateApiEvent } from "./ingest/event.ts";
 import { mountIngest } from "./ingest/http.ts";
-import { DEFAULT_VOICE, type EngineSummary, SynthesisRecorder } from "./ingest/recorder.ts";
+import { type EngineSummary, SynthesisRecorder } from "./ingest/recorder.ts";
 import { Logger } from "./log.ts";
 import { MetricsRegistry } from "./metrics/registry.ts";
 import type { ProbeResult } from "./probes/probe.ts";
@@ -62,7 +63,7 @@ export interface CurrentMetrics {
   readonly latencyMs: number | undefined;
   /** Latest quality score (any engine), when audio analysis has run. */
   readonly qualityScore: number | undefined;
-  /** Cache hit rate over the window, across engines that report cache flags. */
+  /** Cache hit rate over the window: hits / lookups of all engines that report cache flags, pooled. */
   readonly cacheHitRate: number | undefined;
   readonly engines: Readonly<Record<string, EngineSummary & { readonly qualityScore?: number }>>;
   /** Mean GPU utilisation across GPUs (0-100); undefined without a GPU. */
@@ -107,8 +108,12 @@ export class TTSPerformanceMonitor {
     if (options.config !== undefined) {
       this.#config = parseConfig(options.config, "<config object>", env);
     } else {
-      this.#configPath = options.configPath ?? "config/config.json";
+      this.#configPath = resolveConfigPath(options.configPath);
       this.#config = loadConfig(this.#configPath, env);
+      if (this.#configPath !== (options.configPath ?? DEFAULT_CONFIG_PATH))
+        this.log.info("no config/config.json here: using the default config shipped with the package", {
+          file: this.#configPath,
+        });
     }
     this.log.addSecret(this.#config.alerts.slack_webhook);
     this.#addEngineSecrets(this.#config);
@@ -311,12 +316,12 @@ export class TTSPerformanceMonitor {
    */
   recordSynthesis(event: SynthesisEvent): void {
     validateApiEvent(event);
-    this.recorder.record(event, "ingest");
-    if (event.audio !== undefined) this.#analyseIngested(event);
+    const labels = this.recorder.record(event, "ingest");
+    if (event.audio !== undefined) this.#analyseIngested(event, labels);
   }
 
   /** Ingested audio goes through the same analysis as probe audio (bounded; undecodable audio is logged). */
-  #analyseIngested(event: SynthesisEvent): void {
+  #analyseIngested(event: SynthesisEvent, labels: { engine: string; voice: string }): void {
     if (!this.#analysis || event.audio === undefined || event.success === false) return;
     let decoded: DecodedAudio | undefined;
     if (event.text !== undefined) {
@@ -330,9 +335,10 @@ export class TTSPerformanceMonitor {
         return;
       }
     }
+    // The labels the recorder used: the cardinality guard holds for the audio series too.
     void this.#analysis.submit({
-      engine: event.engine,
-      voice: event.voice ?? DEFAULT_VOICE,
+      engine: labels.engine,
+      voice: labels.voice,
       audio: event.audio,
       ...(event.text !== undefined && { text: event.text }),
       ...(decoded && { decoded }),
@@ -419,8 +425,8 @@ export class TTSPerformanceMonitor {
             maxEvents: ingest.max_events_per_request,
             apply: (events) => {
               for (const e of events) {
-                this.recorder.record(e, "ingest");
-                if (e.audio !== undefined) this.#analyseIngested(e);
+                const labels = this.recorder.record(e, "ingest");
+                if (e.audio !== undefined) this.#analyseIngested(e, labels);
               }
             },
           });
@@ -569,14 +575,11 @@ export class TTSPerformanceMonitor {
       }
     }
     const latestQuality = [...(this.#analysis?.latestQuality.values() ?? [])].sort((a, b) => b.at - a.at)[0];
-    const rates = Object.values(engines).flatMap((e) =>
-      e.cacheHitRate === undefined ? [] : [e.cacheHitRate],
-    );
     return {
       timestamp: Date.now(),
       latencyMs: latest?.latencyMs,
       qualityScore: latestQuality?.score,
-      cacheHitRate: rates.length ? rates.reduce((a, b) => a + b, 0) / rates.length : undefined,
+      cacheHitRate: this.recorder.cacheHitRate(),
       engines,
       gpuUsage: usages.length ? usages.reduce((a, b) => a + b, 0) / usages.length : undefined,
       gpus,

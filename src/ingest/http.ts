@@ -108,21 +108,39 @@ export function mountIngest(app: Express, options: IngestRouteOptions): void {
     res.status(202).json({ accepted: result.events.length });
   };
 
+  // body-parser's errors, each a clear 4xx (never a 500 for what the client sent).
   const onError: ErrorRequestHandler = (
     err: { status?: number; type?: string; message?: string },
     _req,
     res,
     _next,
   ) => {
+    const message = err.message ?? String(err);
     if (err.type === "entity.too.large" || err.status === 413) {
       res.status(413).json({ error: `body larger than ${options.maxBodyBytes} bytes` });
       return;
     }
-    if (err.type === "entity.parse.failed" || err.status === 400) {
-      res.status(400).json({ error: `body is not valid JSON: ${err.message ?? ""}`.trim() });
+    if (err.type === "encoding.unsupported") {
+      res.status(415).json({
+        error: `${message}: send the body uncompressed or with Content-Encoding gzip, deflate or br`,
+      });
       return;
     }
-    log.error("ingestion failed", { error: err.message ?? String(err) });
+    if (err.type === "charset.unsupported") {
+      res.status(415).json({ error: `${message}: the body must be JSON in UTF-8` });
+      return;
+    }
+    if (err.type === "entity.parse.failed") {
+      res.status(400).json({ error: `body is not valid JSON: ${message}` });
+      return;
+    }
+    if (typeof err.status === "number" && err.status >= 400 && err.status < 500) {
+      // A body that could not be read: a truncated or corrupt compressed body, a Content-Length
+      // that does not match, a client that went away.
+      res.status(400).json({ error: `cannot read the body: ${message}` });
+      return;
+    }
+    log.error("ingestion failed", { error: message });
     res.status(500).json({ error: "internal error" });
   };
 

@@ -216,8 +216,12 @@ export class SynthesisRecorder {
     return st;
   }
 
-  /** Records one synthesis. The event must already be valid (see event.ts). */
-  record(event: SynthesisEvent, source: Source): void {
+  /**
+   * Records one synthesis. The event must already be valid (see event.ts). Returns the engine and
+   * voice labels it was recorded under (after the cardinality guard), for the other series of the
+   * same event (audio analysis).
+   */
+  record(event: SynthesisEvent, source: Source): { readonly engine: string; readonly voice: string } {
     const now = this.#now();
     const engine = this.#engineLabel(event.engine, source);
     const voice = this.#voiceLabel(event.voice ?? DEFAULT_VOICE, source);
@@ -242,7 +246,7 @@ export class SynthesisRecorder {
       s.failure++;
       const reason = event.errorReason ?? "other";
       s.failures.set(reason, (s.failures.get(reason) ?? 0) + 1);
-      return;
+      return s.labels;
     }
 
     s.success++;
@@ -269,6 +273,24 @@ export class SynthesisRecorder {
       st.lastRtf = s.rtf;
       if (words !== undefined) s.speakingRate = words / (duration / 60);
     }
+    return s.labels;
+  }
+
+  /**
+   * Cache hit rate over the window across all engines: hits / lookups pooled (an engine with 1000
+   * lookups weighs more than one with 2); undefined when no lookup is in the window.
+   */
+  cacheHitRate(): number | undefined {
+    const now = this.#now();
+    let hits = 0;
+    let lookups = 0;
+    for (const st of this.#engines.values()) {
+      if (!st.cache) continue;
+      st.cache.advance(now);
+      hits += st.cache.hits;
+      lookups += st.cache.lookups;
+    }
+    return lookups > 0 ? hits / lookups : undefined;
   }
 
   /** Per-engine summary for getCurrentMetrics() and the terminal view. */

@@ -24,6 +24,31 @@ export interface ProbeRouteOptions {
 
 const PROBE_FAMILIES = metricNames.filter((n) => ["tts", "audio", "cache"].includes(catalog[n].area));
 
+/**
+ * The header's value in seconds: undefined when it gives no limit (empty, 0 or negative, as
+ * blackbox_exporter reads it), null when it is not a number at all.
+ */
+export function parseScrapeTimeout(header: string): number | undefined | null {
+  if (header.trim() === "") return undefined;
+  if (!/^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$/.test(header)) return null;
+  const seconds = Number(header);
+  if (!Number.isFinite(seconds)) return null;
+  return seconds > 0 ? seconds : undefined;
+}
+
+/**
+ * The probe's deadline: the scrape timeout less the offset, capped by the engine's timeout. A scrape
+ * timeout shorter than twice the offset keeps half of it instead, so the answer still arrives in time.
+ */
+export function probeTimeoutMs(engineTimeoutMs: number, scrapeTimeoutSeconds: number | undefined): number {
+  if (scrapeTimeoutSeconds === undefined) return engineTimeoutMs;
+  const budget =
+    scrapeTimeoutSeconds > 2 * SCRAPE_TIMEOUT_OFFSET_SECONDS
+      ? scrapeTimeoutSeconds - SCRAPE_TIMEOUT_OFFSET_SECONDS
+      : scrapeTimeoutSeconds / 2;
+  return Math.min(engineTimeoutMs, budget * 1000);
+}
+
 /** GET /probe?target=<engine>: the blackbox-exporter pattern, one probe now, a fresh registry per request. */
 export function mountProbe(app: Express, options: ProbeRouteOptions): void {
   app.get("/probe", async (req, res) => {
@@ -43,16 +68,36 @@ export function mountProbe(app: Express, options: ProbeRouteOptions): void {
         );
       return;
     }
-    let timeoutMs = options.timeoutMs(engine);
-    const header = Number(req.get("x-prometheus-scrape-timeout-seconds"));
-    if (Number.isFinite(header) && header > 0) {
-      timeoutMs = Math.min(timeoutMs, Math.max(100, (header - SCRAPE_TIMEOUT_OFFSET_SECONDS) * 1000));
+    const header = req.get("x-prometheus-scrape-timeout-seconds");
+    const scrapeTimeout = header === undefined ? undefined : parseScrapeTimeout(header);
+    if (scrapeTimeout === null) {
+      res
+        .status(400)
+        .type("text/plain")
+        .send(
+          `invalid X-Prometheus-Scrape-Timeout-Seconds header ${JSON.stringify(header)}: expected a number of seconds\n`,
+        );
+      return;
     }
+    const timeoutMs = probeTimeoutMs(options.timeoutMs(engine), scrapeTimeout);
+    const started = performance.now();
     const registry = new MetricsRegistry(PROBE_FAMILIES);
     const recorder = new SynthesisRecorder(registry, { cacheWindowSeconds: 60, maxEngines: 1, maxVoices: 1 });
     const result = await runProbe(engine, options.text(), timeoutMs);
     recordProbe(result, registry, recorder);
-    if (result.success && options.analyse) await options.analyse(result, registry);
+    // The audio analysis shares the deadline: what is not done by then is left out of this answer,
+    // which must reach Prometheus before its scrape timeout.
+    const left = timeoutMs - (performance.now() - started);
+    if (result.success && options.analyse && left > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        options.analyse(result, registry),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, left);
+        }),
+      ]);
+      clearTimeout(timer);
+    }
     const { body, contentType } = await registry.render(false, { skipEmpty: true });
     res.set("Content-Type", contentType).set("Cache-Control", "no-store").send(body);
   });

@@ -1,6 +1,8 @@
+import { gzipSync } from "node:zlib";
 import { afterEach, describe, expect, it } from "vitest";
 import { Logger } from "../../src/log.ts";
 import { TTSPerformanceMonitor } from "../../src/monitor.ts";
+import { waitFor } from "../helpers/tools.ts";
 
 const quiet = new Logger({ json: true, sink: { write: () => {} } });
 const monitors: TTSPerformanceMonitor[] = [];
@@ -32,6 +34,32 @@ async function start(config: Record<string, unknown> = {}, env: Record<string, s
 afterEach(async () => {
   await Promise.all(monitors.splice(0).map((m) => m.stop()));
 });
+
+/** A 16-bit mono WAV of a 220 Hz tone. */
+function toneWav(seconds = 0.5, rate = 16_000): Buffer {
+  const n = Math.round(seconds * rate);
+  const wav = Buffer.alloc(44 + n * 2);
+  wav.write("RIFF", 0, "ascii");
+  wav.writeUInt32LE(36 + n * 2, 4);
+  wav.write("WAVEfmt ", 8, "ascii");
+  wav.writeUInt32LE(16, 16);
+  wav.writeUInt16LE(1, 20);
+  wav.writeUInt16LE(1, 22);
+  wav.writeUInt32LE(rate, 24);
+  wav.writeUInt32LE(rate * 2, 28);
+  wav.writeUInt16LE(2, 32);
+  wav.writeUInt16LE(16, 34);
+  wav.write("data", 36, "ascii");
+  wav.writeUInt32LE(n * 2, 40);
+  for (let i = 0; i < n; i++)
+    wav.writeInt16LE(Math.round(8000 * Math.sin((2 * Math.PI * 220 * i) / rate)), 44 + i * 2);
+  return wav;
+}
+
+/** The label sets of one family's samples in an exposition. */
+function labelSets(body: string, family: string): string[] {
+  return [...body.matchAll(new RegExp(`^${family}\\{([^}]*)\\}`, "gm"))].map((m) => m[1] ?? "");
+}
 
 describe("POST /api/v1/syntheses", () => {
   it("accepts one event and an array, 202", async () => {
@@ -96,6 +124,119 @@ describe("POST /api/v1/syntheses", () => {
     expect(big.status).toBe(413);
   });
 
+  it("answers a body it cannot read with a 4xx and a clear message, never a 500", async () => {
+    const { monitor, metrics } = await start({ ingest: { max_body_bytes: 2048 } });
+    const url = `http://${monitor.address}/api/v1/syntheses`;
+    const send = async (body: BodyInit, headers: Record<string, string>, init: RequestInit = {}) => {
+      const res = await fetch(url, { method: "POST", body, headers, ...init });
+      return { status: res.status, body: (await res.json()) as { error: string } };
+    };
+    const event = JSON.stringify({ engine: "gz", latency_ms: 5 });
+    const json = { "content-type": "application/json" };
+
+    // Compressed bodies are read (the limit applies to the inflated bytes).
+    expect((await send(gzipSync(event), { ...json, "content-encoding": "gzip" })).status).toBe(202);
+    const bomb = await send(gzipSync(" ".repeat(1_000_000)), { ...json, "content-encoding": "gzip" });
+    expect(bomb.status).toBe(413);
+    // An encoding or a charset we cannot read is 415 and says why; a corrupt gzip body is 400.
+    const zstd = await send(event, { ...json, "content-encoding": "x-unknown" });
+    expect(zstd.status).toBe(415);
+    expect(zstd.body.error).toMatch(/content encoding/);
+    const latin1 = await send(event, { "content-type": "application/json; charset=latin1" });
+    expect(latin1.status).toBe(415);
+    expect(latin1.body.error).toMatch(/charset.*UTF-8/);
+    const corrupt = await send("not gzip at all", { ...json, "content-encoding": "gzip" });
+    expect(corrupt.status).toBe(400);
+    expect(corrupt.body.error).toMatch(/cannot read the body/);
+    // A chunked body (no Content-Length) over the limit is 413 as well.
+    const chunks = new ReadableStream({
+      start(controller) {
+        for (let i = 0; i < 10; i++) controller.enqueue(new TextEncoder().encode(" ".repeat(500)));
+        controller.close();
+      },
+    });
+    const chunked = await send(chunks, json, { duplex: "half" } as RequestInit);
+    expect(chunked.status).toBe(413);
+    // Without a JSON Content-Type the body is still read as JSON.
+    expect((await send(event, { "content-type": "text/plain" })).status).toBe(202);
+    expect(await metrics()).toContain(
+      'tts_latency_seconds_count{engine="gz",voice="default",source="ingest"} 2',
+    );
+  });
+
+  it("rejects audio_wav_base64 that is not base64, and label values with control characters", async () => {
+    const { post, metrics } = await start();
+    const res = await post([
+      { engine: "a", latency_ms: 1, audio_wav_base64: "!!! not base64 ***" },
+      { engine: "a", latency_ms: 1, audio_wav_base64: "" },
+      { engine: "a\u0000b", latency_ms: 1 },
+      { engine: "a", voice: "v\nw", latency_ms: 1 },
+      { engine: "a", latency_ms: 1, audio_wav_base64: toneWav(0.1).toString("base64") },
+    ]);
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { errors: { index: number; path: string }[] };
+    expect(body.errors.map((e) => e.path)).toEqual([
+      "$[0].audio_wav_base64",
+      "$[1].audio_wav_base64",
+      "$[2].engine",
+      "$[3].voice",
+    ]);
+    expect(await metrics()).not.toContain('engine="a"');
+  });
+
+  it("derives characters and words from Unicode text: CJK words, emoji and accents as one character", async () => {
+    const { post, metrics } = await start();
+    const events = [
+      // 5 words by the Unicode word rules (你好 / 世界 / 今天 / 天气 / 很好), 13 characters.
+      { engine: "zh", text: "你好，世界。今天天气很好。", latency_ms: 1000 },
+      // Emoji are not words; a ZWJ family and a flag are one character each: 2 words, 14 characters.
+      { engine: "emoji", text: "Hi 👋 there 👨‍👩‍👧 🇫🇷", latency_ms: 1000 },
+      // "e" + combining acute is one character; a lone dash is not a word: 2 words, 11 characters.
+      { engine: "accent", text: "cafe\u0301 - bien", latency_ms: 1000 },
+      // Ideographic and em spaces separate words.
+      { engine: "spaces", text: "one\u3000two\u2003three", latency_ms: 1000 },
+    ];
+    expect((await post(events)).status).toBe(202);
+    const body = await metrics();
+    const value = (family: string, engine: string) =>
+      Number(new RegExp(`^${family}\\{engine="${engine}"[^}]*\\} (\\S+)`, "m").exec(body)?.[1]);
+    expect(value("tts_throughput_words_per_minute", "zh")).toBe(5 * 60);
+    expect(value("tts_throughput_characters_per_second", "zh")).toBe(13);
+    expect(value("tts_throughput_words_per_minute", "emoji")).toBe(2 * 60);
+    expect(value("tts_throughput_characters_per_second", "emoji")).toBe(14);
+    expect(value("tts_throughput_words_per_minute", "accent")).toBe(2 * 60);
+    expect(value("tts_throughput_characters_per_second", "accent")).toBe(11);
+    expect(value("tts_throughput_words_per_minute", "spaces")).toBe(3 * 60);
+  });
+
+  it("the cardinality guard holds for the audio analysis series of ingested audio too", async () => {
+    const { post, metrics } = await start({ ingest: { max_engines: 1, max_voices: 1 } });
+    const audio = toneWav().toString("base64");
+    const res = await post([
+      { engine: "e1", voice: "v1", latency_ms: 10, audio_wav_base64: audio },
+      { engine: "e2", voice: "v2", latency_ms: 10, audio_wav_base64: audio },
+      { engine: "e3", voice: "v3", latency_ms: 10, audio_wav_base64: audio },
+    ]);
+    expect(res.status).toBe(202);
+    const body = await waitFor(
+      "quality scores of the ingested audio",
+      async () => {
+        const b = await metrics();
+        return labelSets(b, "tts_quality_score").length >= 2 ? b : undefined;
+      },
+      15_000,
+      100,
+    );
+    expect(labelSets(body, "tts_latency_seconds_count").sort()).toEqual([
+      'engine="e1",voice="v1",source="ingest"',
+      'engine="other",voice="other",source="ingest"',
+    ]);
+    for (const family of ["tts_quality_score", "tts_audio_rms_dbfs"])
+      expect(new Set(labelSets(body, family))).toEqual(
+        new Set(['engine="e1",voice="v1"', 'engine="other",voice="other"']),
+      );
+  });
+
   it("requires the bearer token when one is configured", async () => {
     const { post } = await start({}, { TTS_MONITOR_INGEST_TOKEN: "s3cret-token" });
     expect((await post({ engine: "a", latency_ms: 1 })).status).toBe(401);
@@ -137,6 +278,42 @@ describe("TypeScript API", () => {
     expect(await metrics()).toContain(
       'tts_latency_seconds_count{engine="kokoro",voice="af_heart",source="ingest"} 2',
     );
+  });
+
+  it("getCurrentMetrics().cacheHitRate pools hits and lookups across engines", async () => {
+    const { monitor } = await start();
+    monitor.recordSynthesis({ engine: "small", latencyMs: 1, cacheHit: true });
+    for (let i = 0; i < 3; i++) monitor.recordSynthesis({ engine: "big", latencyMs: 1, cacheHit: false });
+    const m = monitor.getCurrentMetrics();
+    expect(m.engines.small?.cacheHitRate).toBe(1);
+    expect(m.engines.big?.cacheHitRate).toBe(0);
+    expect(m.cacheHitRate).toBe(0.25); // 1 hit in 4 lookups, not the mean of 1 and 0
+  });
+
+  it("recordSynthesis rejects what the HTTP API rejects, and records nothing then", async () => {
+    const { monitor, metrics } = await start();
+    const bad: unknown[] = [
+      { engine: "a", latencyMs: 1, text: 42 },
+      { engine: "a", latencyMs: 1, errorReason: "timeout" },
+      { engine: "a", latencyMs: 1, audio: "UklGRiQAAABXQVZF" },
+      { engine: "a\u0000", latencyMs: 1 },
+    ];
+    for (const event of bad)
+      expect(() => monitor.recordSynthesis(event as Parameters<typeof monitor.recordSynthesis>[0])).toThrow(
+        TypeError,
+      );
+    expect(() =>
+      monitor.recordSynthesis({ engine: "a", latency_ms: 5 } as unknown as Parameters<
+        typeof monitor.recordSynthesis
+      >[0]),
+    ).toThrow(/camelCase/);
+    expect(() => monitor.recordSynthesis({ engine: "a", latencyMs: "5" as unknown as number })).toThrow(
+      /got "5"/,
+    );
+    expect(monitor.getCurrentMetrics().engines.a).toBeUndefined();
+    expect(await metrics()).not.toContain('engine="a');
+    monitor.recordSynthesis({ engine: "a", latencyMs: 1, success: false, errorReason: "timeout" });
+    expect(monitor.getCurrentMetrics().engines.a?.requests).toBe(1);
   });
 
   it("recordSynthesis throws a TypeError naming the field", async () => {

@@ -10,7 +10,7 @@ import { REPO_ROOT } from "../helpers/tools.ts";
 // dependency of a consumer project whose file is type-checked against it and then run by plain node.
 
 describe("npm package", () => {
-  it("packs, and a consumer compiles against its published types and runs", () => {
+  it("packs, and a consumer compiles against its published types and runs", async () => {
     const work = tempDir("tts-pack-");
     const out = execFileSync("npm", ["pack", "--silent", "--pack-destination", work], {
       cwd: REPO_ROOT,
@@ -36,50 +36,97 @@ describe("npm package", () => {
       join(consumer, "package.json"),
       JSON.stringify({ name: "consumer", type: "module", private: true }),
     );
-    writeFileSync(
-      join(consumer, "tsconfig.json"),
-      JSON.stringify({
-        compilerOptions: {
-          target: "ES2022",
-          module: "NodeNext",
-          moduleResolution: "NodeNext",
-          strict: true,
-          noEmit: true,
-          skipLibCheck: true,
-          types: ["node"],
-        },
-        files: ["consumer.ts"],
-      }),
-    );
+    // The consumer type-checks under both module resolutions a TypeScript project uses.
+    for (const [module, moduleResolution] of [
+      ["NodeNext", "NodeNext"],
+      ["ESNext", "Bundler"],
+    ]) {
+      writeFileSync(
+        join(consumer, `tsconfig.${moduleResolution}.json`),
+        JSON.stringify({
+          compilerOptions: {
+            target: "ES2022",
+            module,
+            moduleResolution,
+            strict: true,
+            exactOptionalPropertyTypes: true,
+            noEmit: true,
+            skipLibCheck: true,
+            types: ["node"],
+          },
+          files: ["consumer.ts"],
+        }),
+      );
+    }
+    // The SPEC §8 example, with a config path that this project does not have: the package's own
+    // config is used (probing the embedded voice).
     writeFileSync(
       join(consumer, "consumer.ts"),
       `import { TTSPerformanceMonitor, type CurrentMetrics } from "tts-performance-monitor";
-const monitor = new TTSPerformanceMonitor({ config: { engines: [] }, serve: false });
-monitor.recordSynthesis({ engine: "kokoro", voice: "af_heart", text: "Hello.", latencyMs: 212, cacheHit: false });
+const text = "Hello.";
+const monitor = new TTSPerformanceMonitor({ configPath: "config/config.json", listenAddress: "127.0.0.1:0" });
+await monitor.startMonitoring();
+monitor.recordSynthesis({ engine: "kokoro", voice: "af_heart", text, latencyMs: 212, cacheHit: false });
+monitor.addAlert({ condition: "latency > 300", notification: "slack" });
 const m: CurrentMetrics = monitor.getCurrentMetrics();
-const latency: number | undefined = m.latencyMs;
+const fields: (number | undefined)[] = [m.latencyMs, m.gpuUsage, m.qualityScore, m.cacheHitRate];
 // @ts-expect-error latencyMs is a number, not a string
 monitor.recordSynthesis({ engine: "kokoro", latencyMs: "fast" });
-console.log(JSON.stringify({ latency, rate: m.engines.kokoro?.requests }));
+console.log(JSON.stringify({ fields, requests: m.engines.kokoro?.requests }));
 await monitor.stop();
 `,
     );
-    execFileSync(join(REPO_ROOT, "node_modules/.bin/tsc"), ["-p", "tsconfig.json"], {
+    for (const resolution of ["NodeNext", "Bundler"])
+      execFileSync(join(REPO_ROOT, "node_modules/.bin/tsc"), ["-p", `tsconfig.${resolution}.json`], {
+        cwd: consumer,
+        encoding: "utf8",
+      });
+    // Run the consumer's logic as JavaScript (type annotations stripped by hand).
+    writeFileSync(
+      join(consumer, "consumer.mjs"),
+      `import * as api from "tts-performance-monitor";
+const { TTSPerformanceMonitor } = api;
+const text = "Hello.";
+const monitor = new TTSPerformanceMonitor({ configPath: "config/config.json", listenAddress: "127.0.0.1:0" });
+await monitor.startMonitoring();
+monitor.recordSynthesis({ engine: "kokoro", voice: "af_heart", text, latencyMs: 212, cacheHit: false });
+monitor.addAlert({ condition: "latency > 300", notification: "slack" });
+const m = monitor.getCurrentMetrics();
+const ready = await fetch("http://" + monitor.address + "/-/ready");
+console.log(JSON.stringify({
+  exports: Object.keys(api).sort(),
+  latency: m.latencyMs,
+  cacheHitRate: m.cacheHitRate,
+  keys: ["latencyMs", "gpuUsage", "qualityScore", "cacheHitRate"].filter((k) => k in m),
+  requests: m.engines.kokoro.requests,
+  engines: monitor.config.engines.map((e) => e.name),
+  ready: ready.status,
+}));
+await monitor.stop();
+`,
+    );
+    const printed = execFileSync(process.execPath, ["consumer.mjs"], {
+      cwd: consumer,
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "pipe"],
+      timeout: 60_000,
+    });
+    // index.js re-exports by hand what src/index.ts exports: every value, none forgotten.
+    const source = await import("../../src/index.ts");
+    expect(JSON.parse(printed)).toEqual({
+      exports: Object.keys(source).sort(),
+      latency: 212,
+      cacheHitRate: 0,
+      keys: ["latencyMs", "gpuUsage", "qualityScore", "cacheHitRate"],
+      requests: 1,
+      engines: ["embedded"],
+      ready: 200,
+    });
+    // The installed command runs from the consumer's directory.
+    const help = execFileSync(process.execPath, [join(dest, "bin/tts-monitor.js"), "--help"], {
       cwd: consumer,
       encoding: "utf8",
     });
-    // Run the consumer's logic as JavaScript (type annotations stripped by hand: a one-liner).
-    writeFileSync(
-      join(consumer, "consumer.mjs"),
-      `import { TTSPerformanceMonitor } from "tts-performance-monitor";
-const monitor = new TTSPerformanceMonitor({ config: { engines: [] }, serve: false });
-monitor.recordSynthesis({ engine: "kokoro", voice: "af_heart", text: "Hello.", latencyMs: 212, cacheHit: false });
-const m = monitor.getCurrentMetrics();
-console.log(JSON.stringify({ latency: m.latencyMs, requests: m.engines.kokoro.requests }));
-await monitor.stop();
-`,
-    );
-    const printed = execFileSync(process.execPath, ["consumer.mjs"], { cwd: consumer, encoding: "utf8" });
-    expect(JSON.parse(printed)).toEqual({ latency: 212, requests: 1 });
+    expect(help).toMatch(/tts-monitor probe <engine>/);
   }, 120_000);
 });

@@ -1,8 +1,10 @@
+import { execFile } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
 import { type RunningExporter, runCliArgs, startExporter, tempDir } from "../helpers/exporter.ts";
-import { waitFor } from "../helpers/tools.ts";
+import { REPO_ROOT, waitFor } from "../helpers/tools.ts";
 
 let exporter: RunningExporter | undefined;
 afterEach(async () => {
@@ -68,6 +70,32 @@ describe("tts-monitor probe", () => {
     const r = await runCliArgs(["probe", "down", "--config", config], 30_000);
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/result\s+failure: connection/);
+  });
+
+  it("an empty --text is a usage error (exit 2), not a probe of nothing", async () => {
+    for (const args of [["--text", ""], ["--text", "   "], ["--text"]]) {
+      const r = await runCliArgs(["probe", "embedded", ...args, "--config", "config/config.json"]);
+      expect(r.code, JSON.stringify(args)).toBe(2);
+      expect(r.stderr).toMatch(/text/);
+      expect(r.stdout).toBe("");
+    }
+  });
+
+  it("run from another directory, it reads the config shipped with the package", async () => {
+    const cwd = tempDir();
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [join(REPO_ROOT, "bin/tts-monitor.js"), "probe", "embedded", "--json"],
+      { cwd, timeout: 30_000 },
+    );
+    expect(JSON.parse(stdout)).toMatchObject({ engine: "embedded", voice: "slt", success: true });
+    // A config file that is named and missing is still an error.
+    const missing = await promisify(execFile)(
+      process.execPath,
+      [join(REPO_ROOT, "bin/tts-monitor.js"), "probe", "embedded", "--config", "mine.json"],
+      { cwd, timeout: 30_000 },
+    ).catch((err: { code: number; stderr: string }) => err);
+    expect(missing).toMatchObject({ code: 2, stderr: expect.stringMatching(/mine\.json.*ENOENT/s) });
   });
 
   it("an unknown engine name is one clear line and exit 2", async () => {

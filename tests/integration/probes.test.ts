@@ -1,6 +1,11 @@
+import type { AddressInfo } from "node:net";
+import express from "express";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { Engine } from "../../src/engines/types.ts";
 import { Logger } from "../../src/log.ts";
 import { TTSPerformanceMonitor } from "../../src/monitor.ts";
+import { closeServer } from "../../src/server/listen.ts";
+import { mountProbe, probeTimeoutMs } from "../../src/server/probe-route.ts";
 import { type HttpTtsServer, startHttpTtsServer } from "../helpers/tts-servers/http-tts-server.ts";
 import { startWyomingServer, type WyomingTestServer } from "../helpers/tts-servers/wyoming-server.ts";
 
@@ -201,6 +206,94 @@ describe("GET /probe?target=", () => {
     expect(elapsed).toBeLessThan(1500);
   });
 
+  it("a scrape timeout that is not a number is 400; zero or negative leaves the engine's timeout", async () => {
+    const { monitor } = await start([openai(http.url)]);
+    const probe = (value: string) =>
+      fetch(`http://${monitor.address}/probe?target=kokoro`, {
+        headers: { "X-Prometheus-Scrape-Timeout-Seconds": value },
+      });
+    for (const garbage of ["abc", "10s", "Infinity", "0x10", "1e999"]) {
+      const res = await probe(garbage);
+      expect(res.status, garbage).toBe(400);
+      expect(await res.text()).toMatch(/X-Prometheus-Scrape-Timeout-Seconds/);
+    }
+    for (const none of ["0", "-5", ""]) {
+      const res = await probe(none);
+      expect(res.status).toBe(200);
+      expect(await res.text()).toContain('tts_probe_success{engine="kokoro"} 1');
+    }
+  });
+
+  it("a scrape timeout shorter than twice the offset keeps half of it for the probe", async () => {
+    expect(probeTimeoutMs(10_000, undefined)).toBe(10_000);
+    expect(probeTimeoutMs(10_000, 15)).toBe(10_000);
+    expect(probeTimeoutMs(10_000, 4)).toBe(3500);
+    expect(probeTimeoutMs(10_000, 1)).toBe(500);
+    expect(probeTimeoutMs(10_000, 0.6)).toBe(300);
+    const { monitor } = await start([openai(http.url, { timeout_seconds: 10 })]);
+    http.behaviour = { body: "hang" };
+    const t0 = performance.now();
+    const res = await fetch(`http://${monitor.address}/probe?target=kokoro`, {
+      headers: { "X-Prometheus-Scrape-Timeout-Seconds": "0.6" },
+    });
+    expect(await res.text()).toContain('reason="timeout"} 1');
+    const elapsed = performance.now() - t0;
+    expect(elapsed).toBeGreaterThanOrEqual(290);
+    expect(elapsed).toBeLessThan(600); // before Prometheus gives up
+  });
+
+  it("the audio analysis shares the probe's deadline", async () => {
+    const engine: Engine = {
+      name: "quick",
+      type: "test",
+      voice: "v",
+      async synthesize() {
+        const t = performance.now();
+        return {
+          audio: toneWav(),
+          format: { kind: "wav" },
+          timings: { start: t, requestSent: t, firstByte: t, firstAudio: t, end: t },
+          voice: "v",
+        };
+      },
+    };
+    const app = express();
+    mountProbe(app, {
+      engine: (name) => (name === "quick" ? engine : undefined),
+      configured: (name) => (name === "quick" ? "enabled" : undefined),
+      timeoutMs: () => 10_000,
+      text: () => "Hello.",
+      analyse: () => new Promise(() => {}), // an analysis that never ends
+    });
+    const server = app.listen(0, "127.0.0.1");
+    await new Promise((resolve) => server.once("listening", resolve));
+    try {
+      const t0 = performance.now();
+      const res = await fetch(
+        `http://127.0.0.1:${(server.address() as AddressInfo).port}/probe?target=quick`,
+        {
+          headers: { "X-Prometheus-Scrape-Timeout-Seconds": "1.5" },
+        },
+      );
+      expect(res.status).toBe(200);
+      expect(await res.text()).toContain('tts_probe_success{engine="quick"} 1');
+      expect(performance.now() - t0).toBeLessThan(1500);
+    } finally {
+      await closeServer(server);
+    }
+  });
+
+  it("concurrent probes of one engine each get their own answer", async () => {
+    const { monitor } = await start([openai(http.url)]);
+    const bodies = await Promise.all(
+      [1, 2, 3, 4].map(async () => (await fetch(`http://${monitor.address}/probe?target=kokoro`)).text()),
+    );
+    for (const body of bodies) {
+      expect(body).toContain('tts_probe_success{engine="kokoro"} 1');
+      expect(body).toContain('tts_latency_seconds_count{engine="kokoro",voice="af_heart",source="probe"} 1');
+    }
+  });
+
   it("an unknown or missing target is 400 with a message", async () => {
     const { monitor } = await start([openai(http.url)]);
     const unknown = await fetch(`http://${monitor.address}/probe?target=nope`);
@@ -209,3 +302,24 @@ describe("GET /probe?target=", () => {
     expect((await fetch(`http://${monitor.address}/probe`)).status).toBe(400);
   });
 });
+
+/** A 16-bit mono WAV of a 220 Hz tone. */
+function toneWav(seconds = 0.5, rate = 16_000): Uint8Array {
+  const n = Math.round(seconds * rate);
+  const wav = Buffer.alloc(44 + n * 2);
+  wav.write("RIFF", 0, "ascii");
+  wav.writeUInt32LE(36 + n * 2, 4);
+  wav.write("WAVEfmt ", 8, "ascii");
+  wav.writeUInt32LE(16, 16);
+  wav.writeUInt16LE(1, 20);
+  wav.writeUInt16LE(1, 22);
+  wav.writeUInt32LE(rate, 24);
+  wav.writeUInt32LE(rate * 2, 28);
+  wav.writeUInt16LE(2, 32);
+  wav.writeUInt16LE(16, 34);
+  wav.write("data", 36, "ascii");
+  wav.writeUInt32LE(n * 2, 40);
+  for (let i = 0; i < n; i++)
+    wav.writeInt16LE(Math.round(8000 * Math.sin((2 * Math.PI * 220 * i) / rate)), 44 + i * 2);
+  return wav;
+}

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { countCharacters, countWords } from "../../src/ingest/event.ts";
 import { SlidingRatio, SynthesisRecorder } from "../../src/ingest/recorder.ts";
 import { MetricsRegistry } from "../../src/metrics/registry.ts";
 
@@ -55,6 +56,31 @@ describe("cache hit rate over a sliding window", () => {
     const { recorder, sample } = setup();
     recorder.record({ engine: "e", latencyMs: 1 }, "ingest");
     expect(await sample("tts_cache_lookups_total", { engine: "e" })).toBeUndefined();
+  });
+
+  it("the overall rate pools every engine's hits and lookups in the window", () => {
+    const { recorder, advance } = setup({ cacheWindowSeconds: 60 });
+    expect(recorder.cacheHitRate()).toBeUndefined();
+    recorder.record({ engine: "a", latencyMs: 1, cacheHit: true }, "ingest");
+    advance(30_000);
+    for (let i = 0; i < 3; i++) recorder.record({ engine: "b", latencyMs: 1, cacheHit: false }, "ingest");
+    expect(recorder.cacheHitRate()).toBe(0.25);
+    advance(30_500); // a's hit left the window
+    expect(recorder.cacheHitRate()).toBe(0);
+    advance(60_000);
+    expect(recorder.cacheHitRate()).toBeUndefined();
+  });
+
+  it("record() returns the labels it used, after the cardinality guard", () => {
+    const { recorder } = setup({ maxEngines: 1, maxVoices: 1 });
+    expect(recorder.record({ engine: "a", voice: "x", latencyMs: 1 }, "ingest")).toMatchObject({
+      engine: "a",
+      voice: "x",
+    });
+    expect(recorder.record({ engine: "b", voice: "y", latencyMs: 1 }, "ingest")).toMatchObject({
+      engine: "other",
+      voice: "other",
+    });
   });
 
   it("SlidingRatio survives gaps longer than the window", () => {
@@ -144,5 +170,45 @@ describe("derived TTS measures", () => {
     expect(body).toContain(
       'tts_latency_seconds_bucket{engine="e",voice="default",source="probe",le="0.05"} 0',
     );
+  });
+});
+
+describe("words and characters of a text", () => {
+  const segmenter = new Intl.Segmenter("und", { granularity: "word" });
+  const unicodeWords = (text: string) =>
+    [...segmenter.segment(text)].filter((s) => s.isWordLike && /[\p{L}\p{N}]/u.test(s.segment)).length;
+
+  it("counts words by the Unicode rules: punctuation and emoji are not words, CJK has words", () => {
+    expect(countWords("The quick brown fox jumps over the lazy dog.")).toBe(9);
+    expect(countWords("Hello — world - ok ...")).toBe(3);
+    expect(countWords("don't stop: 3.14, 1,000 e.g. state-of-the-art")).toBe(9);
+    expect(countWords("你好，世界。今天天气很好。")).toBe(5);
+    expect(countWords("Hi 👋 there")).toBe(2);
+    expect(countWords("one\u3000two\u2003three")).toBe(3);
+    expect(countWords("")).toBe(0);
+    expect(countWords(" \t\n")).toBe(0);
+  });
+
+  it("the ASCII fast path agrees with Intl.Segmenter", () => {
+    const alphabet = "ab1Z9 _'.:,;-!?\"()\t\n/@#";
+    let seed = 42;
+    const random = () => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
+      return seed / 2_147_483_648;
+    };
+    for (let i = 0; i < 5000; i++) {
+      let text = "";
+      const length = 1 + Math.floor(random() * 16);
+      for (let k = 0; k < length; k++) text += alphabet[Math.floor(random() * alphabet.length)];
+      expect(countWords(text), JSON.stringify(text)).toBe(unicodeWords(text));
+    }
+  });
+
+  it("counts characters as graphemes", () => {
+    expect(countCharacters("Hello")).toBe(5);
+    expect(countCharacters("a\r\nb")).toBe(3);
+    expect(countCharacters("cafe\u0301")).toBe(4);
+    expect(countCharacters("👨‍👩‍👧🇫🇷")).toBe(2);
+    expect(countCharacters("日本語")).toBe(3);
   });
 });
