@@ -240,7 +240,10 @@ describe("SIGHUP reloads the config", () => {
       body.split("\n").filter((l) => l.startsWith("tts_gpu_") || l.includes('collector="gpu"'));
     await waitFor("GPU series", async () => {
       const { body } = await httpGet(`${exporter.url}/metrics`);
-      return body.includes('tts_exporter_collector_success{collector="gpu"} 1') ? true : undefined;
+      return body.includes('tts_exporter_collector_success{collector="gpu"} 1') &&
+        body.includes('tts_exporter_collector_success{collector="memory"} 1')
+        ? true
+        : undefined;
     });
     const port = exporter.port;
     const config = (over: Record<string, unknown>) =>
