@@ -6,7 +6,7 @@ import { hideBin } from "yargs/helpers";
 import { type AnalyzeReport, analyzeFile, formatReport } from "./cli/analyze.ts";
 import { LiveSummary, summaryLines } from "./cli/terminal.ts";
 import { ConfigError, loadConfig } from "./config/load.ts";
-import { resolveConfigPath } from "./config/locate.ts";
+import { DEFAULT_CONFIG_PATH, resolveConfigPath } from "./config/locate.ts";
 import { createEngine } from "./engines/index.ts";
 import { Logger } from "./log.ts";
 import { TTSPerformanceMonitor, VERSION } from "./monitor.ts";
@@ -157,7 +157,7 @@ export async function main(argv: string[]): Promise<void> {
     .option("config", {
       alias: "c",
       type: "string",
-      default: "config/config.json",
+      default: DEFAULT_CONFIG_PATH,
       // Without it, a bare `--config` silently means the default file.
       requiresArg: true,
       describe: "Config file (JSON; README, Configuration)",

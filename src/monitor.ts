@@ -21,7 +21,7 @@ import { type EngineSummary, SynthesisRecorder } from "./ingest/recorder.ts";
 import { Logger } from "./log.ts";
 import { MetricsRegistry } from "./metrics/registry.ts";
 import type { ProbeResult } from "./probes/probe.ts";
-import { recordProbe } from "./probes/record.ts";
+import { forgetProbe, recordProbe } from "./probes/record.ts";
 import { ProbeRunner } from "./probes/runner.ts";
 import { createExporterApp } from "./server/exporter.ts";
 import { boundAddress, closeServer, listen } from "./server/listen.ts";
@@ -514,16 +514,7 @@ export class TTSPerformanceMonitor {
     previous.release(next.tool_info.enabled ? this.#runner.names : []);
     if (this.#started && next.tool_info.enabled) this.#runner.start();
     if (this.#started && wasEnabled && !next.tool_info.enabled) this.#logDisabled();
-    // A removed engine's probe gauges go too; its counters stay (they are cumulative).
-    for (const name of this.#engines.keys()) {
-      if (engines.has(name)) continue;
-      for (const gauge of [
-        "tts_probe_success",
-        "tts_probe_duration_seconds",
-        "tts_probe_last_run_timestamp_seconds",
-      ] as const)
-        this.registry.gauge(gauge).remove({ engine: name });
-    }
+    for (const name of this.#engines.keys()) if (!engines.has(name)) forgetProbe(name, this.registry);
     this.#engines = engines;
     this.recorder.knowEngines(engines.keys());
     this.#probes.setEngines([...engines.values()].map((e) => e.engine));

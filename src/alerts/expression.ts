@@ -11,6 +11,8 @@
 // column it was found at and a caret under the text, because conditions live in JSON strings where
 // a misspelt word is otherwise hard to spot.
 
+import { editDistance } from "../util/edit-distance.ts";
+
 /** Which part of the current metrics a metric is read from; also the label a selector may use. */
 export type Scope = "engine" | "gpu" | "host";
 
@@ -201,20 +203,6 @@ const ALIASES: Record<string, AlertMetric> = {
   gpu_util: "gpu_usage",
   cpu_usage: "cpu",
 };
-
-function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let diagonal = row[0] as number;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const above = row[j] as number;
-      row[j] = Math.min(above + 1, (row[j - 1] as number) + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diagonal = above;
-    }
-  }
-  return row[b.length] as number;
-}
 
 /** The metric a misspelt or foreign name most likely means, if any. */
 function suggestMetric(name: string): AlertMetric | undefined {

@@ -3,7 +3,7 @@
 // no THD/SINAD; no text → no truncation) are absent, never 0 or NaN.
 
 import { detectClicks } from "./clicks.ts";
-import { MAX_SAMPLE_MAGNITUDE } from "./decode.ts";
+import { finiteSample, MAX_SAMPLE_MAGNITUDE } from "./decode.ts";
 import type { DecodedAudio } from "./format.ts";
 import { hnr } from "./hnr.ts";
 import { activity, clipping, levels } from "./level.ts";
@@ -66,10 +66,7 @@ function finite(x: Float32Array): Float32Array {
     const v = x[i] ?? 0;
     if (!Number.isFinite(v) || Math.abs(v) > MAX_SAMPLE_MAGNITUDE) {
       const y = x.slice();
-      for (let j = i; j < y.length; j++) {
-        const w = y[j] ?? 0;
-        y[j] = Number.isFinite(w) ? Math.max(-MAX_SAMPLE_MAGNITUDE, Math.min(MAX_SAMPLE_MAGNITUDE, w)) : 0;
-      }
+      for (let j = i; j < y.length; j++) y[j] = finiteSample(y[j] ?? 0);
       return y;
     }
   }

@@ -3,6 +3,7 @@
 // engines and from the ingestion API, so every length and offset is checked: bad input throws
 // AudioDecodeError with a reason a person can act on, never anything else.
 
+import { type Container, frameSyncContainer, magicContainer } from "./container.ts";
 import type { AudioFormat, DecodedAudio } from "./format.ts";
 
 export class AudioDecodeError extends Error {
@@ -28,6 +29,11 @@ const MAX_RATE = 768_000;
  * sum of squares downstream stays finite, and Float32Array never turns a value into Infinity.
  */
 export const MAX_SAMPLE_MAGNITUDE = 1e6;
+
+/** A sample made safe for the measures: NaN and ±Infinity become 0, magnitudes capped at MAX_SAMPLE_MAGNITUDE. */
+export function finiteSample(v: number): number {
+  return Number.isFinite(v) ? Math.max(-MAX_SAMPLE_MAGNITUDE, Math.min(MAX_SAMPLE_MAGNITUDE, v)) : 0;
+}
 
 type SampleEncoding = "u8" | "s16le" | "s24le" | "s32le" | "f32le" | "f64le" | "alaw" | "mulaw";
 
@@ -101,23 +107,25 @@ function plausibleId(bytes: Uint8Array, at: number): boolean {
   return true;
 }
 
+/** How a reason names each container that is not WAV. */
+const CONTAINER_NAMES: Record<Container, string> = {
+  MP3: "MP3",
+  AAC: "AAC (ADTS)",
+  Ogg: "Ogg (Vorbis/Opus)",
+  FLAC: "FLAC",
+  AIFF: "AIFF",
+  AU: "Sun/NeXT AU",
+  CAF: "Core Audio (CAF)",
+  WebM: "WebM/Matroska",
+  MP4: "MP4/M4A",
+  AMR: "AMR",
+};
+
 /** What a non-RIFF input most likely is, so the bad_audio reason says it. */
 function sniff(bytes: Uint8Array): string {
-  const head = ascii(bytes, 0);
-  const b0 = bytes[0] ?? 0;
-  const b1 = bytes[1] ?? 0;
-  if (head.startsWith("ID3")) return "MP3 data (ID3 tag), not a RIFF/WAV file";
-  if (b0 === 0xff && (b1 & 0xf6) === 0xf0) return "AAC (ADTS) data, not a RIFF/WAV file";
-  if (b0 === 0xff && (b1 & 0xe0) === 0xe0) return "MPEG audio (MP3) data, not a RIFF/WAV file";
-  if (head === "OggS") return "Ogg (Vorbis/Opus) data, not a RIFF/WAV file";
-  if (head === "fLaC") return "FLAC data, not a RIFF/WAV file";
-  if (head === "FORM") return "AIFF data, not a RIFF/WAV file";
-  if (head === "RIFX") return "big-endian RIFX WAV is not supported";
-  if (head === ".snd") return "Sun/NeXT AU data, not a RIFF/WAV file";
-  if (head === "caff") return "Core Audio (CAF) data, not a RIFF/WAV file";
-  if (ascii(bytes, 4) === "ftyp") return "MP4/M4A data, not a RIFF/WAV file";
-  if (b0 === 0x1a && b1 === 0x45 && bytes[2] === 0xdf && bytes[3] === 0xa3)
-    return "WebM/Matroska data, not a RIFF/WAV file";
+  if (ascii(bytes, 0) === "RIFX") return "big-endian RIFX WAV is not supported";
+  const container = frameSyncContainer(bytes) ?? magicContainer(bytes);
+  if (container) return `${CONTAINER_NAMES[container]} data, not a RIFF/WAV file`;
   // JSON, HTML, XML or a plain error message in place of audio: an HTTP error body, typically.
   let printable = 0;
   const n = Math.min(bytes.length, 64);
@@ -263,7 +271,7 @@ function toMono(
     for (let c = 0; c < channels; c++) sum += read(base + c * width);
     const v = sum * scale;
     // Float files may carry NaN or Infinity; they would poison every measure downstream.
-    out[f] = Number.isFinite(v) ? Math.max(-MAX_SAMPLE_MAGNITUDE, Math.min(MAX_SAMPLE_MAGNITUDE, v)) : 0;
+    out[f] = finiteSample(v);
   }
   return { samples: out, sampleRate, channels, durationSeconds: frames / sampleRate };
 }

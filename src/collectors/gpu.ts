@@ -195,20 +195,15 @@ type QueryOutcome =
 export function gpuCollector(options: { nvidiaSmi: string; timeoutMs: number }): Collector {
   // What this driver accepts, learnt once: a field it rejects is dropped from every later query.
   let fields: GpuField[] = [...GPU_FIELDS];
-  let powerFallback: "untried" | "on" | "off" = "untried";
-  const logged = new Set<string>();
-  /** One log line per distinct event, not one per interval. */
+  /** The newer drivers' power fields are tried once, when power.draw gives nothing. */
+  let powerFallbackTried = false;
+  /** One log line per distinct event, not one per interval (Logger.once, keyed by the event). */
   const note = (
     log: Logger | undefined,
     level: "info" | "warn",
     msg: string,
     detail: Record<string, unknown>,
-  ) => {
-    const key = `${msg}${JSON.stringify(detail)}`;
-    if (logged.has(key)) return;
-    logged.add(key);
-    log?.log(level, msg, { collector: "gpu", ...detail });
-  };
+  ) => log?.once(`gpu:${msg}${JSON.stringify(detail)}`, level, msg, { collector: "gpu", ...detail });
 
   const run = async (query: readonly GpuField[], signal: AbortSignal): Promise<QueryOutcome> => {
     let stdout: string;
@@ -311,8 +306,8 @@ export function gpuCollector(options: { nvidiaSmi: string; timeoutMs: number }):
     log: Logger | undefined,
   ): Promise<GpuReading[]> => {
     const noPower = (g: GpuReading) => !g.values.has("tts_gpu_power_draw_watts");
-    if (powerFallback !== "untried" || !gpus.some(noPower)) return gpus;
-    powerFallback = "off";
+    if (powerFallbackTried || !gpus.some(noPower)) return gpus;
+    powerFallbackTried = true;
     const base = fields;
     try {
       const { query: answered, outcome } = await query([...base, ...POWER_FALLBACK_FIELDS], signal, log);
@@ -320,7 +315,6 @@ export function gpuCollector(options: { nvidiaSmi: string; timeoutMs: number }):
       const richer = parseNvidiaSmi(outcome.stdout, answered);
       if (richer.filter(noPower).length < gpus.filter(noPower).length) {
         fields = answered;
-        powerFallback = "on";
         return richer;
       }
     } catch (err) {

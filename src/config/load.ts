@@ -1,6 +1,7 @@
 import { isUtf8 } from "node:buffer";
 import { readFileSync } from "node:fs";
 import type { z } from "zod";
+import { editDistance } from "../util/edit-distance.ts";
 import { jsonErrorOffset } from "./json-error.ts";
 import { type Config, configSchema } from "./schema.ts";
 
@@ -150,22 +151,6 @@ function unknownKeyExpectation(key: string, allowed: readonly string[] | undefin
   return `no such key (unknown key${close ? `, did you mean "${close.k}"?` : ""}; allowed here: ${allowed.join(", ")})`;
 }
 
-function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++) {
-      row[j] = Math.min(
-        (prev[j] ?? 0) + 1,
-        (row[j - 1] ?? 0) + 1,
-        (prev[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1),
-      );
-    }
-    prev = row;
-  }
-  return prev[b.length] ?? 0;
-}
-
 /** Turns schema issues into problems with a path, an expectation and the value found. */
 export function toProblems(error: z.ZodError, input: unknown): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
@@ -258,12 +243,6 @@ function withEnvOverrides(input: unknown, env: Env): { merged: unknown; fromEnv:
   return fromEnv.size === 0 ? { merged: input, fromEnv } : { merged: { ...input, alerts }, fromEnv };
 }
 
-/** Applies the seed's environment overrides (TTS_MONITOR_EMAIL, TTS_MONITOR_SLACK_WEBHOOK) to a valid config. */
-export function applyEnvOverrides(config: Config, env: Env): Config {
-  const { merged } = withEnvOverrides(config, env);
-  return merged as Config;
-}
-
 /** Validates an already parsed object with the environment overrides; `file` is used in messages only. */
 export function parseConfig(input: unknown, file: string, env: Env = {}): Config {
   const { merged, fromEnv } = withEnvOverrides(input, env);
@@ -289,19 +268,22 @@ const READ_ERRORS: Readonly<Record<string, string>> = {
   ELOOP: "a symbolic link loop",
 };
 
+/** Why a file could not be read, in words and with the system's code: "no such file (ENOENT)". */
+function readError(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code ?? "unknown error";
+  const what = READ_ERRORS[code];
+  return what ? `${what} (${code})` : code;
+}
+
 /** The file's text, or a ConfigError saying why it cannot be read as UTF-8 JSON text. */
 function readConfigText(file: string): string {
   let bytes: Buffer;
   try {
     bytes = readFileSync(file);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? "unknown error";
-    const what = READ_ERRORS[code];
-    throw new ConfigError(
-      file,
-      [{ path: "$", expected: "a readable JSON file", got: what ? `${what} (${code})` : code }],
-      { cause: err },
-    );
+    throw new ConfigError(file, [{ path: "$", expected: "a readable JSON file", got: readError(err) }], {
+      cause: err,
+    });
   }
   const utf16 =
     bytes[0] === 0xff && bytes[1] === 0xfe ? "FF FE" : bytes[0] === 0xfe && bytes[1] === 0xff ? "FE FF" : "";
@@ -339,15 +321,13 @@ export function readSecretFile(secretFile: string, path: string, configFile: str
   try {
     text = readFileSync(secretFile, "utf8").trim();
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? "unknown error";
-    const what = READ_ERRORS[code];
     throw new ConfigError(
       configFile,
       [
         {
           path,
           expected: "a readable file holding the secret",
-          got: `${secretFile}: ${what ? `${what} (${code})` : code}`,
+          got: `${secretFile}: ${readError(err)}`,
         },
       ],
       { cause: err },

@@ -1,3 +1,4 @@
+import { frameSyncContainer, magicContainer } from "../audio/container.ts";
 import type { AudioFormat } from "../audio/format.ts";
 import { excerpt } from "./errors.ts";
 import { EngineError } from "./types.ts";
@@ -162,18 +163,8 @@ const COMPRESSED_TYPES: ReadonlyArray<readonly [RegExp, string]> = [
  * start with any bytes.
  */
 export function compressedAudio(bytes: Uint8Array, contentType: string, strict: boolean): string | undefined {
-  const magic = ascii(bytes, 0);
-  if (magic.startsWith("ID3")) return "MP3";
-  if (magic === "OggS") return "Ogg";
-  if (magic === "fLaC") return "FLAC";
-  if (magic === "FORM") return "AIFF";
-  if (magic === ".snd") return "AU";
-  if (magic === "\x1aE\xdf\xa3") return "WebM";
-  if (bytes.length >= 8 && ascii(bytes, 4) === "ftyp") return "MP4";
-  if (magic === "#!AM") return "AMR";
+  const magic = magicContainer(bytes);
+  if (magic) return magic;
   for (const [pattern, name] of COMPRESSED_TYPES) if (pattern.test(contentType)) return name;
-  if (strict && bytes.length >= 2 && bytes[0] === 0xff && ((bytes[1] ?? 0) & 0xe0) === 0xe0) {
-    return ((bytes[1] ?? 0) & 0x06) === 0 ? "AAC" : "MP3";
-  }
-  return undefined;
+  return strict ? frameSyncContainer(bytes) : undefined;
 }

@@ -2,6 +2,7 @@ import net from "node:net";
 import type { AudioFormat } from "../audio/format.ts";
 import { type EngineConfigOf, type EngineContext, engineTimeoutMs } from "./context.ts";
 import { abortError, throwIfAborted, toEngineError, withDeadline } from "./errors.ts";
+import type { PcmFormat } from "./http.ts";
 import { type Engine, EngineError, type SynthesisRequest, type SynthesisResult } from "./types.ts";
 
 /** One Wyoming event: a type, a JSON object, and optional binary payload (audio-chunk's PCM). */
@@ -119,14 +120,14 @@ export class WyomingDecoder {
   }
 }
 
-const ENCODINGS: Record<number, Extract<AudioFormat, { kind: "pcm" }>["encoding"]> = {
+const ENCODINGS: Record<number, PcmFormat["encoding"]> = {
   1: "u8",
   2: "s16le",
   3: "s24le",
   4: "s32le",
 };
 
-function pcmFormat(event: WyomingEvent, where: string): Extract<AudioFormat, { kind: "pcm" }> {
+function pcmFormat(event: WyomingEvent, where: string): PcmFormat {
   const { rate, width, channels } = event.data;
   const encoding = typeof width === "number" ? ENCODINGS[width] : undefined;
   if (typeof rate !== "number" || rate < 1000 || rate > 384_000 || !encoding) {
@@ -144,7 +145,6 @@ function pcmFormat(event: WyomingEvent, where: string): Extract<AudioFormat, { k
   return { kind: "pcm", sampleRate: rate, channels: ch, encoding };
 }
 
-type PcmFormat = Extract<AudioFormat, { kind: "pcm" }>;
 const sameFormat = (a: PcmFormat, b: PcmFormat) =>
   a.sampleRate === b.sampleRate && a.channels === b.channels && a.encoding === b.encoding;
 
@@ -243,7 +243,7 @@ function converse(
     let requestSent: number | undefined;
     let firstByte: number | undefined;
     let firstAudio: number | undefined;
-    let format: Extract<AudioFormat, { kind: "pcm" }> | undefined;
+    let format: PcmFormat | undefined;
     const chunks: Buffer[] = [];
     const events: WyomingEvent[] = [];
     const decoder = new WyomingDecoder();

@@ -27,3 +27,11 @@ export function recordProbe(
   registry.gauge("tts_probe_duration_seconds").set(labels, result.durationMs / 1000);
   registry.gauge("tts_probe_last_run_timestamp_seconds").set(labels, result.finishedAt / 1000);
 }
+
+/** Removes an engine's probe gauges (an engine removed by a reload); its counters stay, being cumulative. */
+export function forgetProbe(engine: string, registry: MetricsRegistry): void {
+  const labels = { engine };
+  registry.gauge("tts_probe_success").remove(labels);
+  registry.gauge("tts_probe_duration_seconds").remove(labels);
+  registry.gauge("tts_probe_last_run_timestamp_seconds").remove(labels);
+}

@@ -1,6 +1,8 @@
 import type { AddressInfo } from "node:net";
 import express from "express";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { encodeWav16 } from "../../src/audio/decode.ts";
+import { sine } from "../../src/audio/signals.ts";
 import type { Engine } from "../../src/engines/types.ts";
 import { Logger } from "../../src/log.ts";
 import { TTSPerformanceMonitor } from "../../src/monitor.ts";
@@ -305,21 +307,5 @@ describe("GET /probe?target=", () => {
 
 /** A 16-bit mono WAV of a 220 Hz tone. */
 function toneWav(seconds = 0.5, rate = 16_000): Uint8Array {
-  const n = Math.round(seconds * rate);
-  const wav = Buffer.alloc(44 + n * 2);
-  wav.write("RIFF", 0, "ascii");
-  wav.writeUInt32LE(36 + n * 2, 4);
-  wav.write("WAVEfmt ", 8, "ascii");
-  wav.writeUInt32LE(16, 16);
-  wav.writeUInt16LE(1, 20);
-  wav.writeUInt16LE(1, 22);
-  wav.writeUInt32LE(rate, 24);
-  wav.writeUInt32LE(rate * 2, 28);
-  wav.writeUInt16LE(2, 32);
-  wav.writeUInt16LE(16, 34);
-  wav.write("data", 36, "ascii");
-  wav.writeUInt32LE(n * 2, 40);
-  for (let i = 0; i < n; i++)
-    wav.writeInt16LE(Math.round(8000 * Math.sin((2 * Math.PI * 220 * i) / rate)), 44 + i * 2);
-  return wav;
+  return encodeWav16(sine(220, rate, seconds, 8000 / 32768), rate);
 }

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { seededRandom } from "../../src/audio/signals.ts";
 import { countCharacters, countWords } from "../../src/ingest/event.ts";
 import { SlidingRatio, SynthesisRecorder } from "../../src/ingest/recorder.ts";
 import { MetricsRegistry } from "../../src/metrics/registry.ts";
@@ -191,11 +192,7 @@ describe("words and characters of a text", () => {
 
   it("the ASCII fast path agrees with Intl.Segmenter", () => {
     const alphabet = "ab1Z9 _'.:,;-!?\"()\t\n/@#";
-    let seed = 42;
-    const random = () => {
-      seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
-      return seed / 2_147_483_648;
-    };
+    const random = seededRandom(42);
     for (let i = 0; i < 5000; i++) {
       let text = "";
       const length = 1 + Math.floor(random() * 16);
