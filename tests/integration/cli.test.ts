@@ -393,6 +393,27 @@ describe("secrets in files", () => {
   });
 });
 
+/** Runs a bash command line under a pseudo-terminal (util-linux `script`) and returns what it printed. */
+function inTerminal(script: string, inner: string): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    const child = spawn(script, ["-qfec", `bash -c '${inner}'`, "/dev/null"], {
+      cwd: REPO_ROOT,
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, COLUMNS: "120", LINES: "40", TERM: "xterm" },
+    });
+    let text = "";
+    child.stdout.setEncoding("utf8").on("data", (c: string) => {
+      text += c;
+    });
+    const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
+    child.once("exit", () => {
+      clearTimeout(timer);
+      resolve(text);
+    });
+    child.once("error", reject);
+  });
+}
+
 describe("the default mode in a terminal", () => {
   it("shows the live summary and redraws it in place with cursor-up sequences", async () => {
     const script = requireBinary("/usr/bin/script", "util-linux");
@@ -401,23 +422,7 @@ describe("the default mode in a terminal", () => {
     writeFileSync(file, JSON.stringify(BASE_CONFIG));
     // Run under a pseudo-terminal; stop it with SIGTERM after 3.5 s and print its exit code.
     const inner = `node --import tsx src/main.ts --config ${file} & pid=$!; sleep 3.5; kill -TERM $pid; wait $pid; echo "exit=$?"`;
-    const out = await new Promise<string>((resolve, reject) => {
-      const child = spawn(script, ["-qfec", `bash -c '${inner}'`, "/dev/null"], {
-        cwd: REPO_ROOT,
-        stdio: ["ignore", "pipe", "pipe"],
-        env: { ...process.env, COLUMNS: "120", LINES: "40", TERM: "xterm" },
-      });
-      let text = "";
-      child.stdout.setEncoding("utf8").on("data", (c: string) => {
-        text += c;
-      });
-      const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
-      child.once("exit", () => {
-        clearTimeout(timer);
-        resolve(text);
-      });
-      child.once("error", reject);
-    });
+    const out = await inTerminal(script, inner);
     expect(out).toContain("exit=0");
     // The summary: title, host line, GPU line, collectors line.
     expect(out).toMatch(/TTS performance monitor — .*\(Ctrl-C to stop\)/);
@@ -438,23 +443,7 @@ describe("the default mode in a terminal", () => {
     const file = join(tempDir(), "config.json");
     writeFileSync(file, JSON.stringify(BASE_CONFIG));
     const inner = `node --import tsx src/main.ts --config ${file} & pid=$!; sleep 3; kill -HUP $pid; wait $pid; echo "exit=$?"`;
-    const out = await new Promise<string>((resolve, reject) => {
-      const child = spawn(script, ["-qfec", `bash -c '${inner}'`, "/dev/null"], {
-        cwd: REPO_ROOT,
-        stdio: ["ignore", "pipe", "pipe"],
-        env: { ...process.env, COLUMNS: "120", LINES: "40", TERM: "xterm" },
-      });
-      let text = "";
-      child.stdout.setEncoding("utf8").on("data", (c: string) => {
-        text += c;
-      });
-      const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
-      child.once("exit", () => {
-        clearTimeout(timer);
-        resolve(text);
-      });
-      child.once("error", reject);
-    });
+    const out = await inTerminal(script, inner);
     expect(out).toMatch(/INFO {2}shutting down signal="SIGHUP"/);
     expect(out).toContain("exit=0");
     expect(out).not.toContain("config reloaded");
