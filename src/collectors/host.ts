@@ -1,6 +1,7 @@
 import { readFile, statfs } from "node:fs/promises";
 import os from "node:os";
 import type { Sample } from "../metrics/registry.ts";
+import { DEFAULT_HOST_ROOT, hostPath } from "./host-root.ts";
 import { type Mount, parseDiskstats, parseMeminfo, parseMounts, parseProcStat } from "./procfs.ts";
 import type { Collector } from "./types.ts";
 
@@ -10,11 +11,17 @@ const onlyLinux = () =>
     ? { ok: true as const }
     : { ok: false as const, reason: `reads /proc, which ${process.platform} lacks` };
 
+/** Where the host collectors find the host: `hostRoot` is `monitoring.host_root` ("/" by default). */
+export interface HostRootOption {
+  readonly hostRoot?: string;
+}
+
 /** CPU usage ratio (from the change in /proc/stat since the previous run), load averages and core count. */
-export function cpuCollector(): Collector {
+export function cpuCollector(options: HostRootOption = {}): Collector {
+  const statFile = hostPath(options.hostRoot ?? DEFAULT_HOST_ROOT, "/proc/stat");
   let previous: { busy: number; total: number } | undefined;
   const readTimes = async () => {
-    if (linux()) return parseProcStat(await readFile("/proc/stat", "utf8"));
+    if (linux()) return parseProcStat(await readFile(statFile, "utf8"));
     let busy = 0;
     let total = 0;
     for (const c of os.cpus()) {
@@ -59,8 +66,11 @@ export function cpuCollector(): Collector {
 }
 
 /** RAM and swap from /proc/meminfo (used = MemTotal - MemAvailable, as free(1) and node_exporter users compute it). */
-export function memoryCollector(options: { meminfo?: () => Promise<string> } = {}): Collector {
-  const readMeminfo = options.meminfo ?? (() => readFile("/proc/meminfo", "utf8"));
+export function memoryCollector(
+  options: HostRootOption & { meminfo?: () => Promise<string> } = {},
+): Collector {
+  const meminfoFile = hostPath(options.hostRoot ?? DEFAULT_HOST_ROOT, "/proc/meminfo");
+  const readMeminfo = options.meminfo ?? (() => readFile(meminfoFile, "utf8"));
   return {
     name: "memory",
     metrics: [
@@ -124,13 +134,14 @@ export function memoryCollector(options: { meminfo?: () => Promise<string> } = {
 }
 
 /** Bytes read and written per block device since boot, from /proc/diskstats. */
-export function diskCollector(): Collector {
+export function diskCollector(options: HostRootOption = {}): Collector {
+  const diskstatsFile = hostPath(options.hostRoot ?? DEFAULT_HOST_ROOT, "/proc/diskstats");
   return {
     name: "disk",
     metrics: ["tts_host_disk_read_bytes_total", "tts_host_disk_written_bytes_total"],
     supported: onlyLinux,
     async collect() {
-      const stats = parseDiskstats(await readFile("/proc/diskstats", "utf8"));
+      const stats = parseDiskstats(await readFile(diskstatsFile, "utf8"));
       return stats.flatMap((d) => [
         { metric: "tts_host_disk_read_bytes_total", labels: { device: d.device }, value: d.readBytes },
         { metric: "tts_host_disk_written_bytes_total", labels: { device: d.device }, value: d.writtenBytes },
@@ -146,14 +157,22 @@ type StatFs = (path: string) => Promise<{ blocks: number; bsize: number; bavail:
  * network mount never returns and holds one of libuv's four threadpool threads; retrying it every
  * interval would soon hold all four and stall every file read of the exporter. So a mount whose
  * statfs is still pending is skipped (as node_exporter does with its stuck mounts) until it answers.
+ *
+ * With a host root other than "/" (the exporter in a container, the host's `/` mounted there), the
+ * mount table is the host's (`<root>/proc/1/mounts`, that of the host's init), statfs is called on
+ * `<root><mountpoint>`, and the `mountpoint` label is the host's path, without the prefix, as
+ * node_exporter's `--path.rootfs` does.
  */
 export function filesystemCollector(
   excludedTypes: readonly string[],
-  options: { statfs?: StatFs; mounts?: () => Promise<string> } = {},
+  options: HostRootOption & { statfs?: StatFs; mounts?: () => Promise<string> } = {},
 ): Collector {
+  const root = options.hostRoot ?? DEFAULT_HOST_ROOT;
   const excluded = new Set(excludedTypes);
   const statMount: StatFs = options.statfs ?? ((path) => statfs(path));
-  const readMounts = options.mounts ?? (() => readFile("/proc/mounts", "utf8"));
+  // In a container, /proc/mounts is the container's own mount table; the host's is its init's.
+  const mountsFile = root === DEFAULT_HOST_ROOT ? "/proc/mounts" : hostPath(root, "/proc/1/mounts");
+  const readMounts = options.mounts ?? (() => readFile(mountsFile, "utf8"));
   const pending = new Set<string>();
   return {
     name: "filesystem",
@@ -168,7 +187,7 @@ export function filesystemCollector(
         if (excluded.has(m.fstype) || pending.has(m.mountpoint)) continue;
         signal.throwIfAborted();
         pending.add(m.mountpoint);
-        const call = statMount(m.mountpoint).finally(() => pending.delete(m.mountpoint));
+        const call = statMount(hostPath(root, m.mountpoint)).finally(() => pending.delete(m.mountpoint));
         let st: Awaited<ReturnType<StatFs>>;
         try {
           st = await call;

@@ -8,11 +8,14 @@ export type CollectorName = keyof Config["monitoring"]["collectors"];
 
 /** Every collector, by the name used in config (`monitoring.collectors`) and in `collector` labels. */
 export const collectorTable: Record<CollectorName, (config: Config) => Collector> = {
-  cpu: () => cpuCollector(),
-  memory: () => memoryCollector(),
-  disk: () => diskCollector(),
-  filesystem: (config) => filesystemCollector(config.monitoring.filesystem_types_exclude),
-  process: (config) => processCollector(processTargets(config)),
+  cpu: (config) => cpuCollector({ hostRoot: config.monitoring.host_root }),
+  memory: (config) => memoryCollector({ hostRoot: config.monitoring.host_root }),
+  disk: (config) => diskCollector({ hostRoot: config.monitoring.host_root }),
+  filesystem: (config) =>
+    filesystemCollector(config.monitoring.filesystem_types_exclude, {
+      hostRoot: config.monitoring.host_root,
+    }),
+  process: (config) => processCollector(processTargets(config), { hostRoot: config.monitoring.host_root }),
   gpu: (config) =>
     gpuCollector({
       nvidiaSmi: config.monitoring.nvidia_smi_path,

@@ -1,6 +1,7 @@
 import { readdir, readFile } from "node:fs/promises";
 import { basename } from "node:path";
 import type { Sample } from "../metrics/registry.ts";
+import { DEFAULT_HOST_ROOT, hostPath } from "./host-root.ts";
 import { parsePidStat, parseStatusRss } from "./procfs.ts";
 import type { Collector } from "./types.ts";
 
@@ -16,11 +17,12 @@ interface PidReading {
   readonly rss: number;
 }
 
-async function readPid(pid: number): Promise<PidReading | undefined> {
+/** `proc` is the procfs to read: `/proc`, or the host's `<host_root>/proc`. */
+async function readPid(proc: string, pid: number): Promise<PidReading | undefined> {
   try {
     const [stat, status] = await Promise.all([
-      readFile(`/proc/${pid}/stat`, "utf8"),
-      readFile(`/proc/${pid}/status`, "utf8"),
+      readFile(`${proc}/${pid}/stat`, "utf8"),
+      readFile(`${proc}/${pid}/status`, "utf8"),
     ]);
     const s = parsePidStat(stat);
     return { cpuSeconds: s.cpuSeconds, threads: s.threads, rss: parseStatusRss(status) };
@@ -34,8 +36,8 @@ export function matchesName(name: string, comm: string, argv: readonly string[])
   return comm === name || argv.some((a) => basename(a) === name);
 }
 
-async function pidsByName(name: string): Promise<number[]> {
-  const entries = await readdir("/proc");
+async function pidsByName(proc: string, name: string): Promise<number[]> {
+  const entries = await readdir(proc);
   const pids: number[] = [];
   await Promise.all(
     entries
@@ -43,8 +45,8 @@ async function pidsByName(name: string): Promise<number[]> {
       .map(async (e) => {
         try {
           const [comm, cmdline] = await Promise.all([
-            readFile(`/proc/${e}/comm`, "utf8"),
-            readFile(`/proc/${e}/cmdline`, "utf8"),
+            readFile(`${proc}/${e}/comm`, "utf8"),
+            readFile(`${proc}/${e}/cmdline`, "utf8"),
           ]);
           if (matchesName(name, comm.trim(), cmdline.split("\0").filter(Boolean))) pids.push(Number(e));
         } catch {
@@ -64,8 +66,18 @@ async function pidFromFile(file: string): Promise<number[]> {
   }
 }
 
-/** Threads, CPU seconds and resident memory of the TTS server processes and of the exporter itself. */
-export function processCollector(targets: readonly ProcessTarget[]): Collector {
+/**
+ * Threads, CPU seconds and resident memory of the TTS server processes and of the exporter itself.
+ * With a host root other than "/" (the exporter in a container, `pid: host`, the host's `/` mounted
+ * at the root), the TTS servers are looked up in `<root>/proc` and their pid files read under the
+ * root; the exporter itself is always read from its own `/proc`.
+ */
+export function processCollector(
+  targets: readonly ProcessTarget[],
+  options: { hostRoot?: string } = {},
+): Collector {
+  const root = options.hostRoot ?? DEFAULT_HOST_ROOT;
+  const hostProc = hostPath(root, "/proc");
   return {
     name: "process",
     metrics: [
@@ -81,13 +93,14 @@ export function processCollector(targets: readonly ProcessTarget[]): Collector {
     async collect() {
       const samples: Sample[] = [];
       for (const target of targets) {
+        const proc = "self" in target ? "/proc" : hostProc;
         const pids =
           "self" in target
             ? [process.pid]
             : "pidFile" in target
-              ? await pidFromFile(target.pidFile)
-              : await pidsByName(target.name);
-        const readings = (await Promise.all(pids.map(readPid))).filter(
+              ? await pidFromFile(hostPath(root, target.pidFile))
+              : await pidsByName(hostProc, target.name);
+        const readings = (await Promise.all(pids.map((pid) => readPid(proc, pid)))).filter(
           (r): r is PidReading => r !== undefined,
         );
         const labels = { process: target.label };

@@ -176,10 +176,12 @@ export function toProblems(error: z.ZodError, input: unknown): ConfigProblem[] {
       });
       continue;
     }
+    // A check that knows better than the value itself why it failed ("/x: no such directory") says so.
+    const got = issue.code === "custom" ? (issue.params as { got?: unknown } | undefined)?.got : undefined;
     problems.push({
       path: jsonPath(issue.path),
       expected: expectation(issue),
-      got: describeAt(valueAt(input, issue.path), issue.path),
+      got: typeof got === "string" ? got : describeAt(valueAt(input, issue.path), issue.path),
     });
   }
   return problems;
@@ -216,10 +218,11 @@ export function parseJsonWithPosition(text: string, file: string): unknown {
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
-/** The seed's environment overrides: variable → the key of `alerts` it sets. */
+/** The environment overrides: variable → the section and key it sets (the seed's two, and the host root). */
 const ENV_OVERRIDES = [
-  ["TTS_MONITOR_EMAIL", "email_to"],
-  ["TTS_MONITOR_SLACK_WEBHOOK", "slack_webhook"],
+  ["TTS_MONITOR_EMAIL", "alerts", "email_to"],
+  ["TTS_MONITOR_SLACK_WEBHOOK", "alerts", "slack_webhook"],
+  ["TTS_MONITOR_HOST_ROOT", "monitoring", "host_root"],
 ] as const;
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> =>
@@ -228,19 +231,21 @@ const isPlainObject = (v: unknown): v is Record<string, unknown> =>
 /**
  * Merges the environment overrides into the file's object before validation, so that a bad value
  * from the environment is refused like a bad value in the file. Returns which paths came from where.
+ * A section that is not an object in the file is left alone, for the schema to report.
  */
 function withEnvOverrides(input: unknown, env: Env): { merged: unknown; fromEnv: Map<string, string> } {
   const fromEnv = new Map<string, string>();
-  if (!isPlainObject(input) || (input.alerts !== undefined && !isPlainObject(input.alerts)))
-    return { merged: input, fromEnv };
-  const alerts: Record<string, unknown> = { ...(input.alerts as Record<string, unknown> | undefined) };
-  for (const [variable, key] of ENV_OVERRIDES) {
+  if (!isPlainObject(input)) return { merged: input, fromEnv };
+  const merged: Record<string, unknown> = { ...input };
+  for (const [variable, section, key] of ENV_OVERRIDES) {
     const value = env[variable]?.trim();
     if (!value) continue;
-    alerts[key] = value;
-    fromEnv.set(jsonPath(["alerts", key]), variable);
+    const current = merged[section];
+    if (current !== undefined && !isPlainObject(current)) continue;
+    merged[section] = { ...current, [key]: value };
+    fromEnv.set(jsonPath([section, key]), variable);
   }
-  return fromEnv.size === 0 ? { merged: input, fromEnv } : { merged: { ...input, alerts }, fromEnv };
+  return fromEnv.size === 0 ? { merged: input, fromEnv } : { merged, fromEnv };
 }
 
 /** Validates an already parsed object with the environment overrides; `file` is used in messages only. */

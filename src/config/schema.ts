@@ -1,3 +1,5 @@
+import { statSync } from "node:fs";
+import { isAbsolute } from "node:path";
 import { z } from "zod";
 import { alertsSchema, dashboardSchema } from "../alerts/schema.ts";
 
@@ -104,6 +106,28 @@ const isHttpUrl = (s: string) => {
 const isEmailList = (s: string) =>
   s.split(",").every((a) => /^(?:[^<>@]*<)?[^\s@<>,]+@[^\s@<>,]+>?$/.test(a.trim()));
 
+/**
+ * `monitoring.host_root`: the host's `/` as the exporter sees it ("/" on the host, "/host" in the
+ * compose stack). An absolute path to a directory that exists; the problem's `got` says why not.
+ */
+const hostRoot = z
+  .string()
+  .min(1)
+  .default("/")
+  .superRefine((root, ctx) => {
+    const expected = "an existing directory, absolute (the host's / as the exporter sees it, e.g. /host)";
+    const fail = (got: string) => ctx.addIssue({ code: "custom", message: expected, params: { got } });
+    if (!isAbsolute(root)) return fail(`${JSON.stringify(root)}: a relative path`);
+    let st: ReturnType<typeof statSync>;
+    try {
+      st = statSync(root, { throwIfNoEntry: false });
+    } catch (err) {
+      return fail(`${JSON.stringify(root)}: cannot be read (${(err as NodeJS.ErrnoException).code})`);
+    }
+    if (st === undefined) return fail(`${JSON.stringify(root)}: no such directory`);
+    if (!st.isDirectory()) return fail(`${JSON.stringify(root)}: not a directory`);
+  });
+
 export const configSchema = z.strictObject({
   tool_info: z
     .strictObject({
@@ -123,6 +147,8 @@ export const configSchema = z.strictObject({
       cache_monitoring: z.boolean().default(true),
       collectors: collectorsSchema.prefault({}),
       nvidia_smi_path: z.string().min(1).default("nvidia-smi"),
+      /** The host's / seen from the exporter: the host collectors read <host_root>/proc and its mounts. */
+      host_root: hostRoot,
       /** Filesystem types that the filesystem collector ignores (pseudo and virtual filesystems). */
       filesystem_types_exclude: z
         .array(z.string())

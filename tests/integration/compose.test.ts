@@ -20,6 +20,7 @@ interface Service {
   environment?: Record<string, string>;
   command?: string[];
   user?: string;
+  pid?: string;
 }
 const compose = load(readFileSync(join(REPO_ROOT, "docker-compose.yml"), "utf8")) as {
   services: Record<string, Service>;
@@ -60,6 +61,8 @@ describe("docker-compose.yml", () => {
       for (const v of svc.volumes ?? []) {
         const source = v.split(":")[0] ?? "";
         if (source.startsWith(".")) expect(existsSync(join(REPO_ROOT, source)), `${name}: ${v}`).toBe(true);
+        // The one host path: the host's / for the exporter's host collectors, read-only (test below).
+        else if (source === "/") expect(`${name}: ${v}`).toBe("exporter: /:/host:ro");
         else expect(Object.keys(compose.volumes), `${name}: named volume ${source}`).toContain(source);
       }
     }
@@ -88,6 +91,33 @@ describe("docker-compose.yml", () => {
     expect(compose.services.prometheus?.volumes).toContain("prometheus-data:/prometheus");
     expect(compose.services.alertmanager?.volumes).toContain("alertmanager-data:/alertmanager");
     expect(compose.services.grafana?.volumes).toContain("grafana-data:/var/lib/grafana");
+  });
+
+  it("the exporter sees the host as node_exporter does: host / read-only at /host, the host's PIDs", () => {
+    const exporter = compose.services.exporter;
+    expect(exporter?.pid).toBe("host");
+    expect(exporter?.volumes).toContain("/:/host:ro");
+    expect(exporter?.environment?.TTS_MONITOR_HOST_ROOT).toBe("/host");
+    // Read-only, and only the exporter gets the host's root or its PID namespace.
+    for (const [name, svc] of Object.entries(compose.services)) {
+      if (name === "exporter") continue;
+      expect(svc.pid, name).toBeUndefined();
+      expect(
+        (svc.volumes ?? []).filter((v) => v.startsWith("/:")),
+        name,
+      ).toEqual([]);
+    }
+    // What docker-compose resolves keeps the three settings (no interpolation mangles them).
+    const r = spawnSync(COMPOSE, ["-f", "docker-compose.yml", "config"], {
+      cwd: REPO_ROOT,
+      encoding: "utf8",
+      env: { ...process.env, GRAFANA_ADMIN_PASSWORD: "a-test-password" },
+    });
+    expect(r.status, r.stderr).toBe(0);
+    const resolved = (load(r.stdout) as { services: Record<string, Service> }).services.exporter;
+    expect(resolved?.pid).toBe("host");
+    expect(resolved?.volumes).toContain("/:/host:ro");
+    expect(resolved?.environment?.TTS_MONITOR_HOST_ROOT).toBe("/host");
   });
 
   it("publishes Prometheus on 9091, the exporter on 9090, Alertmanager on 9093, Grafana on 3000", () => {

@@ -335,6 +335,63 @@ describe("environment overrides", () => {
   });
 });
 
+describe("monitoring.host_root and TTS_MONITOR_HOST_ROOT", () => {
+  const EXPECTED = "an existing directory, absolute (the host's / as the exporter sees it, e.g. /host)";
+
+  it('defaults to "/"; an existing directory is accepted from the file', () => {
+    expect(parseConfig({}, "config.json").monitoring.host_root).toBe("/");
+    const dir = tempDir();
+    expect(parseConfig({ monitoring: { host_root: dir } }, "config.json").monitoring.host_root).toBe(dir);
+  });
+
+  it("a directory that does not exist, a file, a relative path: refused, naming the path", () => {
+    const dir = tempDir();
+    const missing = join(dir, "no-such-host");
+    const file = join(dir, "a-file");
+    writeFileSync(file, "");
+    for (const [root, got] of [
+      [missing, `"${missing}": no such directory`],
+      [file, `"${file}": not a directory`],
+      ["host", '"host": a relative path'],
+    ] as const) {
+      const e = errorFor(json({ monitoring: { host_root: root } }));
+      expect(e.problems).toEqual([{ path: "$.monitoring.host_root", expected: EXPECTED, got }]);
+      expect(e.message).toContain(root);
+    }
+  });
+
+  it("the environment variable wins over the file, and a bad one is named", () => {
+    const fromFile = tempDir();
+    const fromEnv = tempDir();
+    const config = parseConfig({ monitoring: { host_root: fromFile } }, "config.json", {
+      TTS_MONITOR_HOST_ROOT: fromEnv,
+    });
+    expect(config.monitoring.host_root).toBe(fromEnv);
+    // Other monitoring keys of the file are kept; an empty variable leaves the file's value.
+    const kept = parseConfig({ monitoring: { host_root: fromFile, interval_seconds: 7 } }, "config.json", {
+      TTS_MONITOR_HOST_ROOT: fromEnv,
+    });
+    expect(kept.monitoring.interval_seconds).toBe(7);
+    expect(
+      parseConfig({ monitoring: { host_root: fromFile } }, "config.json", { TTS_MONITOR_HOST_ROOT: " " })
+        .monitoring.host_root,
+    ).toBe(fromFile);
+    const e = errorFor(json({}), { TTS_MONITOR_HOST_ROOT: "/no/such/host-root" });
+    expect(e.problems).toEqual([
+      {
+        path: "$.monitoring.host_root (from the environment variable TTS_MONITOR_HOST_ROOT)",
+        expected: EXPECTED,
+        got: '"/no/such/host-root": no such directory',
+      },
+    ]);
+  });
+
+  it("a monitoring section that is not an object is reported as such, not hidden by the override", () => {
+    const e = errorFor(json({ monitoring: 3 }), { TTS_MONITOR_HOST_ROOT: tempDir() });
+    expect(e.problems.map((p) => p.path)).toEqual(["$.monitoring"]);
+  });
+});
+
 describe("the Slack webhook never appears in logs", () => {
   const secret = "https://hooks.slack.com/services/T0SECRET/B0SECRET/ENVxxxxxxxxxxxxxxxxxxxxx";
 
