@@ -18,8 +18,11 @@ export class HistoryRing {
   #next = 0;
   #size = 0;
 
-  constructor(readonly capacity: number) {
-    this.#buf = new Array<Sample | undefined>(Math.max(1, capacity));
+  readonly capacity: number;
+
+  constructor(capacity: number) {
+    this.capacity = Math.max(1, Math.floor(capacity));
+    this.#buf = new Array<Sample | undefined>(this.capacity);
   }
 
   push(sample: Sample): void {
@@ -30,6 +33,21 @@ export class HistoryRing {
 
   get size(): number {
     return this.#size;
+  }
+
+  /**
+   * A ring of another capacity holding the newest samples of this one (a config reload changed
+   * dashboard.history_seconds or sample_interval_seconds).
+   */
+  resized(capacity: number): HistoryRing {
+    const next = new HistoryRing(capacity);
+    for (const s of this.samples(next.capacity)) next.push(s);
+    return next;
+  }
+
+  /** The samples taken after Unix time `t` (ms), oldest first; at most the `last` newest. */
+  samplesAfter(t: number, last = this.#size): Sample[] {
+    return this.samples(last).filter((s) => s.t > t);
   }
 
   /** Oldest first; at most the `last` newest samples when given. */
@@ -103,11 +121,21 @@ export function seriesKeys(samples: readonly Sample[]): string[] {
   return [...keys].sort();
 }
 
-function csvField(text: string): string {
-  return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+/**
+ * One CSV text cell (RFC 4180): quoted when it holds a comma, a quote or a line break, quotes
+ * doubled. A text that a spreadsheet would run as a formula (starting with =, +, -, @, a tab or a
+ * carriage return: an engine name from ingestion is not trusted) gets a leading single quote, as
+ * OWASP advises. Only text goes through here: numbers (a negative value) are written as they are.
+ */
+export function csvField(text: string): string {
+  const safe = /^[=+\-@\t\r]/.test(text) ? `'${text}` : text;
+  return /[",\n\r]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
 }
 
-/** CSV: `timestamp` (ISO 8601), `unix_ms`, then one column per series; empty where no value. */
+/**
+ * CSV (RFC 4180, CRLF line ends, a header row): `timestamp` (ISO 8601, UTC, milliseconds),
+ * `unix_ms` (Unix time in milliseconds), then one column per series; empty where no value.
+ */
 export function toCsv(samples: readonly Sample[]): string {
   const keys = seriesKeys(samples);
   const lines = [["timestamp", "unix_ms", ...keys].map(csvField).join(",")];
@@ -118,13 +146,14 @@ export function toCsv(samples: readonly Sample[]): string {
       ),
     );
   }
-  return `${lines.join("\n")}\n`;
+  return `${lines.join("\r\n")}\r\n`;
 }
 
-export function toJson(samples: readonly Sample[], intervalSeconds: number): string {
+export function toJson(samples: readonly Sample[], intervalSeconds: number, historySeconds: number): string {
   return JSON.stringify({
     generated_at: new Date().toISOString(),
     interval_seconds: intervalSeconds,
+    history_seconds: historySeconds,
     series: seriesKeys(samples),
     samples,
   });

@@ -31,6 +31,10 @@ const ASSETS: Record<string, string> = {
   "style.css": "text/css",
   "favicon.svg": "image/svg+xml",
 };
+/** The controls' request body limit (probe texts are at most 5000 characters each). */
+const CONTROLS_BODY_LIMIT = "64kb";
+/** The smallest probe interval the controls accept (the page's input has the same minimum). */
+const MIN_PROBE_INTERVAL_SECONDS = 0.1;
 /** Samples sent with the initial state (the charts' window); the full history is in the exports. */
 const INITIAL_SAMPLES = 600;
 
@@ -46,6 +50,10 @@ export interface DashboardOptions {
   /** host:port; default the config's server.dashboard_address. */
   readonly address?: string;
   readonly env?: Readonly<Record<string, string | undefined>>;
+  /** SSE clients served at once (default 100); more get 503. */
+  readonly maxStreamClients?: number;
+  /** Unsent bytes an SSE client may leave queued before it is disconnected (default 1 MiB). */
+  readonly maxClientBufferBytes?: number;
 }
 
 export interface Dashboard {
@@ -96,16 +104,34 @@ export function controlsToken(
 
 /** The dashboard's state: history ring, event log, SSE clients. */
 class DashboardState {
-  readonly history: HistoryRing;
+  history: HistoryRing;
   readonly log: LogEntry[] = [];
   readonly clients = new Set<Response>();
   #timer: NodeJS.Timeout | undefined;
   #heartbeat: NodeJS.Timeout | undefined;
   readonly #unsubscribe: Array<() => void> = [];
+  /** The config the page last saw, to notice a reload (SIGHUP), which emits no event. */
+  #seenConfig: Config;
+  #intervalSeconds: number;
+  #historySeconds: number;
 
-  constructor(private readonly monitor: TTSPerformanceMonitor) {
+  constructor(
+    private readonly monitor: TTSPerformanceMonitor,
+    private readonly limits: { readonly maxClients: number; readonly maxClientBufferBytes: number },
+  ) {
     const d = monitor.config.dashboard;
+    this.#seenConfig = monitor.config;
+    this.#intervalSeconds = d.sample_interval_seconds;
+    this.#historySeconds = d.history_seconds;
     this.history = new HistoryRing(Math.ceil(d.history_seconds / d.sample_interval_seconds));
+  }
+
+  get intervalSeconds(): number {
+    return this.#intervalSeconds;
+  }
+
+  get historySeconds(): number {
+    return this.#historySeconds;
   }
 
   start(): void {
@@ -132,31 +158,62 @@ class DashboardState {
     on<AlertEvent>("alert-notification", (e) => this.broadcast("notification", e));
     on<Record<string, unknown>>("config-change", (c) => {
       const { setting, at: _at, ...rest } = c;
+      // A setter keeps the dashboard settings object: a new one means a reload came first.
+      if (m.config.dashboard !== this.#seenConfig.dashboard) this.#reloaded();
+      this.#seenConfig = m.config;
       this.addLog("config", "info", `${String(setting)} changed: ${JSON.stringify(rest)}`);
       this.broadcast("settings", settings(m));
     });
-    const interval = m.config.dashboard.sample_interval_seconds * 1000;
-    const tick = () => {
-      let sample: Sample;
-      try {
-        sample = takeSample(m.getCurrentMetrics(), m.lastProbes, (e) => engineEnabled(m.config, e));
-      } catch (err) {
-        m.log.once("dashboard-sample", "error", "dashboard: cannot take a sample", {
-          error: errorMessage(err),
-        });
-        return;
-      }
-      this.history.push(sample);
-      this.broadcast("sample", { sample, firing: m.alerts.firing() });
-    };
-    tick();
-    this.#timer = setInterval(tick, interval);
-    this.#timer.unref();
+    this.#tick();
+    this.#schedule();
     // Comments keep idle proxies from closing the stream.
     this.#heartbeat = setInterval(() => {
-      for (const c of this.clients) c.write(": keep-alive\n\n");
+      for (const c of this.clients) this.#send(c, ": keep-alive\n\n");
     }, 15_000);
     this.#heartbeat.unref();
+  }
+
+  #schedule(): void {
+    clearInterval(this.#timer);
+    this.#timer = setInterval(() => this.#tick(), this.#intervalSeconds * 1000);
+    this.#timer.unref();
+  }
+
+  #tick(): void {
+    const m = this.monitor;
+    if (m.config !== this.#seenConfig) this.#reloaded();
+    let sample: Sample;
+    try {
+      sample = takeSample(m.getCurrentMetrics(), m.lastProbes, (e) => engineEnabled(m.config, e));
+    } catch (err) {
+      m.log.once("dashboard-sample", "error", "dashboard: cannot take a sample", {
+        error: errorMessage(err),
+      });
+      return;
+    }
+    this.history.push(sample);
+    this.broadcast("sample", { sample, firing: m.alerts.firing() }, String(sample.t));
+  }
+
+  /** The config file was reloaded: apply a new retention or sample interval, show the new settings. */
+  #reloaded(): void {
+    const m = this.monitor;
+    this.#seenConfig = m.config;
+    const d = m.config.dashboard;
+    if (d.history_seconds !== this.#historySeconds || d.sample_interval_seconds !== this.#intervalSeconds) {
+      const intervalChanged = d.sample_interval_seconds !== this.#intervalSeconds;
+      this.#historySeconds = d.history_seconds;
+      this.#intervalSeconds = d.sample_interval_seconds;
+      this.history = this.history.resized(Math.ceil(d.history_seconds / d.sample_interval_seconds));
+      if (intervalChanged) this.#schedule();
+      this.addLog(
+        "config",
+        "info",
+        `history now ${d.history_seconds} s, one sample every ${d.sample_interval_seconds} s (${this.history.capacity} samples kept)`,
+      );
+    }
+    this.addLog("config", "info", "configuration reloaded");
+    this.broadcast("settings", settings(m));
   }
 
   addLog(kind: LogKind, level: LogEntry["level"], text: string): void {
@@ -167,10 +224,35 @@ class DashboardState {
     this.broadcast("log", entry);
   }
 
-  broadcast(event: string, data: unknown): void {
+  /** True when no more SSE clients are taken. */
+  get full(): boolean {
+    return this.clients.size >= this.limits.maxClients;
+  }
+
+  addClient(res: Response): void {
+    this.clients.add(res);
+    res.on("close", () => this.clients.delete(res));
+  }
+
+  broadcast(event: string, data: unknown, id?: string): void {
     if (this.clients.size === 0) return;
-    const frame = `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
-    for (const c of this.clients) c.write(frame);
+    const frame = `${id === undefined ? "" : `id: ${id}\n`}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+    for (const c of this.clients) this.#send(c, frame);
+  }
+
+  /**
+   * Writes to one SSE client. A client that does not read (a stalled tab, a slow link, a hostile
+   * peer) would make the server buffer every frame in memory for as long as it stays connected:
+   * past maxClientBufferBytes unsent, it is disconnected (an EventSource reconnects by itself and
+   * gets the missed samples back with Last-Event-ID).
+   */
+  #send(c: Response, frame: string): void {
+    if (c.writableLength > this.limits.maxClientBufferBytes) {
+      this.clients.delete(c);
+      c.destroy();
+      return;
+    }
+    c.write(frame);
   }
 
   stop(): void {
@@ -179,6 +261,15 @@ class DashboardState {
     for (const u of this.#unsubscribe.splice(0)) u();
     for (const c of this.clients) c.end();
     this.clients.clear();
+  }
+}
+
+/** True when an Origin header names this very server (scheme, host and port). */
+function sameOrigin(origin: string, req: Request): boolean {
+  try {
+    return new URL(origin).origin === new URL(`${req.protocol}://${req.get("host")}`).origin;
+  } catch {
+    return false;
   }
 }
 
@@ -229,12 +320,14 @@ export function createDashboardApp(
   app.get("/index.html", page);
   app.get("/assets/:file", (req, res) => {
     const file = String(req.params.file);
-    const type = ASSETS[file];
+    // Own keys only: "constructor" or "__proto__" must be a 404, not Object.prototype's members.
+    const type = Object.hasOwn(ASSETS, file) ? ASSETS[file] : undefined;
     if (!type) return void res.status(404).type("text/plain").send("not found\n");
     res.type(type).set("Cache-Control", "no-cache").sendFile(file, { root: WEB_DIR });
   });
   app.get("/vendor/:file", (req, res) => {
-    const v = VENDOR[String(req.params.file)];
+    const file = String(req.params.file);
+    const v = Object.hasOwn(VENDOR, file) ? VENDOR[file] : undefined;
     if (!v) return void res.status(404).type("text/plain").send("not found\n");
     res.type(v.type).set("Cache-Control", "public, max-age=86400").sendFile(v.file);
   });
@@ -244,8 +337,8 @@ export function createDashboardApp(
 
   app.get("/api/state", (_req, res) => {
     res.set("Cache-Control", "no-store").json({
-      interval_seconds: monitor.config.dashboard.sample_interval_seconds,
-      history_seconds: monitor.config.dashboard.history_seconds,
+      interval_seconds: state.intervalSeconds,
+      history_seconds: state.historySeconds,
       settings: settings(monitor),
       firing: monitor.alerts.firing(),
       log: state.log.slice(-200),
@@ -259,15 +352,27 @@ export function createDashboardApp(
   });
 
   app.get("/api/stream", (req, res) => {
+    if (state.full) {
+      res.set("Retry-After", "10").status(503).json({ error: "too many live connections to the dashboard" });
+      return;
+    }
     res.writeHead(200, {
       "Content-Type": "text/event-stream",
-      "Cache-Control": "no-store",
+      "Cache-Control": "no-store, no-transform",
       Connection: "keep-alive",
       "X-Accel-Buffering": "no",
     });
+    if (req.method === "HEAD") return void res.end();
     res.write(`retry: 2000\n\n`);
-    state.clients.add(res);
-    req.on("close", () => state.clients.delete(res));
+    // A reconnecting EventSource sends the id of the last sample it got: send the ones it missed.
+    const last = Number(req.get("last-event-id"));
+    if (req.get("last-event-id") && Number.isSafeInteger(last)) {
+      for (const sample of state.history.samplesAfter(last, INITIAL_SAMPLES))
+        res.write(
+          `id: ${sample.t}\nevent: sample\ndata: ${JSON.stringify({ sample, firing: monitor.alerts.firing() })}\n\n`,
+        );
+    }
+    state.addClient(res);
   });
 
   const exportName = (ext: string) =>
@@ -284,7 +389,7 @@ export function createDashboardApp(
       .type("application/json")
       .set("Content-Disposition", `attachment; filename="${exportName("json")}"`)
       .set("Cache-Control", "no-store")
-      .send(toJson(state.history.samples(), monitor.config.dashboard.sample_interval_seconds));
+      .send(toJson(state.history.samples(), state.intervalSeconds, state.historySeconds));
   });
 
   // --- Controls ---
@@ -308,13 +413,19 @@ export function createDashboardApp(
     // so a page on another site cannot drive the controls of a dashboard on localhost.
     if (!req.is("application/json"))
       return void res.status(415).json({ error: "send the body as application/json" });
-    const origin = req.get("origin");
-    if (origin && origin !== `${req.protocol}://${req.get("host")}`)
-      return void res.status(403).json({ error: "cross-origin request refused" });
+    // Open controls have no credential of their own: refuse what a browser marks as sent by
+    // another origin. (With a token, the bearer header is the proof: a browser never adds it by
+    // itself, so a reverse proxy that changes the scheme or Host does not lock the owner out.)
+    if (controls.kind === "open") {
+      const site = req.get("sec-fetch-site");
+      const origin = req.get("origin");
+      if ((site && site !== "same-origin" && site !== "none") || (origin && !sameOrigin(origin, req)))
+        return void res.status(403).json({ error: "cross-origin request refused" });
+    }
     next();
   };
   const controlsRouter = express.Router();
-  controlsRouter.use(guard, express.json({ limit: "64kb" }));
+  controlsRouter.use(guard, express.json({ limit: CONTROLS_BODY_LIMIT }));
   const apply = (res: Response, what: string, fn: () => void) => {
     try {
       fn();
@@ -332,6 +443,9 @@ export function createDashboardApp(
     const seconds = (req.body as { seconds?: unknown })?.seconds;
     apply(res, "probe-interval", () => {
       if (typeof seconds !== "number") throw new TypeError("seconds: expected a number");
+      // The page's own floor: a typo such as 0.0001 would send probes back to back at the engines.
+      if (seconds < MIN_PROBE_INTERVAL_SECONDS)
+        throw new RangeError(`seconds: expected at least ${MIN_PROBE_INTERVAL_SECONDS}, got ${seconds}`);
       monitor.setProbeInterval(seconds);
     });
   });
@@ -349,6 +463,8 @@ export function createDashboardApp(
       if (typeof body !== "object" || body === null || Array.isArray(body))
         throw new TypeError("expected an object of thresholds");
       const known = Object.keys(monitor.config.thresholds);
+      if (Object.keys(body).length === 0)
+        throw new TypeError(`expected at least one threshold (known: ${known.join(", ")})`);
       for (const [k, v] of Object.entries(body)) {
         if (!known.includes(k))
           throw new TypeError(`unknown threshold ${JSON.stringify(k)} (known: ${known.join(", ")})`);
@@ -372,8 +488,17 @@ export function createDashboardApp(
   // A bad JSON body or any other error: a clear 400/500, never a stack trace to the browser.
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     const status = (err as { status?: number }).status ?? 500;
+    const type = (err as { type?: string }).type;
     if (status >= 500) monitor.log.error("dashboard request failed", { error: errorMessage(err) });
-    res.status(status).json({ error: status >= 500 ? "internal error" : errorMessage(err) });
+    const message =
+      status >= 500
+        ? "internal error"
+        : type === "entity.too.large"
+          ? `the body is larger than ${CONTROLS_BODY_LIMIT}`
+          : type === "entity.parse.failed"
+            ? `the body must be a JSON object: ${errorMessage(err)}`
+            : errorMessage(err);
+    res.status(status).json({ error: message });
   });
   return app;
 }
@@ -405,7 +530,10 @@ export async function startDashboard(
   }
   monitor.alerts.enable({ thresholds: true });
   monitor.alerts.start();
-  const state = new DashboardState(monitor);
+  const state = new DashboardState(monitor, {
+    maxClients: options.maxStreamClients ?? 100,
+    maxClientBufferBytes: options.maxClientBufferBytes ?? 1024 * 1024,
+  });
   const app = createDashboardApp(monitor, state, controls);
   const server = await listen(app, address, "web dashboard");
   state.start();

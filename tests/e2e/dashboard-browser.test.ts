@@ -226,7 +226,9 @@ describe("web dashboard in Chromium", () => {
     expect(csvDownload.suggestedFilename()).toMatch(/^tts-monitor-history-.*\.csv$/);
     const csvPath = join(ARTIFACTS, "history.csv");
     await csvDownload.saveAs(csvPath);
-    const rows = readFileSync(csvPath, "utf8").trim().split("\n");
+    const csv = readFileSync(csvPath, "utf8");
+    expect(csv.endsWith("\r\n")).toBe(true); // RFC 4180 records
+    const rows = csv.trim().split("\r\n");
     const header = (rows[0] as string).split(",");
     for (const col of [
       "timestamp",

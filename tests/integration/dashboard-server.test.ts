@@ -1,10 +1,15 @@
 // The web dashboard's HTTP side against the real monitor (in-process): static page and vendored
 // chart library, the SSE stream, the exports, and the controls with their guards.
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
+import { connect } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { Logger } from "../../src/log.ts";
 import { TTSPerformanceMonitor } from "../../src/monitor.ts";
 import { type Dashboard, startDashboard } from "../../src/server/dashboard.ts";
+import { csvField } from "../../src/server/dashboard-history.ts";
 import { waitFor } from "../helpers/tools.ts";
 
 const running: Array<{ monitor: TTSPerformanceMonitor; dashboard: Dashboard }> = [];
@@ -17,17 +22,26 @@ afterEach(async () => {
 
 async function start(
   config: Record<string, unknown> = {},
-  options: { address?: string; env?: Record<string, string> } = {},
+  options: {
+    address?: string;
+    env?: Record<string, string>;
+    /** Write the config to this file and load it from there (so that reload() works). */
+    configFile?: string;
+    maxStreamClients?: number;
+    maxClientBufferBytes?: number;
+  } = {},
 ) {
   const lines: string[] = [];
+  const full = {
+    monitoring: { interval_seconds: 1 },
+    probes: { interval_seconds: 1, timeout_seconds: 2 },
+    // A command engine that always fails: probe failures for the event log, and an engine to switch off.
+    engines: [{ name: "broken", type: "command", command: ["false"] }],
+    ...config,
+  };
+  if (options.configFile) writeFileSync(options.configFile, JSON.stringify(full));
   const monitor = new TTSPerformanceMonitor({
-    config: {
-      monitoring: { interval_seconds: 1 },
-      probes: { interval_seconds: 1, timeout_seconds: 2 },
-      // A command engine that always fails: probe failures for the event log, and an engine to switch off.
-      engines: [{ name: "broken", type: "command", command: ["false"] }],
-      ...config,
-    },
+    ...(options.configFile ? { configPath: options.configFile } : { config: full }),
     serve: false,
     logger: new Logger({ json: true, sink: { write: (l) => lines.push(l) } }),
     env: options.env ?? {},
@@ -36,6 +50,8 @@ async function start(
   const dashboard = await startDashboard(monitor, {
     address: options.address ?? "127.0.0.1:0",
     env: options.env ?? {},
+    ...(options.maxStreamClients ? { maxStreamClients: options.maxStreamClients } : {}),
+    ...(options.maxClientBufferBytes ? { maxClientBufferBytes: options.maxClientBufferBytes } : {}),
   });
   running.push({ monitor, dashboard });
   const port = /:(\d+)$/.exec(dashboard.address)?.[1];
@@ -48,13 +64,16 @@ async function readEvents(
   url: string,
   until: (events: Array<{ event: string; data: unknown }>) => boolean,
   timeoutMs = 8000,
-): Promise<Array<{ event: string; data: unknown; at: number }>> {
+  headers: Record<string, string> = {},
+): Promise<Array<{ event: string; data: unknown; at: number; id?: string }>> {
   const ctrl = new AbortController();
   const timer = setTimeout(() => ctrl.abort(), timeoutMs);
-  const events: Array<{ event: string; data: unknown; at: number }> = [];
+  const events: Array<{ event: string; data: unknown; at: number; id?: string }> = [];
   try {
-    const res = await fetch(url, { signal: ctrl.signal });
+    const res = await fetch(url, { signal: ctrl.signal, headers });
     expect(res.headers.get("content-type")).toBe("text/event-stream");
+    expect(res.headers.get("cache-control")).toMatch(/no-store/);
+    expect(res.headers.get("x-accel-buffering")).toBe("no");
     const reader = (res.body as ReadableStream<Uint8Array>).getReader();
     const decoder = new TextDecoder();
     let buf = "";
@@ -68,7 +87,9 @@ async function readEvents(
         buf = buf.slice(i + 2);
         const event = /^event: (.*)$/m.exec(frame)?.[1];
         const data = /^data: (.*)$/m.exec(frame)?.[1];
-        if (event && data) events.push({ event, data: JSON.parse(data), at: Date.now() });
+        const id = /^id: (.*)$/m.exec(frame)?.[1];
+        if (event && data)
+          events.push({ event, data: JSON.parse(data), at: Date.now(), ...(id === undefined ? {} : { id }) });
         i = buf.indexOf("\n\n");
       }
       if (until(events)) break;
@@ -83,6 +104,44 @@ async function readEvents(
 }
 
 const json = { "content-type": "application/json" };
+
+/** A strict RFC 4180 reader: quoted fields with doubled quotes, CRLF between records. */
+function parseCsv(text: string): string[][] {
+  const rows: string[][] = [];
+  let row: string[] = [];
+  let i = 0;
+  while (i < text.length) {
+    let field = "";
+    if (text[i] === '"') {
+      i++;
+      for (;;) {
+        const q = text.indexOf('"', i);
+        if (q < 0) throw new Error("unterminated quoted field");
+        field += text.slice(i, q);
+        if (text[q + 1] === '"') {
+          field += '"';
+          i = q + 2;
+        } else {
+          i = q + 1;
+          break;
+        }
+      }
+    } else {
+      const m = /^[^,\r\n"]*/.exec(text.slice(i))?.[0] ?? "";
+      field = m;
+      i += m.length;
+    }
+    row.push(field);
+    if (text[i] === ",") i++;
+    else if (text.startsWith("\r\n", i)) {
+      rows.push(row);
+      row = [];
+      i += 2;
+    } else if (i < text.length) throw new Error(`bad CSV at ${i}: ${JSON.stringify(text.slice(i, i + 10))}`);
+  }
+  if (row.length) rows.push(row);
+  return rows;
+}
 
 describe("web dashboard server", () => {
   it("serves the page, its assets and the chart library from node_modules, with a strict CSP", async () => {
@@ -99,6 +158,19 @@ describe("web dashboard server", () => {
     for (const asset of ["app.js", "charts.js", "style.css", "favicon.svg", "../dashboard.ts"]) {
       const r = await fetch(`${base}/assets/${asset}`);
       expect(r.status, asset).toBe(asset.startsWith("..") ? 404 : 200);
+    }
+    // Names of Object.prototype's members are files like any other: 404, not a 500 and an error log.
+    for (const path of [
+      "/assets/constructor",
+      "/assets/__proto__",
+      "/assets/toString",
+      "/vendor/constructor",
+      "/vendor/hasOwnProperty",
+      "/assets/..%2f..%2fpackage.json",
+      "/vendor/..%2f..%2fpackage.json",
+    ]) {
+      const r = await fetch(`${base}${path}`);
+      expect(r.status, path).toBe(404);
     }
   });
 
@@ -205,6 +277,32 @@ describe("web dashboard server", () => {
       body: '{"enabled":true}',
     });
     expect(((await unknown.json()) as { error: string }).error).toMatch(/no engine named "nope"/);
+    const reject = async (path: string, body: string, message: RegExp) => {
+      const r = await fetch(`${base}/api/controls/${path}`, { method: "POST", headers: json, body });
+      expect(r.status, body).toBe(400);
+      expect(((await r.json()) as { error: string }).error, body).toMatch(message);
+    };
+    await reject("probe-interval", '{"seconds":0.000001}', /seconds: expected at least 0.1, got 0.000001/);
+    await reject("probe-interval", '{"seconds":-1}', /seconds: expected at least 0.1, got -1/);
+    await reject("probe-interval", '{"seconds":86401}', /must be in \(0, 86400\]/);
+    await reject("probe-interval", '{"seconds":1e400}', /got Infinity/);
+    await reject("probe-interval", '{"seconds":"5"}', /seconds: expected a number/);
+    await reject("probe-interval", "null", /the body must be a JSON object/);
+    await reject("thresholds", "{}", /expected at least one threshold/);
+    await reject("thresholds", '{"nope":1}', /unknown threshold "nope"/);
+    await reject("thresholds", '{"__proto__":{"latency_max_ms":1}}', /unknown threshold "__proto__"/);
+    await reject("thresholds", '{"latency_max_ms":"100"}', /latency_max_ms: expected a number/);
+    await reject("probe-texts", '{"texts":"hello"}', /texts: expected an array of strings/);
+    await reject("engines/broken", '{"enabled":"false"}', /enabled: expected true or false/);
+    const huge = await fetch(`${base}/api/controls/probe-texts`, {
+      method: "POST",
+      headers: json,
+      body: JSON.stringify({ texts: ["a".repeat(10 * 1024 * 1024)] }),
+    });
+    expect(huge.status).toBe(413);
+    expect(((await huge.json()) as { error: string }).error).toBe("the body is larger than 64kb");
+    expect(monitor.config.probes.interval_seconds).toBe(2.5);
+    expect(monitor.config.probes.texts).toEqual(["Hello there."]);
     // A form post (no JSON) and a cross-site request are refused.
     expect(
       (await fetch(`${base}/api/controls/probe-interval`, { method: "POST", body: "seconds=1" })).status,
@@ -218,6 +316,25 @@ describe("web dashboard server", () => {
         })
       ).status,
     ).toBe(403);
+    // A browser that marks the request as cross-site, even without an Origin header.
+    for (const site of ["cross-site", "same-site"])
+      expect(
+        (
+          await fetch(`${base}/api/controls/probe-interval`, {
+            method: "POST",
+            headers: { ...json, "sec-fetch-site": site },
+            body: '{"seconds":1}',
+          })
+        ).status,
+        site,
+      ).toBe(403);
+    expect(monitor.config.probes.interval_seconds).toBe(2.5);
+    const own = await fetch(`${base}/api/controls/probe-interval`, {
+      method: "POST",
+      headers: { ...json, origin: base, "sec-fetch-site": "same-origin" },
+      body: '{"seconds":2}',
+    });
+    expect(own.status).toBe(200);
   });
 
   it("logs probe failures in the event log", async () => {
@@ -241,7 +358,12 @@ describe("web dashboard server", () => {
     expect(csv.headers.get("content-disposition")).toMatch(
       /^attachment; filename="tts-monitor-history-.*\.csv"$/,
     );
-    const rows = (await csv.text()).trim().split("\n");
+    expect(csv.headers.get("content-type")).toBe("text/csv; charset=utf-8");
+    const text = await csv.text();
+    // RFC 4180: CRLF after every record, the last one included.
+    expect(text.endsWith("\r\n")).toBe(true);
+    expect(text.replace(/\r\n/g, "")).not.toMatch(/[\r\n]/);
+    const rows = text.trim().split("\r\n");
     const header = (rows[0] as string).split(",");
     expect(header.slice(0, 2)).toEqual(["timestamp", "unix_ms"]);
     const col = header.indexOf("engine.kokoro.latency_ms");
@@ -252,6 +374,8 @@ describe("web dashboard server", () => {
     expect(cells.filter((c) => c === "321").length).toBeGreaterThanOrEqual(3);
     expect(cells.every((c) => c === "321" || c === "")).toBe(true);
     const body = (await (await fetch(`${base}/api/export.json`)).json()) as {
+      interval_seconds: number;
+      history_seconds: number;
       series: string[];
       samples: Array<{ t: number; v: Record<string, number> }>;
     };
@@ -262,10 +386,144 @@ describe("web dashboard server", () => {
     );
     // Retention: 10 s at 0.25 s per sample is a ring of 40.
     expect(body.samples.length).toBeLessThanOrEqual(40);
+    expect(body).toMatchObject({ interval_seconds: 0.25, history_seconds: 10 });
+  });
+
+  it("quotes engine names in the CSV (RFC 4180) and never lets one start a formula", async () => {
+    const { base, monitor } = await start({ dashboard: { sample_interval_seconds: 0.25 } });
+    const odd = ['a,b "c"', "=HYPERLINK(1)", "-2+3", "@SUM(A1)"];
+    for (const engine of odd) monitor.recordSynthesis({ engine, latencyMs: 100 });
+    await new Promise((r) => setTimeout(r, 600));
+    const text = await (await fetch(`${base}/api/export.csv`)).text();
+    const rows = parseCsv(text);
+    const header = rows[0] as string[];
+    for (const engine of odd) expect(header).toContain(`engine.${engine}.latency_ms`);
+    expect(rows.slice(1).every((r) => r.length === header.length)).toBe(true);
+    for (const cell of rows.flat()) expect(cell, cell).not.toMatch(/^[=+@\t\r]|^-[^\d]/);
+    // The quoting and the guard themselves.
+    expect(csvField('a,b "c"')).toBe('"a,b ""c"""');
+    expect(csvField("line\nbreak")).toBe('"line\nbreak"');
+    expect(csvField("=1+2")).toBe("'=1+2");
+    expect(csvField("+1,2")).toBe(`"'+1,2"`);
+    expect(csvField("@SUM(A1)")).toBe("'@SUM(A1)");
+    expect(csvField("-1")).toBe("'-1");
+    expect(csvField("engine.x.rtf")).toBe("engine.x.rtf");
+  });
+
+  it("applies a new retention and sample interval from a config reload", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "tts-dashboard-"));
+    try {
+      const file = join(dir, "config.json");
+      const config = { dashboard: { sample_interval_seconds: 0.25, history_seconds: 10 } };
+      const { base, monitor } = await start(config, { configFile: file });
+      await new Promise((r) => setTimeout(r, 1600));
+      const before = (await (await fetch(`${base}/api/export.json`)).json()) as { samples: unknown[] };
+      expect(before.samples.length).toBeGreaterThan(4);
+      // 10 s at one sample every 2 s: a ring of 5, the newest samples kept.
+      writeFileSync(
+        file,
+        JSON.stringify({
+          probes: { interval_seconds: 1, timeout_seconds: 2 },
+          engines: [{ name: "broken", type: "command", command: ["false"] }],
+          dashboard: { sample_interval_seconds: 2, history_seconds: 10 },
+        }),
+      );
+      expect(monitor.reload()).toBe(true);
+      const after = await waitFor("the ring resized", async () => {
+        const body = (await (await fetch(`${base}/api/export.json`)).json()) as {
+          interval_seconds: number;
+          history_seconds: number;
+          samples: unknown[];
+        };
+        return body.samples.length <= 5 ? body : undefined;
+      });
+      expect(after).toMatchObject({ interval_seconds: 2, history_seconds: 10 });
+      const state = (await (await fetch(`${base}/api/state`)).json()) as {
+        interval_seconds: number;
+        log: Array<{ kind: string; text: string }>;
+      };
+      expect(state.interval_seconds).toBe(2);
+      expect(state.log.some((l) => l.kind === "config" && l.text === "configuration reloaded")).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("disconnects an SSE client that stops reading instead of buffering for it without bound", async () => {
+    const { base, monitor } = await start({}, { maxClientBufferBytes: 64 * 1024, maxStreamClients: 3 });
+    const port = Number(new URL(base).port);
+    const listeners = monitor.events.listenerCount("probe");
+    // Many clients come and go (3 at most at once): each one's slot is freed when it leaves.
+    for (let i = 0; i < 30; i++) {
+      const ctrl = new AbortController();
+      await waitFor("a free slot", async () => {
+        const res = await fetch(`${base}/api/stream`, { signal: ctrl.signal });
+        return res.status === 200 ? res : undefined;
+      });
+      ctrl.abort();
+    }
+    expect(monitor.events.listenerCount("probe")).toBe(listeners);
+    // A client that never reads; large frames (settings with long probe texts) pile up.
+    const slow = connect(port, "127.0.0.1");
+    slow.write(`GET /api/stream HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`);
+    await new Promise((r) => slow.once("data", r));
+    slow.pause();
+    let closed = false;
+    slow.on("close", () => {
+      closed = true;
+    });
+    const texts = Array.from({ length: 12 }, (_, i) => `${i} ${"word ".repeat(900)}`);
+    try {
+      for (let k = 0; k < 150 && !closed; k++) {
+        const r = await fetch(`${base}/api/controls/probe-texts`, {
+          method: "POST",
+          headers: json,
+          body: JSON.stringify({ texts: [...texts, `v${k}`] }),
+        });
+        expect(r.status).toBe(200);
+      }
+      slow.resume();
+      slow.on("data", () => {});
+      await waitFor("the slow client disconnected", () => closed || undefined);
+    } finally {
+      slow.destroy();
+    }
+  });
+
+  it("limits the number of SSE clients and answers HEAD without holding the connection", async () => {
+    const { base } = await start({}, { maxStreamClients: 2 });
+    const ctrls = [new AbortController(), new AbortController()];
+    try {
+      for (const c of ctrls)
+        expect((await fetch(`${base}/api/stream`, { signal: c.signal })).status).toBe(200);
+      const third = await fetch(`${base}/api/stream`);
+      expect(third.status).toBe(503);
+      expect(third.headers.get("retry-after")).toBe("10");
+    } finally {
+      for (const c of ctrls) c.abort();
+    }
+    await waitFor("a free slot", async () => {
+      const r = await fetch(`${base}/api/stream`, { method: "HEAD", signal: AbortSignal.timeout(2000) });
+      return r.status === 200 ? r : undefined;
+    });
+  });
+
+  it("sends the samples a reconnecting client missed (Last-Event-ID)", async () => {
+    const { base } = await start({ dashboard: { sample_interval_seconds: 0.25 } });
+    await new Promise((r) => setTimeout(r, 1600));
+    const body = (await (await fetch(`${base}/api/export.json`)).json()) as { samples: Array<{ t: number }> };
+    const seen = body.samples.at(-4)?.t as number;
+    const events = await readEvents(`${base}/api/stream`, (e) => e.length >= 3, 4000, {
+      "last-event-id": String(seen),
+    });
+    const samples = events.filter((e) => e.event === "sample");
+    const ts = samples.map((e) => (e.data as { sample: { t: number } }).sample.t);
+    expect(ts.slice(0, 3)).toEqual(body.samples.slice(-3).map((s) => s.t));
+    expect(samples.every((e) => e.id === String((e.data as { sample: { t: number } }).sample.t))).toBe(true);
   });
 
   it("requires the bearer token for the controls when one is set", async () => {
-    const { base } = await start({}, { env: { TTS_MONITOR_DASHBOARD_TOKEN: "let-me-in-123" } });
+    const { base, lines } = await start({}, { env: { TTS_MONITOR_DASHBOARD_TOKEN: "let-me-in-123" } });
     const post = (headers: Record<string, string>) =>
       fetch(`${base}/api/controls/probe-interval`, {
         method: "POST",
@@ -275,6 +533,14 @@ describe("web dashboard server", () => {
     expect((await post({})).status).toBe(401);
     expect((await post({ authorization: "Bearer wrong" })).status).toBe(401);
     expect((await post({ authorization: "Bearer let-me-in-123" })).status).toBe(200);
+    expect((await post({ authorization: "Bearer let-me-in-1234" })).status).toBe(401);
+    // The token is the proof, not the Origin: the owner behind a TLS-terminating proxy gets in.
+    expect(
+      (await post({ authorization: "Bearer let-me-in-123", origin: "https://monitor.example" })).status,
+    ).toBe(200);
+    const denied = await post({ authorization: "Bearer let-me-in-12" });
+    expect(await denied.text()).not.toContain("let-me-in");
+    expect(lines.join("")).not.toContain("let-me-in-123");
     const state = (await (await fetch(`${base}/api/state`)).json()) as { controls: unknown };
     expect(state.controls).toEqual({ enabled: true, token: true });
   });
