@@ -128,7 +128,13 @@ describe("GPU collector with a fake nvidia-smi first on PATH", () => {
     );
     const script = hung()[0];
     if (!script) throw new Error("no hung nvidia-smi");
-    expect(processGroupMembers(script.pid).length).toBeGreaterThanOrEqual(2); // bash and its sleep
+    // bash and its sleep (bash may be seen a moment before it has started the sleep).
+    await waitFor(
+      "the fake nvidia-smi's sleep to start",
+      () => (processGroupMembers(script.pid).length >= 2 ? true : undefined),
+      5000,
+      20,
+    );
 
     // While it hangs: a loop of scrapes, each timed to the last byte.
     const times = await scrapeLoop(exporter, 60, 15);
