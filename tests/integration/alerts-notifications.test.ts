@@ -89,7 +89,13 @@ function setup(
     (await registry.counter(name).get()).values.find((v) =>
       Object.entries(labels).every(([k, val]) => v.labels[k] === val),
     )?.value;
-  return { evaluator, engines, lines, counter };
+  /** kokoro's latest latency becomes `latencyMs`; one evaluation, and its notifications delivered. */
+  const latency = async (latencyMs: number) => {
+    engines.kokoro = { requests: (engines.kokoro?.requests ?? 0) + 1, latencyMs };
+    evaluator.evaluate();
+    await evaluator.settled();
+  };
+  return { evaluator, engines, lines, counter, latency };
 }
 
 describe("alert notifications and actions", () => {
@@ -97,12 +103,8 @@ describe("alert notifications and actions", () => {
     const slack = await httpSink();
     const t = setup({ slack_webhook: slack.url });
     t.evaluator.enable({ external: true });
-    t.engines.kokoro = { requests: 1, latencyMs: 812 };
-    t.evaluator.evaluate();
-    await t.evaluator.settled();
-    t.engines.kokoro = { requests: 2, latencyMs: 120 };
-    t.evaluator.evaluate();
-    await t.evaluator.settled();
+    await t.latency(812);
+    await t.latency(120);
     expect(slack.received).toHaveLength(2);
     const [firing, resolved] = slack.received.map(
       (r) => JSON.parse(r.body) as { text: string; attachments: unknown },
@@ -141,9 +143,7 @@ describe("alert notifications and actions", () => {
     const dead = await httpSink([500, 500, 500, 500]);
     const d = setup({ slack_webhook: dead.url, retry: { attempts: 2, initial_backoff_seconds: 0.05 } });
     d.evaluator.enable({ external: true });
-    d.engines.kokoro = { requests: 1, latencyMs: 900 };
-    d.evaluator.evaluate();
-    await d.evaluator.settled();
+    await d.latency(900);
     expect(dead.received).toHaveLength(2);
     expect(await d.counter("tts_exporter_notifications_failed_total", { channel: "slack" })).toBe(1);
     expect(d.lines.join("")).toMatch(/"msg":"alert notification given up".*"channel":"slack"/);
@@ -190,9 +190,7 @@ describe("alert notifications and actions", () => {
       { TTS_MONITOR_SMTP_PASSWORD: "s3cret-pw" },
     );
     t.evaluator.enable({ external: true });
-    t.engines.kokoro = { requests: 1, latencyMs: 777 };
-    t.evaluator.evaluate();
-    await t.evaluator.settled();
+    await t.latency(777);
     expect(mails).toHaveLength(1);
     const mail = mails[0] as (typeof mails)[number];
     expect(mail.user).toBe("alerts");
@@ -268,12 +266,8 @@ describe("alert notifications and actions", () => {
     ]);
     const t = setup({ slack_webhook: gone.url, retry: { attempts: 4, initial_backoff_seconds: 0.05 } });
     t.evaluator.enable({ external: true });
-    t.engines.kokoro = { requests: 1, latencyMs: 900 };
-    t.evaluator.evaluate();
-    await t.evaluator.settled();
-    t.engines.kokoro = { requests: 2, latencyMs: 100 };
-    t.evaluator.evaluate();
-    await t.evaluator.settled();
+    await t.latency(900);
+    await t.latency(100);
     // One attempt per notification, not four: the answer would be the same.
     expect(gone.received).toHaveLength(2);
     expect(await t.counter("tts_exporter_notifications_failed_total", { channel: "slack" })).toBe(2);
@@ -318,9 +312,7 @@ describe("alert notifications and actions", () => {
       { TTS_MONITOR_SMTP_PASSWORD: "wrong" },
     );
     t.evaluator.enable({ external: true });
-    t.engines.kokoro = { requests: 1, latencyMs: 900 };
-    t.evaluator.evaluate();
-    await t.evaluator.settled();
+    await t.latency(900);
     expect(await t.counter("tts_exporter_notification_attempts_failed_total", { channel: "email" })).toBe(1);
     expect(await t.counter("tts_exporter_notifications_failed_total", { channel: "email" })).toBe(1);
     expect(t.lines.join("")).toMatch(/"error":"SMTP login refused: Invalid login: 535/);
@@ -358,12 +350,8 @@ describe("alert notifications and actions", () => {
     );
     t.evaluator.add({ condition: "latency > 300", notification: "desktop" });
     t.evaluator.add({ condition: "latency > 400", notification: "desktop" });
-    t.engines.kokoro = { requests: 1, latencyMs: 900 };
-    t.evaluator.evaluate();
-    await t.evaluator.settled();
-    t.engines.kokoro = { requests: 2, latencyMs: 100 };
-    t.evaluator.evaluate();
-    await t.evaluator.settled();
+    await t.latency(900);
+    await t.latency(100);
     expect(await t.counter("tts_exporter_notifications_failed_total", { channel: "desktop" })).toBe(4);
     // One attempt each: retrying does not install notify-send.
     expect(await t.counter("tts_exporter_notification_attempts_failed_total", { channel: "desktop" })).toBe(
@@ -381,9 +369,7 @@ describe("alert notifications and actions", () => {
     t.engines.kokoro = { requests: 1, latencyMs: 900 };
     t.evaluator.evaluate();
     await new Promise((r) => setTimeout(r, 100)); // the firing got its 503 and waits 0.5 s
-    t.engines.kokoro = { requests: 2, latencyMs: 100 };
-    t.evaluator.evaluate();
-    await t.evaluator.settled();
+    await t.latency(100);
     const texts = slack.received.map((r) => (JSON.parse(r.body) as { text: string }).text);
     expect(texts.map((x) => /\[(FIRING|RESOLVED)\]/.exec(x)?.[1])).toEqual(["FIRING", "FIRING", "RESOLVED"]);
   });
@@ -412,18 +398,14 @@ describe("alert notifications and actions", () => {
     });
     const strict = setup(email({ port: tlsPort }));
     strict.evaluator.enable({ external: true });
-    strict.engines.kokoro = { requests: 1, latencyMs: 900 };
-    strict.evaluator.evaluate();
-    await strict.evaluator.settled();
+    await strict.latency(900);
     // The certificate does not verify: nothing is sent in the clear instead.
     expect(secured).toEqual([]);
     expect(strict.lines.join("")).toMatch(/"msg":"alert notification given up".*certificate/);
 
     const relaxed = setup(email({ port: tlsPort, insecure_skip_verify: true }));
     relaxed.evaluator.enable({ external: true });
-    relaxed.engines.kokoro = { requests: 1, latencyMs: 900 };
-    relaxed.evaluator.evaluate();
-    await relaxed.evaluator.settled();
+    await relaxed.latency(900);
     expect(secured).toEqual([true]);
 
     let passwordSeen = false;
@@ -443,9 +425,7 @@ describe("alert notifications and actions", () => {
       { TTS_MONITOR_SMTP_PASSWORD: "s3cret-pw" },
     );
     required.evaluator.enable({ external: true });
-    required.engines.kokoro = { requests: 1, latencyMs: 900 };
-    required.evaluator.evaluate();
-    await required.evaluator.settled();
+    await required.latency(900);
     expect(passwordSeen).toBe(false);
     expect(await required.counter("tts_exporter_notifications_failed_total", { channel: "email" })).toBe(1);
     expect(required.lines.join("")).toContain("STARTTLS");
