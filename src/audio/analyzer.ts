@@ -24,15 +24,25 @@ interface Pending {
   reject: (e: Error) => void;
 }
 
+export interface AudioAnalyzerOptions {
+  /** The worker script (default ./analyzer-worker.mjs; the fault tests run one that crashes). */
+  readonly workerUrl?: URL;
+}
+
 export class AudioAnalyzer {
+  readonly #workerUrl: URL;
   #worker: Worker | undefined;
   #pending = new Map<number, Pending>();
   #nextId = 1;
   #closed = false;
 
+  constructor(options: AudioAnalyzerOptions = {}) {
+    this.#workerUrl = options.workerUrl ?? new URL("./analyzer-worker.mjs", import.meta.url);
+  }
+
   #start(): Worker {
     if (this.#worker) return this.#worker;
-    const worker = new Worker(new URL("./analyzer-worker.mjs", import.meta.url));
+    const worker = new Worker(this.#workerUrl);
     worker.on("message", (reply: Reply) => {
       const p = this.#pending.get(reply.id);
       if (!p) return;
