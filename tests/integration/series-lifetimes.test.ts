@@ -250,3 +250,40 @@ describe("analysis faults", () => {
     expect(t.lines.filter((l) => String(l.msg).includes("backlog"))).toHaveLength(1);
   }, 60_000);
 });
+
+describe("the config keys do what their names say", () => {
+  it("ingest.series_ttl_seconds removes an ingest-only engine's gauges; ingest.success_window_seconds sets the window", async () => {
+    const { monitor, lines } = await startMonitor({
+      config: {
+        ...BASE,
+        monitoring: { ...BASE.monitoring, audio_analysis: false },
+        engines: [],
+        ingest: { series_ttl_seconds: 2, success_window_seconds: 7 },
+      },
+    });
+    monitor.recordSynthesis({
+      engine: "vendor",
+      voice: "v1",
+      text: TEXT,
+      latencyMs: 120,
+      audioDurationMs: 2000,
+    });
+    const before = await get(monitor.address);
+    expect(gaugesOf(before.body, "vendor").length).toBeGreaterThanOrEqual(5);
+    expect(monitor.getCurrentMetrics().engines.vendor).toMatchObject({ successRatio: 1, windowSeconds: 7 });
+    await waitFor(
+      "the sweep after 2 s without a report",
+      async () => (gaugesOf((await get(monitor.address)).body, "vendor").length === 0 ? true : undefined),
+      20_000,
+      250,
+    );
+    const after = await get(monitor.address);
+    expect(after.body).toMatch(
+      /tts_requests_total\{engine="vendor",voice="v1",source="ingest",result="success"\} 1/,
+    );
+    expect(monitor.getCurrentMetrics().engines.vendor).toBeUndefined();
+    expect(lines.filter((l) => String(l.msg).includes("series_ttl_seconds"))).toEqual([
+      expect.objectContaining({ series: ["vendor/v1"], ttl_seconds: 2 }),
+    ]);
+  }, 60_000);
+});
