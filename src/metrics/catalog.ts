@@ -14,7 +14,7 @@ export const catalog = {
   // --- The four contract metrics (SPEC §3): names and types are fixed. ---
   tts_latency_seconds: {
     type: "histogram",
-    help: "End-to-end synthesis latency, from request sent to last audio byte received.",
+    help: "End-to-end latency of successful syntheses, from request sent to last audio byte received (failures' durations: tts_request_duration_seconds).",
     labels: ["engine", "voice", "source"],
     unit: "seconds",
     area: "tts",
@@ -126,7 +126,7 @@ export const catalog = {
   },
   tts_request_temperature_latency_seconds: {
     type: "gauge",
-    help: "Latency of the first request after the exporter started (temperature=cold) and of the latest later one (temperature=warm).",
+    help: "Latency of the first request after the exporter started or the engine was switched on again (temperature=cold) and of the latest later one (temperature=warm).",
     labels: ["engine", "voice", "temperature"],
     unit: "seconds",
     area: "tts",
