@@ -51,7 +51,11 @@ export interface AudioSink {
   ): void;
   /** An analysis or recognition that produced nothing. */
   failed(labels: AudioLabels, reason: AnalysisFailureReason, error: string): void;
+  /** Latest quality score per engine and the time its audio was received, when the sink keeps it. */
+  readonly latestQuality?: ReadonlyMap<string, { score: number; at: number }>;
 }
+
+const NO_QUALITY: ReadonlyMap<string, { score: number; at: number }> = new Map();
 
 export interface AnalysisPipelineOptions {
   /** Jobs analysed or waiting at once; more are dropped (reason backlog). Default 8. */
@@ -80,6 +84,11 @@ export class AnalysisPipeline {
     this.#analyzer = options.analyzer ?? new AudioAnalyzer();
     this.#asr = options.recogniser ?? new Intelligibility({ warn: options.warn ?? (() => {}) });
     this.#maxPending = options.maxPending ?? 8;
+  }
+
+  /** Latest quality score per engine (getCurrentMetrics), as the exporter's sink keeps it. */
+  get latestQuality(): ReadonlyMap<string, { score: number; at: number }> {
+    return this.sink.latestQuality ?? NO_QUALITY;
   }
 
   /** Starts the analysis of one audio; resolves when its results are in the sink (never rejects). */

@@ -186,7 +186,9 @@ async function analysisExporter() {
 describe("analysis faults", () => {
   it("an analysis worker that crashes removes the audio series and counts reason=worker", async () => {
     const t = await analysisExporter();
-    await t.pipeline({ recogniser: new Intelligibility({ timeoutMs: 30_000 }) }).submit(t.job);
+    const good = t.pipeline({ recogniser: new Intelligibility({ timeoutMs: 30_000 }) });
+    await good.submit(t.job);
+    expect(good.latestQuality.get("espeak")?.score).toBeGreaterThan(0);
     let m = await get(t.address);
     expect(m.body).toMatch(/tts_quality_score\{engine="espeak",voice="en"\} 0\.\d+/);
     expect(m.body).toMatch(/tts_intelligibility_ratio\{engine="espeak",voice="en",asr="pocketsphinx"\}/);
@@ -198,6 +200,7 @@ describe("analysis faults", () => {
     m = await get(t.address);
     expect(m.status).toBe(200);
     expect(gaugesOf(m.body, "espeak")).toEqual([]);
+    expect(good.latestQuality.has("espeak")).toBe(false); // getCurrentMetrics() forgets the score too
     expect(m.body).toContain('tts_audio_analysis_failures_total{engine="espeak",reason="worker"} 1');
     const warned = t.lines.filter((l) => l.level === "warn");
     expect(warned).toHaveLength(1);
