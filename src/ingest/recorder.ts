@@ -128,6 +128,8 @@ interface EngineState {
   lastLatency?: number;
   lastRtf?: number;
   lastAt?: number;
+  lastSuccessAt?: number;
+  lastSuccess?: boolean;
   successes: number;
   attempts: number;
   cold?: { voice: string; latency: number };
@@ -161,6 +163,12 @@ export interface EngineSummary {
   readonly requests: number;
   readonly cacheHitRate?: number;
   readonly lastAt?: number;
+  /** Epoch ms of the newest attempt (success or failure). */
+  readonly lastAttemptAt?: number;
+  /** Epoch ms of the success whose latency is latencyMs. */
+  readonly lastSuccessAt?: number;
+  /** Whether the newest attempt succeeded. */
+  readonly lastSuccess?: boolean;
 }
 
 export const DEFAULT_VOICE = "default";
@@ -242,6 +250,7 @@ export class SynthesisRecorder {
       st.cache.add(now, event.cacheHit);
     }
 
+    st.lastSuccess = event.success !== false;
     if (event.success === false) {
       s.failure++;
       const reason = event.errorReason ?? "other";
@@ -255,6 +264,7 @@ export class SynthesisRecorder {
     s.latency.observe(latency);
     st.recent.push(event.latencyMs);
     st.lastLatency = event.latencyMs;
+    st.lastSuccessAt = now;
     if (st.cold === undefined) st.cold = { voice, latency };
     else st.warm = { voice, latency };
     if (event.ttfaMs !== undefined) s.ttfa.observe(event.ttfaMs / 1000);
@@ -310,7 +320,9 @@ export class SynthesisRecorder {
         ...(st.lastRtf !== undefined && { realTimeFactor: st.lastRtf }),
         ...(st.attempts > 0 && { successRatio: st.successes / st.attempts }),
         ...(rate !== undefined && { cacheHitRate: rate }),
-        ...(st.lastAt !== undefined && { lastAt: st.lastAt }),
+        ...(st.lastAt !== undefined && { lastAt: st.lastAt, lastAttemptAt: st.lastAt }),
+        ...(st.lastSuccessAt !== undefined && { lastSuccessAt: st.lastSuccessAt }),
+        ...(st.lastSuccess !== undefined && { lastSuccess: st.lastSuccess }),
       });
     }
     return out;

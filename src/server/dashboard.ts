@@ -1,11 +1,10 @@
-import { readFileSync } from "node:fs";
 import type { Server } from "node:http";
 import { createRequire } from "node:module";
 import { isIPv4, isIPv6 } from "node:net";
 import { fileURLToPath } from "node:url";
 import express, { type Express, type NextFunction, type Request, type Response } from "express";
 import type { AlertEvent } from "../alerts/types.ts";
-import { ConfigError } from "../config/load.ts";
+import { ConfigError, readSecretFile } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
 import { errorMessage } from "../log.ts";
 import type { TTSPerformanceMonitor } from "../monitor.ts";
@@ -86,19 +85,7 @@ export function controlsToken(
   env: Readonly<Record<string, string | undefined>>,
 ): string | undefined {
   const d = config.dashboard;
-  if (d.token_file) {
-    try {
-      return readFileSync(d.token_file, "utf8").trim() || undefined;
-    } catch (err) {
-      throw new ConfigError(d.token_file, [
-        {
-          path: "$.dashboard.token_file",
-          expected: "a readable file holding the token",
-          got: (err as NodeJS.ErrnoException).code ?? "unknown error",
-        },
-      ]);
-    }
-  }
+  if (d.token_file) return readSecretFile(d.token_file, "$.dashboard.token_file", d.token_file);
   return env[d.token_env]?.trim() || undefined;
 }
 
