@@ -58,7 +58,12 @@ export class HistoryRing {
     return rec;
   }
 
+  /** Rows dropped by the capacity while younger than maxAgeMs (more measurements than the ring holds). */
+  evictedEarly = 0;
+
   #put(rec: Recorded): void {
+    const evicted = this.#size === this.#buf.length ? this.#buf[this.#next] : undefined;
+    if (evicted && rec.t - evicted.t <= this.maxAgeMs) this.evictedEarly++;
     this.#buf[this.#next] = rec;
     this.#next = (this.#next + 1) % this.#buf.length;
     this.#size = Math.min(this.#size + 1, this.#buf.length);

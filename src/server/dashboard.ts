@@ -202,6 +202,13 @@ class DashboardState {
         const sample = this.history.push(row);
         this.broadcast("sample", { sample }, String(sample.seq));
       }
+      if (this.history.evictedEarly > 0)
+        m.log.once(
+          "dashboard-history-full",
+          "warn",
+          "dashboard history full: the oldest measurements go before dashboard.history_seconds",
+          { capacity: this.history.capacity, history_seconds: this.#historySeconds },
+        );
     } catch (err) {
       m.log.once("dashboard-sample", "error", "dashboard: cannot read the measurements", {
         error: errorMessage(err),
