@@ -271,7 +271,7 @@ export class TTSPerformanceMonitor {
     return this.alerts.add(spec);
   }
 
-  /** The last probe result of each engine (for the CLI and the dashboards). */
+  /** The last probe result of each engine (its audio included); views read getCurrentMetrics().engines[name].probe. */
   get lastProbes(): ReadonlyMap<string, ProbeResult> {
     return this.#lastProbe;
   }
