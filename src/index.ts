@@ -7,4 +7,11 @@ export { ConfigError, loadConfig, parseConfig } from "./config/load.ts";
 export type { Config, EngineConfig, Thresholds } from "./config/schema.ts";
 export { Logger } from "./log.ts";
 export { catalog, type MetricName } from "./metrics/catalog.ts";
-export { type CurrentMetrics, type MonitorOptions, TTSPerformanceMonitor } from "./monitor.ts";
+export { type MonitorOptions, TTSPerformanceMonitor } from "./monitor.ts";
+export type {
+  CollectorSnapshot,
+  CurrentMetrics,
+  EngineSnapshot,
+  GpuSnapshot,
+  ProbeSnapshot,
+} from "./state/snapshot.ts";

@@ -1,5 +1,4 @@
 import { EventEmitter } from "node:events";
-import { readFileSync } from "node:fs";
 import type { Server } from "node:http";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import pkg from "../package.json" with { type: "json" };
@@ -9,7 +8,7 @@ import type { DecodedAudio } from "./audio/format.ts";
 import { QUALITY_SCORE_VERSION } from "./audio/quality-score.ts";
 import { collectorTimeoutSeconds, enabledCollectors } from "./collectors/index.ts";
 import { CollectorRunner } from "./collectors/runner.ts";
-import { ConfigError, loadConfig, parseConfig, readSecretFile } from "./config/load.ts";
+import { ConfigError, loadConfig, parseConfig, readSecret, readSecretFile } from "./config/load.ts";
 import { DEFAULT_CONFIG_PATH, resolveConfigPath } from "./config/locate.ts";
 import type { Config } from "./config/schema.ts";
 import { createEngine } from "./engines/index.ts";
@@ -17,7 +16,7 @@ import { type Engine, EngineError, type FailureReason } from "./engines/types.ts
 import { type AnalysisJob, AnalysisPipeline } from "./ingest/analysis.ts";
 import { type SynthesisEvent, validateApiEvent } from "./ingest/event.ts";
 import { mountIngest } from "./ingest/http.ts";
-import { type EngineSummary, SynthesisRecorder } from "./ingest/recorder.ts";
+import { SynthesisRecorder } from "./ingest/recorder.ts";
 import { Logger } from "./log.ts";
 import { MetricsRegistry } from "./metrics/registry.ts";
 import type { ProbeResult } from "./probes/probe.ts";
@@ -26,6 +25,7 @@ import { createExporterApp } from "./server/exporter.ts";
 import { boundAddress, closeServer, listen } from "./server/listen.ts";
 import { mountProbe } from "./server/probe-route.ts";
 import { registryAudioSink, SeriesLifetimes } from "./state/lifetimes.ts";
+import { buildSnapshot, type CurrentMetrics } from "./state/snapshot.ts";
 
 export const VERSION: string = pkg.version;
 const LOOP_RESOLUTION_MS = 20;
@@ -47,36 +47,7 @@ export interface MonitorOptions {
   readonly desktopNotifications?: boolean;
 }
 
-export interface GpuSnapshot {
-  readonly gpu: string;
-  readonly name: string;
-  readonly usagePercent?: number;
-  readonly temperatureCelsius?: number;
-  readonly memoryUsedBytes?: number;
-  readonly memoryTotalBytes?: number;
-  readonly powerWatts?: number;
-}
-
-export interface CurrentMetrics {
-  readonly timestamp: number;
-  /** Latest successful synthesis latency (any engine, probe or reported). */
-  readonly latencyMs: number | undefined;
-  /** Latest quality score (any engine), when audio analysis has run. */
-  readonly qualityScore: number | undefined;
-  /** Cache hit rate over the window: hits / lookups of all engines that report cache flags, pooled. */
-  readonly cacheHitRate: number | undefined;
-  readonly engines: Readonly<Record<string, EngineSummary & { readonly qualityScore?: number }>>;
-  /** Mean GPU utilisation across GPUs (0-100); undefined without a GPU. */
-  readonly gpuUsage: number | undefined;
-  readonly gpus: readonly GpuSnapshot[];
-  readonly cpuUsageRatio: number | undefined;
-  readonly load1: number | undefined;
-  readonly memoryUsageRatio: number | undefined;
-  readonly memoryUsedBytes: number | undefined;
-  readonly memoryTotalBytes: number | undefined;
-  readonly swapUsageRatio: number | undefined;
-  readonly collectors: Readonly<Record<string, { success: boolean; error?: string }>>;
-}
+export type { CurrentMetrics, GpuSnapshot } from "./state/snapshot.ts";
 
 /** The exporter: config, collectors in the background, and the HTTP endpoints on :9090. */
 export class TTSPerformanceMonitor {
@@ -313,7 +284,7 @@ export class TTSPerformanceMonitor {
     return this.alerts.add(spec);
   }
 
-  /** The last probe result of each engine (for the CLI and the dashboards). */
+  /** The last probe result of each engine (its audio included); views read getCurrentMetrics().engines[name].probe. */
   get lastProbes(): ReadonlyMap<string, ProbeResult> {
     return this.#lastProbe;
   }
@@ -478,7 +449,7 @@ export class TTSPerformanceMonitor {
       if (auth?.value_env !== undefined) this.log.addSecret(env[auth.value_env]);
       if (auth?.value_file !== undefined) {
         try {
-          this.log.addSecret(readFileSync(auth.value_file, "utf8").trim());
+          this.log.addSecret(readSecret(auth.value_file));
         } catch {
           // Unreadable now: the engine reports it as an `auth` failure at its next request.
         }
@@ -537,66 +508,16 @@ export class TTSPerformanceMonitor {
     return true;
   }
 
+  /** The one snapshot of the state (src/state/snapshot.ts): every value beside the time it was measured. */
   getCurrentMetrics(): CurrentMetrics {
-    const value = (collector: string, metric: string) =>
-      this.#runner.state(collector)?.samples.find((s) => s.metric === metric)?.value;
-    const gpuSamples = this.#runner.state("gpu")?.samples ?? [];
-    const byGpu = new Map<string, { name: string; values: Map<string, number> }>();
-    for (const s of gpuSamples) {
-      const key = s.labels.gpu ?? "";
-      const entry = byGpu.get(key) ?? { name: s.labels.name ?? "", values: new Map() };
-      entry.values.set(s.metric, s.value);
-      byGpu.set(key, entry);
-    }
-    const gpus: GpuSnapshot[] = [...byGpu].map(([gpu, e]) => {
-      const v = (m: string) => e.values.get(m);
-      return {
-        gpu,
-        name: e.name,
-        ...optional("usagePercent", v("tts_gpu_usage_percent")),
-        ...optional("temperatureCelsius", v("tts_gpu_temperature_celsius")),
-        ...optional("memoryUsedBytes", v("tts_gpu_memory_used_bytes")),
-        ...optional("memoryTotalBytes", v("tts_gpu_memory_total_bytes")),
-        ...optional("powerWatts", v("tts_gpu_power_draw_watts")),
-      };
-    });
-    const usages = gpus.flatMap((g) => (g.usagePercent === undefined ? [] : [g.usagePercent]));
-    const collectors: Record<string, { success: boolean; error?: string }> = {};
-    for (const name of this.#runner.names) {
-      const st = this.#runner.state(name);
-      if (st) collectors[name] = { success: st.success, ...optional("error", st.error) };
-    }
-    const engines: Record<string, EngineSummary & { qualityScore?: number }> = {};
-    let latest: { at: number; latencyMs: number } | undefined;
-    for (const [name, summary] of this.recorder.summary()) {
-      const q = this.#lifetimes.latestQuality.get(name);
-      engines[name] = { ...summary, ...(q !== undefined && { qualityScore: q.score }) };
-      // The latest successful latency, paired with the time of that success (not of a later failure).
-      if (
-        summary.latencyMs !== undefined &&
-        summary.lastSuccessAt !== undefined &&
-        (!latest || summary.lastSuccessAt > latest.at)
-      ) {
-        latest = { at: summary.lastSuccessAt, latencyMs: summary.latencyMs };
-      }
-    }
-    const latestQuality = [...this.#lifetimes.latestQuality.values()].sort((a, b) => b.at - a.at)[0];
-    return {
-      timestamp: Date.now(),
-      latencyMs: latest?.latencyMs,
-      qualityScore: latestQuality?.score,
+    return buildSnapshot({
+      now: Date.now(),
+      collectors: this.#runner,
+      engines: this.recorder.summary(),
       cacheHitRate: this.recorder.cacheHitRate(),
-      engines,
-      gpuUsage: usages.length ? usages.reduce((a, b) => a + b, 0) / usages.length : undefined,
-      gpus,
-      cpuUsageRatio: value("cpu", "tts_host_cpu_usage_ratio"),
-      load1: value("cpu", "tts_host_load1"),
-      memoryUsageRatio: value("memory", "tts_host_memory_usage_ratio"),
-      memoryUsedBytes: value("memory", "tts_host_memory_used_bytes"),
-      memoryTotalBytes: value("memory", "tts_host_memory_total_bytes"),
-      swapUsageRatio: value("memory", "tts_host_swap_usage_ratio"),
-      collectors,
-    };
+      quality: this.#lifetimes.latestQuality,
+      probes: this.#lastProbe,
+    });
   }
 
   async stop(): Promise<void> {

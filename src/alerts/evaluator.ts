@@ -1,10 +1,9 @@
 import type { EventEmitter } from "node:events";
-import { readFileSync } from "node:fs";
+import { readSecret } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
 import type { Logger } from "../log.ts";
 import type { MetricsRegistry } from "../metrics/registry.ts";
-import type { CurrentMetrics } from "../monitor.ts";
-import type { ProbeResult } from "../probes/probe.ts";
+import type { CurrentMetrics, EngineSnapshot } from "../state/snapshot.ts";
 import { ActionRunner } from "./actions.ts";
 import { DesktopNotifier } from "./channels/desktop.ts";
 import { EmailNotifier } from "./channels/email.ts";
@@ -40,7 +39,6 @@ export interface AlertSpec {
 export interface AlertSource {
   readonly config: Config;
   getCurrentMetrics(): CurrentMetrics;
-  readonly lastProbes: ReadonlyMap<string, ProbeResult>;
 }
 
 type Origin = "threshold" | "config" | "api";
@@ -555,53 +553,48 @@ export function seriesOf(
           ? g.temperatureCelsius
           : cond.metric === "gpu_usage"
             ? g.usagePercent
-            : g.memoryUsedBytes !== undefined && g.memoryTotalBytes
-              ? (g.memoryUsedBytes / g.memoryTotalBytes) * 100
-              : undefined;
+            : g.memoryUsageRatio === undefined
+              ? undefined
+              : g.memoryUsageRatio * 100;
       push("gpu", g.gpu, v);
     }
     return out;
   }
-  const names = new Set([...Object.keys(m.engines), ...source.lastProbes.keys()]);
-  for (const name of names) {
+  for (const [name, e] of Object.entries(m.engines)) {
     const configured = source.config.engines.find((e) => e.name === name);
     // A disabled engine's last values would otherwise hold its alerts forever.
     if (configured?.enabled === false) continue;
     if (!configured && freshness.staleMs > 0) {
-      const last = Math.max(m.engines[name]?.lastAt ?? 0, source.lastProbes.get(name)?.finishedAt ?? 0);
+      const last = Math.max(e.lastAttemptAt ?? 0, e.probe?.at ?? 0);
       if (last > 0 && freshness.now - last > freshness.staleMs) continue;
     }
-    push("engine", name, engineValue(cond.metric, m.engines[name], source.lastProbes.get(name)));
+    push("engine", name, engineValue(cond.metric, e));
   }
   return out;
 }
 
-function engineValue(
-  metric: AlertMetric,
-  e: CurrentMetrics["engines"][string] | undefined,
-  probe: ProbeResult | undefined,
-): number | undefined {
+function engineValue(metric: AlertMetric, e: EngineSnapshot): number | undefined {
   switch (metric) {
     case "latency":
-      return e?.latencyMs;
+      return e.latencyMs;
     case "latency_p50":
-      return e?.latencyP50Ms;
+      return e.latencyP50Ms;
     case "latency_p95":
-      return e?.latencyP95Ms;
+      return e.latencyP95Ms;
     case "rtf":
-      return e?.realTimeFactor;
+      return e.realTimeFactor;
     case "quality":
-      return e?.qualityScore;
+      return e.qualityScore;
     case "cache_hit_rate":
-      return e?.cacheHitRate;
+      return e.cacheHitRate;
     case "success_ratio":
-      return e?.successRatio;
+      return e.successRatio;
     case "ttfa":
-      return probe?.success ? probe.ttfaMs : undefined;
+      return e.probe?.ttfaMs;
     case "throughput":
-      return probe?.success && probe.latencyMs ? probe.characters / (probe.latencyMs / 1000) : undefined;
+      return e.probe?.throughputCharsPerSecond;
     case "probe_success":
-      return probe === undefined ? undefined : probe.success ? 1 : 0;
+      return e.probe === undefined ? undefined : e.probe.success ? 1 : 0;
     default:
       return undefined;
   }
@@ -617,14 +610,14 @@ function specFromConfig(r: Exclude<Config["alerts"]["rules"][number], string>): 
   };
 }
 
+/** A channel's secret file (readSecret); unreadable or empty is not fatal: the channel stays off, one line says why. */
 function readSecretFile(file: string, log: Logger): string | undefined {
   try {
-    return readFileSync(file, "utf8").trim() || undefined;
+    return readSecret(file);
   } catch (err) {
-    // Not fatal: the monitor runs on, and this channel stays off with a clear line.
     log.error("cannot read a secret file; the channel that needs it is off", {
       file,
-      error: (err as NodeJS.ErrnoException).code ?? String(err),
+      error: err instanceof Error ? err.message : String(err),
     });
     return undefined;
   }

@@ -131,7 +131,11 @@ export const dashboardSchema = z
       .min(10)
       .max(7 * 86_400)
       .default(3600),
-    /** Seconds between two recorded samples (and two pushes to the browser). */
+    /**
+     * Seconds between two looks for new measurements (probe results, collector runs, engine
+     * statistics, analyses): each is recorded and pushed to the browser once, at its own time. The
+     * ring holds 16 rows per interval of history_seconds.
+     */
     sample_interval_seconds: z.number().min(0.25).max(60).default(1),
     /** Event log entries kept (probe failures, alerts, setting changes). */
     max_events: z.number().int().min(10).max(100_000).default(1000),

@@ -1,4 +1,4 @@
-import type { CurrentMetrics } from "../monitor.ts";
+import { ageSeconds, type CurrentMetrics } from "../state/snapshot.ts";
 
 export interface TerminalRow {
   readonly label: string;
@@ -9,11 +9,21 @@ const pct = (ratio: number | undefined) => (ratio === undefined ? "—" : `${(ra
 const gib = (bytes: number | undefined) =>
   bytes === undefined ? "—" : `${(bytes / 1024 ** 3).toFixed(1)} GiB`;
 
+/** How old a value is: "3 s", "4 min", "2 h"; "—" without a time. */
+export function formatAge(seconds: number | undefined): string {
+  if (seconds === undefined) return "—";
+  if (seconds < 120) return `${Math.floor(seconds)} s`;
+  if (seconds < 7200) return `${Math.floor(seconds / 60)} min`;
+  return `${Math.floor(seconds / 3600)} h`;
+}
+
 /** The lines of the live summary. Pure, so it can be tested without a terminal. */
 export function summaryLines(m: CurrentMetrics, extra: readonly string[] = []): string[] {
+  const age = (at: number | undefined) => formatAge(ageSeconds(at, m.timestamp));
+  const measured = (at: number | undefined) => (at === undefined ? "" : `   (${age(at)} ago)`);
   const lines = [
     `TTS performance monitor — ${new Date(m.timestamp).toLocaleTimeString()}   (Ctrl-C to stop)`,
-    `  CPU ${pct(m.cpuUsageRatio).padStart(8)}   load ${m.load1 === undefined ? "—" : m.load1.toFixed(2)}   RAM ${pct(m.memoryUsageRatio)} (${gib(m.memoryUsedBytes)} / ${gib(m.memoryTotalBytes)})   swap ${pct(m.swapUsageRatio)}`,
+    `  CPU ${pct(m.cpuUsageRatio).padStart(8)}   load ${m.load1 === undefined ? "—" : m.load1.toFixed(2)}   RAM ${pct(m.memoryUsageRatio)} (${gib(m.memoryUsedBytes)} / ${gib(m.memoryTotalBytes)})   swap ${pct(m.swapUsageRatio)}${measured(m.cpuAt ?? m.memoryAt)}`,
   ];
   if (m.gpus.length === 0) {
     const gpu = m.collectors.gpu;
@@ -24,18 +34,18 @@ export function summaryLines(m: CurrentMetrics, extra: readonly string[] = []): 
     const temp = g.temperatureCelsius === undefined ? "—" : `${g.temperatureCelsius} °C`;
     const power = g.powerWatts === undefined ? "" : `   ${g.powerWatts.toFixed(0)} W`;
     lines.push(
-      `  GPU${g.gpu} ${g.name}: ${g.usagePercent === undefined ? "—" : `${g.usagePercent} %`}   ${temp}   VRAM ${gib(g.memoryUsedBytes)} / ${gib(g.memoryTotalBytes)}${power}`,
+      `  GPU${g.gpu} ${g.name}: ${g.usagePercent === undefined ? "—" : `${g.usagePercent} %`}   ${temp}   VRAM ${gib(g.memoryUsedBytes)} / ${gib(g.memoryTotalBytes)}${power}${measured(g.at)}`,
     );
   }
   const engines = Object.entries(m.engines);
   if (engines.length > 0) {
     lines.push(
-      `  ${"engine".padEnd(16)} ${"p50".padStart(8)} ${"p95".padStart(8)} ${"RTF".padStart(6)} ${"success".padStart(8)} ${"cache".padStart(7)} ${"quality".padStart(8)}`,
+      `  ${"engine".padEnd(16)} ${"p50".padStart(8)} ${"p95".padStart(8)} ${"RTF".padStart(6)} ${"success".padStart(8)} ${"cache".padStart(7)} ${"quality".padStart(8)} ${"age".padStart(7)}`,
     );
     for (const [name, e] of engines) {
       const ms = (v: number | undefined) => (v === undefined ? "—" : `${v.toFixed(0)} ms`);
       lines.push(
-        `  ${name.slice(0, 16).padEnd(16)} ${ms(e.latencyP50Ms).padStart(8)} ${ms(e.latencyP95Ms).padStart(8)} ${(e.realTimeFactor === undefined ? "—" : e.realTimeFactor.toFixed(2)).padStart(6)} ${pct(e.successRatio).padStart(8)} ${pct(e.cacheHitRate).padStart(7)} ${(e.qualityScore === undefined ? "—" : e.qualityScore.toFixed(2)).padStart(8)}`,
+        `  ${name.slice(0, 16).padEnd(16)} ${ms(e.latencyP50Ms).padStart(8)} ${ms(e.latencyP95Ms).padStart(8)} ${(e.realTimeFactor === undefined ? "—" : e.realTimeFactor.toFixed(2)).padStart(6)} ${pct(e.successRatio).padStart(8)} ${pct(e.cacheHitRate).padStart(7)} ${(e.qualityScore === undefined ? "—" : e.qualityScore.toFixed(2)).padStart(8)} ${age(e.lastAttemptAt).padStart(7)}`,
       );
     }
   }

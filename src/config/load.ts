@@ -317,32 +317,48 @@ function readConfigText(file: string): string {
   return text;
 }
 
+/** Why a secret file gave no secret: unreadable (`problem` says why, e.g. "no such file (ENOENT)") or empty. */
+export class SecretFileError extends Error {
+  constructor(
+    readonly file: string,
+    readonly problem: string,
+    options?: ErrorOptions,
+  ) {
+    super(`${file}: ${problem}`, options);
+    this.name = "SecretFileError";
+  }
+}
+
 /**
- * A secret kept in a file that the config names (a token, a password): its trimmed text, or a
- * ConfigError naming the key (`path`) and why the file cannot be read. The secret is never shown.
+ * The one reader of secrets kept in files (tokens, passwords, webhooks): the file's trimmed text.
+ * Throws SecretFileError when the file cannot be read or holds nothing; the caller decides what
+ * that means (a config key: a ConfigError, see readSecretFile; a notification channel: a log line
+ * and the channel off). The secret itself is never in an error.
  */
-export function readSecretFile(secretFile: string, path: string, configFile: string): string {
+export function readSecret(secretFile: string): string {
   let text: string;
   try {
     text = readFileSync(secretFile, "utf8").trim();
   } catch (err) {
-    throw new ConfigError(
-      configFile,
-      [
-        {
-          path,
-          expected: "a readable file holding the secret",
-          got: `${secretFile}: ${readError(err)}`,
-        },
-      ],
-      { cause: err },
-    );
+    throw new SecretFileError(secretFile, readError(err), { cause: err });
   }
-  if (text === "")
-    throw new ConfigError(configFile, [
-      { path, expected: "a file holding the secret", got: `${secretFile}: an empty file` },
-    ]);
+  if (text === "") throw new SecretFileError(secretFile, "an empty file");
   return text;
+}
+
+/**
+ * A secret file that a config key names: its trimmed text (readSecret), or a ConfigError naming
+ * the key (`path`) and why the file gives no secret.
+ */
+export function readSecretFile(secretFile: string, path: string, configFile: string): string {
+  try {
+    return readSecret(secretFile);
+  } catch (err) {
+    if (!(err instanceof SecretFileError)) throw err;
+    const expected =
+      err.problem === "an empty file" ? "a file holding the secret" : "a readable file holding the secret";
+    throw new ConfigError(configFile, [{ path, expected, got: err.message }], { cause: err });
+  }
 }
 
 export function loadConfig(file: string, env: Env = process.env): Config {

@@ -352,6 +352,7 @@ export class SynthesisRecorder {
     s.latency.observe(latency);
     st.recent.push(event.latencyMs);
     st.lastLatency = event.latencyMs;
+    st.lastSuccessAt = now;
     if (st.cold === undefined) st.cold = { voice, latency };
     else st.warm = { voice, latency };
     if (event.ttfaMs !== undefined) s.ttfa.observe(event.ttfaMs / 1000);

@@ -2,14 +2,10 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { Config } from "../config/schema.ts";
 import { metricsReference } from "./metrics-doc.ts";
-import { monitoringFiles } from "./monitoring-files.ts";
+import { type GeneratedFile, monitoringFiles } from "./monitoring-files.ts";
 import { productionProfile, withConfigLinks } from "./profile.ts";
 
-export interface GeneratedFile {
-  /** Path relative to the output root (the repository root by default). */
-  readonly path: string;
-  readonly content: string;
-}
+export type { GeneratedFile };
 
 /** Every generated file, from the catalog and the config's thresholds. Pure: same input, same bytes. */
 export function generateAll(config: Config): GeneratedFile[] {

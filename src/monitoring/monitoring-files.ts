@@ -3,12 +3,17 @@ import type { Config } from "../config/schema.ts";
 import { alertmanagerConfig, defaultDeploy } from "./alertmanager.ts";
 import { alertsReference } from "./alerts-doc.ts";
 import { dashboards } from "./dashboards/index.ts";
-import type { GeneratedFile } from "./generate.ts";
 import type { MonitoringProfile } from "./profile.ts";
 import { dashboardProvisioning, datasourceProvisioning } from "./provisioning.ts";
 import { RULE_TESTS_FILE, RULES_FILE, ruleTests } from "./rule-tests.ts";
 import { ruleGroups } from "./rules.ts";
 import { GENERATED_HEADER, generatedYaml } from "./yaml.ts";
+
+export interface GeneratedFile {
+  /** Path relative to the output root (the repository root by default). */
+  readonly path: string;
+  readonly content: string;
+}
 
 export const ALERTMANAGER_FILE = "alertmanager/alertmanager.yml";
 

@@ -1,22 +1,24 @@
-import { readFileSync } from "node:fs";
+import type { EventEmitter } from "node:events";
 import type { Server } from "node:http";
 import { createRequire } from "node:module";
 import { isIPv4, isIPv6 } from "node:net";
 import { fileURLToPath } from "node:url";
 import express, { type Express, type NextFunction, type Request, type Response } from "express";
+import type { AlertEvaluator } from "../alerts/evaluator.ts";
 import type { AlertEvent } from "../alerts/types.ts";
-import { ConfigError } from "../config/load.ts";
+import { ConfigError, readSecretFile } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
-import { errorMessage } from "../log.ts";
-import type { TTSPerformanceMonitor } from "../monitor.ts";
+import { errorMessage, type Logger } from "../log.ts";
 import type { ProbeResult } from "../probes/probe.ts";
+import type { CurrentMetrics } from "../state/snapshot.ts";
 import { bearerMatches } from "./bearer.ts";
-import { HistoryRing, type Sample, takeSample, toCsv, toJson } from "./dashboard-history.ts";
+import { HistoryRing, newMeasurements, ROWS_PER_INTERVAL, toCsv, toJson } from "./dashboard-history.ts";
 import { boundAddress, closeServer, listen, parseHostPort } from "./listen.ts";
 
 // The built-in web dashboard (SPEC §9, port 8080): a static page, a server-sent event stream that
-// pushes one sample per interval, the recorded history as CSV/JSON downloads, and the controls
-// (probe interval, probe text, thresholds, engines) that call the monitor's run-time setters.
+// pushes each new measurement (looked for once per sample interval), the recorded history as
+// CSV/JSON downloads, and the controls (probe interval, probe text, thresholds, engines) that call
+// the monitor's run-time setters. It depends on DashboardControls, not on the monitor class.
 
 const WEB_DIR = fileURLToPath(new URL("../web/", import.meta.url));
 const require = createRequire(import.meta.url);
@@ -35,8 +37,27 @@ const ASSETS: Record<string, string> = {
 const CONTROLS_BODY_LIMIT = "64kb";
 /** The smallest probe interval the controls accept (the page's input has the same minimum). */
 const MIN_PROBE_INTERVAL_SECONDS = 0.1;
-/** Samples sent with the initial state (the charts' window); the full history is in the exports. */
-const INITIAL_SAMPLES = 600;
+/** Rows sent with the initial state and replayed to a reconnecting client; the full history is in the exports. */
+const INITIAL_SAMPLES = 5000;
+/** The charts' window: rows measured this long before now go with the initial state. */
+const CHART_WINDOW_MS = 300_000;
+
+/**
+ * What the dashboard needs of the monitor (TTSPerformanceMonitor has it): the config, the log, its
+ * events, the one snapshot of the state, the alert list, and the run-time setters of the controls.
+ */
+export interface DashboardControls {
+  readonly config: Config;
+  readonly log: Logger;
+  /** "probe" (ProbeResult), "alert" and "alert-notification" (AlertEvent), "config-change". */
+  readonly events: EventEmitter;
+  readonly alerts: Pick<AlertEvaluator, "firing" | "rules" | "enable" | "start">;
+  getCurrentMetrics(): CurrentMetrics;
+  setProbeInterval(seconds: number): void;
+  setProbeTexts(texts: readonly string[]): void;
+  setThresholds(changes: Partial<Config["thresholds"]>): void;
+  setEngineEnabled(name: string, enabled: boolean): void;
+}
 
 export type LogKind = "probe" | "alert" | "config" | "info";
 export interface LogEntry {
@@ -86,19 +107,7 @@ export function controlsToken(
   env: Readonly<Record<string, string | undefined>>,
 ): string | undefined {
   const d = config.dashboard;
-  if (d.token_file) {
-    try {
-      return readFileSync(d.token_file, "utf8").trim() || undefined;
-    } catch (err) {
-      throw new ConfigError(d.token_file, [
-        {
-          path: "$.dashboard.token_file",
-          expected: "a readable file holding the token",
-          got: (err as NodeJS.ErrnoException).code ?? "unknown error",
-        },
-      ]);
-    }
-  }
+  if (d.token_file) return readSecretFile(d.token_file, "$.dashboard.token_file", d.token_file);
   return env[d.token_env]?.trim() || undefined;
 }
 
@@ -114,16 +123,20 @@ class DashboardState {
   #seenConfig: Config;
   #intervalSeconds: number;
   #historySeconds: number;
+  /** Source → time of its last recorded measurement: a measurement is recorded once. */
+  readonly #seen = new Map<string, number>();
+  /** The firing alerts last sent, to send the list again only when it changes. */
+  #sentFiring = "[]";
 
   constructor(
-    private readonly monitor: TTSPerformanceMonitor,
+    private readonly monitor: DashboardControls,
     private readonly limits: { readonly maxClients: number; readonly maxClientBufferBytes: number },
   ) {
     const d = monitor.config.dashboard;
     this.#seenConfig = monitor.config;
     this.#intervalSeconds = d.sample_interval_seconds;
     this.#historySeconds = d.history_seconds;
-    this.history = new HistoryRing(Math.ceil(d.history_seconds / d.sample_interval_seconds));
+    this.history = new HistoryRing(ringCapacity(d), d.history_seconds * 1000);
   }
 
   get intervalSeconds(): number {
@@ -179,20 +192,34 @@ class DashboardState {
     this.#timer.unref();
   }
 
+  /** Records and pushes the measurements made since the last tick, and the alert list when it changed. */
   #tick(): void {
     const m = this.monitor;
     if (m.config !== this.#seenConfig) this.#reloaded();
-    let sample: Sample;
     try {
-      sample = takeSample(m.getCurrentMetrics(), m.lastProbes, (e) => engineEnabled(m.config, e));
+      const rows = newMeasurements(m.getCurrentMetrics(), this.#seen, (e) => engineEnabled(m.config, e));
+      for (const row of rows) {
+        const sample = this.history.push(row);
+        this.broadcast("sample", { sample }, String(sample.seq));
+      }
+      if (this.history.evictedEarly > 0)
+        m.log.once(
+          "dashboard-history-full",
+          "warn",
+          "dashboard history full: the oldest measurements go before dashboard.history_seconds",
+          { capacity: this.history.capacity, history_seconds: this.#historySeconds },
+        );
     } catch (err) {
-      m.log.once("dashboard-sample", "error", "dashboard: cannot take a sample", {
+      m.log.once("dashboard-sample", "error", "dashboard: cannot read the measurements", {
         error: errorMessage(err),
       });
-      return;
     }
-    this.history.push(sample);
-    this.broadcast("sample", { sample, firing: m.alerts.firing() }, String(sample.t));
+    const firing = m.alerts.firing();
+    const key = JSON.stringify(firing);
+    if (key !== this.#sentFiring) {
+      this.#sentFiring = key;
+      this.broadcast("firing", { firing });
+    }
   }
 
   /** The config file was reloaded: apply a new retention or sample interval, show the new settings. */
@@ -204,12 +231,12 @@ class DashboardState {
       const intervalChanged = d.sample_interval_seconds !== this.#intervalSeconds;
       this.#historySeconds = d.history_seconds;
       this.#intervalSeconds = d.sample_interval_seconds;
-      this.history = this.history.resized(Math.ceil(d.history_seconds / d.sample_interval_seconds));
+      this.history = this.history.resized(ringCapacity(d), d.history_seconds * 1000);
       if (intervalChanged) this.#schedule();
       this.addLog(
         "config",
         "info",
-        `history now ${d.history_seconds} s, one sample every ${d.sample_interval_seconds} s (${this.history.capacity} samples kept)`,
+        `history now ${d.history_seconds} s, new measurements looked for every ${d.sample_interval_seconds} s (at most ${this.history.capacity} kept)`,
       );
     }
     this.addLog("config", "info", "configuration reloaded");
@@ -273,11 +300,16 @@ function sameOrigin(origin: string, req: Request): boolean {
   }
 }
 
+/** Rows the history ring holds: ROWS_PER_INTERVAL per sample interval of dashboard.history_seconds. */
+function ringCapacity(d: Config["dashboard"]): number {
+  return Math.ceil(d.history_seconds / d.sample_interval_seconds) * ROWS_PER_INTERVAL;
+}
+
 function engineEnabled(config: Config, name: string): boolean {
   return config.engines.find((e) => e.name === name)?.enabled ?? true;
 }
 
-function settings(m: TTSPerformanceMonitor) {
+function settings(m: DashboardControls) {
   const c = m.config;
   return {
     thresholds: c.thresholds,
@@ -296,7 +328,7 @@ type ControlsMode =
     };
 
 export function createDashboardApp(
-  monitor: TTSPerformanceMonitor,
+  monitor: DashboardControls,
   state: DashboardState,
   controls: ControlsMode,
 ): Express {
@@ -337,12 +369,14 @@ export function createDashboardApp(
 
   app.get("/api/state", (_req, res) => {
     res.set("Cache-Control", "no-store").json({
+      /** The server's clock (Unix ms): the page computes the age of values against it. */
+      now: Date.now(),
       interval_seconds: state.intervalSeconds,
       history_seconds: state.historySeconds,
       settings: settings(monitor),
       firing: monitor.alerts.firing(),
       log: state.log.slice(-200),
-      samples: state.history.samples(INITIAL_SAMPLES),
+      samples: state.history.samples(INITIAL_SAMPLES).filter((r) => r.t >= Date.now() - CHART_WINDOW_MS),
       controls:
         controls.kind === "off"
           ? { enabled: false, reason: controls.reason }
@@ -364,13 +398,12 @@ export function createDashboardApp(
     });
     if (req.method === "HEAD") return void res.end();
     res.write(`retry: 2000\n\n`);
-    // A reconnecting EventSource sends the id of the last sample it got: send the ones it missed.
+    // A reconnecting EventSource sends the id (sequence number) of the last row it got: send the ones it missed.
     const last = Number(req.get("last-event-id"));
     if (req.get("last-event-id") && Number.isSafeInteger(last)) {
       for (const sample of state.history.samplesAfter(last, INITIAL_SAMPLES))
-        res.write(
-          `id: ${sample.t}\nevent: sample\ndata: ${JSON.stringify({ sample, firing: monitor.alerts.firing() })}\n\n`,
-        );
+        res.write(`id: ${sample.seq}\nevent: sample\ndata: ${JSON.stringify({ sample })}\n\n`);
+      res.write(`event: firing\ndata: ${JSON.stringify({ firing: monitor.alerts.firing() })}\n\n`);
     }
     state.addClient(res);
   });
@@ -508,7 +541,7 @@ export function createDashboardApp(
  * alerts for its alert panel. Throws ListenError when the port cannot be bound.
  */
 export async function startDashboard(
-  monitor: TTSPerformanceMonitor,
+  monitor: DashboardControls,
   options: DashboardOptions = {},
 ): Promise<Dashboard> {
   const address = options.address ?? monitor.config.server.dashboard_address;

@@ -1,5 +1,6 @@
 // The dashboard page: initial state from /api/state, then live updates from the /api/stream
-// server-sent events (one sample per second, alert transitions, log entries, setting changes).
+// server-sent events (each new measurement, the firing alerts when they change, log entries,
+// setting changes). The age of each chart's values is redrawn every second.
 import { ChartBoard } from "./charts.js";
 
 const $ = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.getElementById(id));
@@ -181,6 +182,7 @@ async function init() {
   const res = await fetch("/api/state");
   const state = await res.json();
   popups = state.popups;
+  if (typeof state.now === "number") board.skewMs = state.now - Date.now();
   controlsEnabled = state.controls.enabled;
   renderSettings(state.settings);
   board.addSamples(state.samples);
@@ -208,10 +210,13 @@ async function init() {
     conn.classList.remove("live");
   });
   stream.addEventListener("sample", (ev) => {
-    const { sample, firing } = JSON.parse(/** @type {MessageEvent} */ (ev).data);
+    const { sample } = JSON.parse(/** @type {MessageEvent} */ (ev).data);
     board.addSamples([sample]);
-    renderAlerts(firing);
   });
+  stream.addEventListener("firing", (ev) =>
+    renderAlerts(JSON.parse(/** @type {MessageEvent} */ (ev).data).firing),
+  );
+  setInterval(() => board.refreshAges(), 1000);
   stream.addEventListener("log", (ev) => addLog(JSON.parse(/** @type {MessageEvent} */ (ev).data)));
   stream.addEventListener("notification", (ev) => toast(JSON.parse(/** @type {MessageEvent} */ (ev).data)));
   stream.addEventListener("settings", (ev) =>

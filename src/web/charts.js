@@ -1,11 +1,22 @@
 // Live charts drawn with uPlot (installed from npm, served by the dashboard from node_modules).
-// Each chart picks its series from the flat sample keys ("engine.kokoro.latency_p95_ms") and is
-// rebuilt only when its set of series changes (an engine appears); otherwise it gets new data.
+// Each sample is one measurement (a probe, a collector run, an engine's statistics, an analysis)
+// at the time it was measured; samples of different sources share the time axis, and a series has
+// a point only where it was measured (the line spans the gaps). Each chart picks its series from the
+// flat keys ("engine.kokoro.latency_p95_ms") and is rebuilt only when its set of series changes (an
+// engine appears); otherwise it gets new data. Under each chart's latest values: how old they are.
 
-/** @typedef {{ t: number, v: Record<string, number> }} Sample */
+/** @typedef {{ t: number, source: string, v: Record<string, number> }} Sample */
 
 const PALETTE = ["#1f4e8c", "#b3261e", "#2e7d32", "#6a1b9a", "#8a5a00", "#00695c", "#ad1457", "#37474f"];
-const WINDOW = 300; // points on screen (5 minutes at one sample per second)
+const WINDOW_SECONDS = 300; // time on screen
+const MAX_POINTS = 5000; // times on the shared axis at most
+
+/** "3 s", "4 min", "2 h" @param {number} seconds */
+export function formatAge(seconds) {
+  if (seconds < 120) return `${Math.floor(seconds)} s`;
+  if (seconds < 7200) return `${Math.floor(seconds / 60)} min`;
+  return `${Math.floor(seconds / 3600)} h`;
+}
 
 /** @param {string} suffix */
 const engineKeys = (suffix) => (/** @type {string[]} */ keys) =>
@@ -134,9 +145,13 @@ export class ChartBoard {
     this.xs = [];
     /** @type {Map<string, (number|null)[]>} */
     this.cols = new Map();
+    /** The newest measurement of each series: its value and time (Unix ms). @type {Map<string, { v: number, t: number }>} */
+    this.last = new Map();
+    /** Server clock minus this browser's (ms), so that ages are right on a machine with another clock. */
+    this.skewMs = 0;
     /** @type {Record<string, number>} */
     this.thresholds = {};
-    /** @type {Map<string, { el: HTMLElement, latest: HTMLElement, plotEl: HTMLElement, plot: any, keys: string, def: typeof CHARTS[number] }>} */
+    /** @type {Map<string, { el: HTMLElement, latest: HTMLElement, age: HTMLElement, plotEl: HTMLElement, plot: any, keys: string, def: typeof CHARTS[number] }>} */
     this.cards = new Map();
     for (const def of CHARTS) this.#card(def);
     const ro = new ResizeObserver(() => this.#resize());
@@ -155,13 +170,16 @@ export class ChartBoard {
     const latest = document.createElement("p");
     latest.className = "latest";
     latest.setAttribute("aria-live", "off");
+    const age = document.createElement("p");
+    age.className = "age";
+    age.setAttribute("aria-live", "off");
     const plotEl = document.createElement("div");
     plotEl.className = "plot";
     plotEl.setAttribute("role", "img");
     plotEl.setAttribute("aria-label", `${def.title} over the last minutes`);
-    el.append(h, latest, plotEl);
+    el.append(h, latest, age, plotEl);
     this.root.append(el);
-    this.cards.set(def.id, { el, latest, plotEl, plot: null, keys: "", def });
+    this.cards.set(def.id, { el, latest, age, plotEl, plot: null, keys: "", def });
   }
 
   /** @param {Record<string, number>} thresholds */
@@ -173,42 +191,99 @@ export class ChartBoard {
   /** @param {Sample[]} samples */
   addSamples(samples) {
     for (const s of samples) {
-      const x = s.t / 1000;
-      if (this.xs.length && x <= /** @type {number} */ (this.xs[this.xs.length - 1])) continue;
-      this.xs.push(x);
-      for (const [k, col] of this.cols) col.push(k in s.v ? /** @type {number} */ (s.v[k]) : null);
+      const i = this.#at(s.t / 1000);
       for (const [k, v] of Object.entries(s.v)) {
-        if (!this.cols.has(k)) {
-          const col = new Array(this.xs.length - 1).fill(null);
-          col.push(v);
+        let col = this.cols.get(k);
+        if (!col) {
+          col = new Array(this.xs.length).fill(null);
           this.cols.set(k, col);
         }
+        col[i] = v;
+        const prev = this.last.get(k);
+        if (!prev || s.t >= prev.t) this.last.set(k, { v, t: s.t });
       }
     }
-    const extra = this.xs.length - WINDOW;
-    if (extra > 0) {
-      this.xs.splice(0, extra);
-      for (const col of this.cols.values()) col.splice(0, extra);
-    }
+    this.#trim();
     this.#render();
   }
 
+  /** The index of time `x` (s) on the shared axis, inserted in order (measurements may come a little out of order). @param {number} x */
+  #at(x) {
+    let i = this.xs.length;
+    while (i > 0 && /** @type {number} */ (this.xs[i - 1]) > x) i--;
+    if (i > 0 && this.xs[i - 1] === x) return i - 1;
+    this.xs.splice(i, 0, x);
+    for (const col of this.cols.values()) col.splice(i, 0, null);
+    return i;
+  }
+
+  /** Keeps the window on screen; a series with no point left in it goes, with its latest value. */
+  #trim() {
+    const newest = this.xs[this.xs.length - 1] ?? 0;
+    let drop = 0;
+    while (
+      drop < this.xs.length &&
+      (this.xs.length - drop > MAX_POINTS || /** @type {number} */ (this.xs[drop]) < newest - WINDOW_SECONDS)
+    )
+      drop++;
+    if (drop === 0) return;
+    this.xs.splice(0, drop);
+    for (const [k, col] of this.cols) {
+      col.splice(0, drop);
+      if (col.every((v) => v === null)) {
+        this.cols.delete(k);
+        this.last.delete(k);
+      }
+    }
+  }
+
+  /** Redraws the age of each chart's latest values (called every second: ages grow without new data). */
+  refreshAges() {
+    const now = Date.now() + this.skewMs;
+    for (const card of this.cards.values()) {
+      const times = card.def.pick([...this.cols.keys()]).flatMap((k) => {
+        const l = this.last.get(k);
+        return l ? [l.t] : [];
+      });
+      if (times.length === 0) {
+        card.age.textContent = "";
+        delete card.el.dataset.ageSeconds;
+        continue;
+      }
+      const newest = Math.max(0, (now - Math.max(...times)) / 1000);
+      const oldest = Math.max(0, (now - Math.min(...times)) / 1000);
+      const a = formatAge(newest);
+      const b = formatAge(oldest);
+      card.age.textContent = a === b ? `measured ${a} ago` : `measured ${a} – ${b} ago`;
+      card.el.dataset.ageSeconds = String(Math.floor(newest));
+    }
+  }
+
   #render() {
+    this.refreshAges();
     const keys = [...this.cols.keys()].sort();
     for (const card of this.cards.values()) {
       const picked = card.def.pick(keys);
       const latestText = picked
         .map((k) => {
-          const col = this.cols.get(k) ?? [];
-          const v = col[col.length - 1];
-          return v === null || v === undefined ? null : `${labelOf(k)} ${v.toFixed(card.def.digits)}`;
+          const l = this.last.get(k);
+          return l === undefined ? null : `${labelOf(k)} ${l.v.toFixed(card.def.digits)}`;
         })
         .filter(Boolean)
         .join(" · ");
       card.latest.textContent = latestText;
       card.el.dataset.latest = latestText;
-      card.el.dataset.points = String(this.xs.length);
-      card.el.dataset.lastT = String(this.xs[this.xs.length - 1] ?? "");
+      // Points: the times at which one of this chart's series was measured.
+      const cols = picked.map((k) => this.cols.get(k) ?? []);
+      let points = 0;
+      let lastT;
+      for (let i = 0; i < this.xs.length; i++)
+        if (cols.some((c) => c[i] !== null && c[i] !== undefined)) {
+          points++;
+          lastT = this.xs[i];
+        }
+      card.el.dataset.points = String(points);
+      card.el.dataset.lastT = String(lastT ?? "");
       if (picked.length === 0) {
         if (card.plot) {
           card.plot.destroy();

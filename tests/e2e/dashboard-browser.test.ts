@@ -122,6 +122,9 @@ describe("web dashboard in Chromium", () => {
     expect(await latest(page, "ttfa")).toMatch(/^embedded \d+$/);
     expect(await latest(page, "rtf")).toMatch(/^embedded \d\.\d{3}$/);
     expect(await latest(page, "host")).toMatch(/cpu \d+\.\d · memory \d+\.\d/);
+    // Each chart says how old its values are (the server's clock), measured seconds ago here.
+    expect(await page.textContent("#chart-latency .age")).toMatch(/^measured \d+ s( – \d+ s)? ago$/);
+    expect(Number(await page.getAttribute("#chart-host", "data-age-seconds"))).toBeLessThan(30);
     await page.screenshot({ path: join(ARTIFACTS, "dashboard-live.png") });
     expect(errors).toEqual([]);
     await page.context().close();
@@ -230,13 +233,8 @@ describe("web dashboard in Chromium", () => {
     expect(csv.endsWith("\r\n")).toBe(true); // RFC 4180 records
     const rows = csv.trim().split("\r\n");
     const header = (rows[0] as string).split(",");
-    for (const col of [
-      "timestamp",
-      "unix_ms",
-      "engine.embedded.latency_ms",
-      "engine.embedded.ttfa_ms",
-      "host.cpu_percent",
-    ])
+    expect(header.slice(0, 3)).toEqual(["timestamp", "unix_ms", "source"]);
+    for (const col of ["engine.embedded.latency_ms", "engine.embedded.ttfa_ms", "host.cpu_percent"])
       expect(header).toContain(col);
     const latencyCol = header.indexOf("engine.embedded.latency_ms");
     const values = rows
@@ -251,9 +249,13 @@ describe("web dashboard in Chromium", () => {
     await jsonDownload.saveAs(jsonPath);
     const body = JSON.parse(readFileSync(jsonPath, "utf8")) as {
       series: string[];
-      samples: Array<{ t: number; v: Record<string, number> }>;
+      samples: Array<{ t: number; source: string; v: Record<string, number> }>;
     };
-    expect(body.series).toEqual(header.slice(2));
+    expect(body.series).toEqual(header.slice(3));
+    // Each probe of the engine is one row at its own time: no time repeats for a source.
+    const probes = body.samples.filter((s) => s.source === "probe:embedded").map((s) => s.t);
+    expect(probes.length).toBeGreaterThan(0);
+    expect(new Set(probes).size).toBe(probes.length);
     expect(body.samples.length).toBeGreaterThanOrEqual(rows.length - 1);
     expect(body.samples.filter((s) => (s.v["engine.embedded.latency_ms"] ?? 0) > 0).length).toBeGreaterThan(
       3,

@@ -71,7 +71,6 @@ function setup(
   const engines: Record<string, { requests: number; latencyMs?: number }> = {};
   const source: AlertSource = {
     config,
-    lastProbes: new Map(),
     getCurrentMetrics: () => ({ timestamp: Date.now(), engines, gpus: [] }) as unknown as CurrentMetrics,
   };
   const lines: string[] = [];

@@ -174,7 +174,7 @@ describe("web dashboard server", () => {
     }
   });
 
-  it("pushes a sample at least once a second over SSE, with ingested values per engine", async () => {
+  it("pushes each new measurement over SSE, with ingested values per engine", async () => {
     const { base, monitor } = await start();
     const feed = setInterval(
       () =>
@@ -182,19 +182,26 @@ describe("web dashboard server", () => {
       200,
     );
     try {
+      type Row = { sample: { t: number; source: string; seq: number; v: Record<string, number> } };
+      const rowsOf = (e: Array<{ event: string; data: unknown }>, source: string) =>
+        e.filter((x) => x.event === "sample" && (x.data as Row).sample.source === source);
       const events = await readEvents(
         `${base}/api/stream`,
-        (e) => e.filter((x) => x.event === "sample").length >= 4,
+        (e) => rowsOf(e, "engine:kokoro").length >= 4 && rowsOf(e, "collector:cpu").length >= 1,
       );
-      const samples = events.filter((e) => e.event === "sample");
-      expect(samples.length).toBeGreaterThanOrEqual(4);
-      const gaps = samples.slice(1).map((s, i) => s.at - (samples[i] as { at: number }).at);
-      expect(Math.max(...gaps)).toBeLessThan(1500);
-      const last = (samples.at(-1)?.data as { sample: { v: Record<string, number> } }).sample.v;
+      const kokoro = rowsOf(events, "engine:kokoro").map((e) => (e.data as Row).sample);
+      expect(kokoro.length).toBeGreaterThanOrEqual(4);
+      // Each row is a newer measurement than the one before: its own time, never a repeat.
+      for (let i = 1; i < kokoro.length; i++)
+        expect(kokoro[i]?.t).toBeGreaterThan((kokoro[i - 1] as { t: number }).t);
+      const last = kokoro.at(-1)?.v ?? {};
       expect(last["engine.kokoro.latency_ms"]).toBeGreaterThanOrEqual(200);
       expect(last["engine.kokoro.latency_p95_ms"]).toBeGreaterThanOrEqual(200);
       expect(last["engine.kokoro.cache_hit_rate"]).toBe(1);
-      expect(last["host.cpu_percent"]).toBeGreaterThanOrEqual(0);
+      const cpu = (rowsOf(events, "collector:cpu")[0]?.data as Row).sample.v;
+      expect(cpu["host.cpu_percent"]).toBeGreaterThanOrEqual(0);
+      // A row holds only what its source measured.
+      expect(Object.keys(cpu)).toEqual(["host.cpu_percent"]);
     } finally {
       clearInterval(feed);
     }
@@ -348,11 +355,13 @@ describe("web dashboard server", () => {
     expect(entry.text).toMatch(/^probe of broken failed/);
   });
 
-  it("exports the recorded history as CSV and JSON downloads", async () => {
+  it("exports the recorded history as CSV and JSON downloads: one row per measurement", async () => {
     const { base, monitor } = await start({
       dashboard: { sample_interval_seconds: 0.25, history_seconds: 10 },
     });
+    const before = Date.now();
     monitor.recordSynthesis({ engine: "kokoro", latencyMs: 321 });
+    const after = Date.now();
     await new Promise((r) => setTimeout(r, 1200));
     const csv = await fetch(`${base}/api/export.csv`);
     expect(csv.headers.get("content-disposition")).toMatch(
@@ -365,28 +374,55 @@ describe("web dashboard server", () => {
     expect(text.replace(/\r\n/g, "")).not.toMatch(/[\r\n]/);
     const rows = text.trim().split("\r\n");
     const header = (rows[0] as string).split(",");
-    expect(header.slice(0, 2)).toEqual(["timestamp", "unix_ms"]);
+    expect(header.slice(0, 3)).toEqual(["timestamp", "unix_ms", "source"]);
     const col = header.indexOf("engine.kokoro.latency_ms");
-    expect(col).toBeGreaterThan(1);
+    expect(col).toBeGreaterThan(2);
+    // Probes of "broken" and collector runs measured things too in 1.2 s.
     expect(rows.length).toBeGreaterThanOrEqual(4);
-    // The first sample was taken at start, before the synthesis: its cell is empty.
-    const cells = rows.slice(1).map((r) => r.split(",")[col]);
-    expect(cells.filter((c) => c === "321").length).toBeGreaterThanOrEqual(3);
-    expect(cells.every((c) => c === "321" || c === "")).toBe(true);
+    // One synthesis is one measurement: one row (at the time it was recorded), however many samples were taken since.
+    const records = rows.slice(1).map((r) => r.split(","));
+    const kokoro = records.filter((r) => r[col] !== "");
+    expect(kokoro.map((r) => [r[2], r[col]])).toEqual([["engine:kokoro", "321"]]);
+    const t = Number(kokoro[0]?.[1]);
+    expect(t).toBeGreaterThanOrEqual(before);
+    expect(t).toBeLessThanOrEqual(after);
+    expect(kokoro[0]?.[0]).toBe(new Date(t).toISOString());
+    // No source has two rows with one time.
+    const keys = records.map((r) => `${r[2]} ${r[1]}`);
+    expect(new Set(keys).size).toBe(keys.length);
     const body = (await (await fetch(`${base}/api/export.json`)).json()) as {
       interval_seconds: number;
       history_seconds: number;
       series: string[];
-      samples: Array<{ t: number; v: Record<string, number> }>;
+      samples: Array<{ t: number; source: string; v: Record<string, number> }>;
     };
     expect(body.series).toContain("engine.kokoro.latency_ms");
+    expect(body.series).toEqual(header.slice(3));
     expect(body.samples.length).toBeGreaterThanOrEqual(rows.length - 1);
-    expect(body.samples.filter((s) => s.v["engine.kokoro.latency_ms"] === 321).length).toBeGreaterThanOrEqual(
-      3,
-    );
-    // Retention: 10 s at 0.25 s per sample is a ring of 40.
-    expect(body.samples.length).toBeLessThanOrEqual(40);
+    expect(body.samples.filter((s) => s.v["engine.kokoro.latency_ms"] === 321)).toEqual([
+      { t, source: "engine:kokoro", v: expect.objectContaining({ "engine.kokoro.latency_ms": 321 }) },
+    ]);
+    // Retention: nothing measured more than 10 s before the newest row.
+    const times = body.samples.map((s) => s.t);
+    expect(Math.max(...times) - Math.min(...times)).toBeLessThanOrEqual(10_000);
     expect(body).toMatchObject({ interval_seconds: 0.25, history_seconds: 10 });
+  });
+
+  it("records a probe once, however often the dashboard looks, and failed probes too", async () => {
+    // "broken" is probed every second and fails; the dashboard looks four times a second.
+    const { base } = await start({ dashboard: { sample_interval_seconds: 0.25 } });
+    const started = Date.now();
+    await new Promise((r) => setTimeout(r, 3200));
+    const body = (await (await fetch(`${base}/api/export.json`)).json()) as {
+      samples: Array<{ t: number; source: string; v: Record<string, number> }>;
+    };
+    const elapsed = (Date.now() - started) / 1000;
+    const probes = body.samples.filter((s) => s.source === "probe:broken");
+    expect(probes.length).toBeGreaterThanOrEqual(2);
+    // At most one row per probe run (one a second, and one at start), each at its own time.
+    expect(probes.length).toBeLessThanOrEqual(Math.ceil(elapsed) + 1);
+    expect(new Set(probes.map((s) => s.t)).size).toBe(probes.length);
+    for (const p of probes) expect(p.v).toEqual({ "engine.broken.probe_success": 0 });
   });
 
   it("quotes engine names in the CSV (RFC 4180) and never lets one start a formula", async () => {
@@ -399,6 +435,7 @@ describe("web dashboard server", () => {
     const header = rows[0] as string[];
     for (const engine of odd) expect(header).toContain(`engine.${engine}.latency_ms`);
     expect(rows.slice(1).every((r) => r.length === header.length)).toBe(true);
+    for (const engine of odd) expect(rows.map((r) => r[2])).toContain(`engine:${engine}`);
     for (const cell of rows.flat()) expect(cell, cell).not.toMatch(/^[=+@\t\r]|^-[^\d]/);
     // The quoting and the guard themselves.
     expect(csvField('a,b "c"')).toBe('"a,b ""c"""');
@@ -419,7 +456,7 @@ describe("web dashboard server", () => {
       await new Promise((r) => setTimeout(r, 1600));
       const before = (await (await fetch(`${base}/api/export.json`)).json()) as { samples: unknown[] };
       expect(before.samples.length).toBeGreaterThan(4);
-      // 10 s at one sample every 2 s: a ring of 5, the newest samples kept.
+      // 10 s looked at every 2 s: a ring of 5 × 16 rows, the newest kept.
       writeFileSync(
         file,
         JSON.stringify({
@@ -435,15 +472,19 @@ describe("web dashboard server", () => {
           history_seconds: number;
           samples: unknown[];
         };
-        return body.samples.length <= 5 ? body : undefined;
+        return body.interval_seconds === 2 ? body : undefined;
       });
       expect(after).toMatchObject({ interval_seconds: 2, history_seconds: 10 });
+      expect(after.samples.length).toBeLessThanOrEqual(80);
       const state = (await (await fetch(`${base}/api/state`)).json()) as {
         interval_seconds: number;
         log: Array<{ kind: string; text: string }>;
       };
       expect(state.interval_seconds).toBe(2);
       expect(state.log.some((l) => l.kind === "config" && l.text === "configuration reloaded")).toBe(true);
+      expect(state.log.map((l) => l.text)).toContain(
+        "history now 10 s, new measurements looked for every 2 s (at most 80 kept)",
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -510,16 +551,19 @@ describe("web dashboard server", () => {
 
   it("sends the samples a reconnecting client missed (Last-Event-ID)", async () => {
     const { base } = await start({ dashboard: { sample_interval_seconds: 0.25 } });
-    await new Promise((r) => setTimeout(r, 1600));
-    const body = (await (await fetch(`${base}/api/export.json`)).json()) as { samples: Array<{ t: number }> };
-    const seen = body.samples.at(-4)?.t as number;
-    const events = await readEvents(`${base}/api/stream`, (e) => e.length >= 3, 4000, {
-      "last-event-id": String(seen),
-    });
-    const samples = events.filter((e) => e.event === "sample");
-    const ts = samples.map((e) => (e.data as { sample: { t: number } }).sample.t);
-    expect(ts.slice(0, 3)).toEqual(body.samples.slice(-3).map((s) => s.t));
-    expect(samples.every((e) => e.id === String((e.data as { sample: { t: number } }).sample.t))).toBe(true);
+    type Row = { sample: { seq: number } };
+    const samplesOf = (e: Array<{ event: string; data: unknown; id?: string }>) =>
+      e.filter((x) => x.event === "sample");
+    const first = samplesOf(await readEvents(`${base}/api/stream`, (e) => samplesOf(e).length >= 3));
+    // The event id is the row's sequence number.
+    expect(first.every((e) => e.id === String((e.data as Row).sample.seq))).toBe(true);
+    const ids = first.map((e) => e.id);
+    const again = samplesOf(
+      await readEvents(`${base}/api/stream`, (e) => samplesOf(e).length >= 2, 4000, {
+        "last-event-id": String(ids[0]),
+      }),
+    );
+    expect(again.slice(0, 2).map((e) => e.id)).toEqual(ids.slice(1, 3));
   });
 
   it("requires the bearer token for the controls when one is set", async () => {

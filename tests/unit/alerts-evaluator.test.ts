@@ -22,13 +22,12 @@ function setup(configInput: Record<string, unknown> = {}) {
   );
   const engines: Record<
     string,
-    { requests: number; latencyMs?: number; qualityScore?: number; lastAt?: number }
+    { requests: number; latencyMs?: number; qualityScore?: number; lastAttemptAt?: number }
   > = {};
   let gpus: CurrentMetrics["gpus"] = [];
   let memoryUsageRatio: number | undefined = 0.5;
   const source: AlertSource & { config: typeof config } = {
     config,
-    lastProbes: new Map(),
     getCurrentMetrics: () =>
       ({
         timestamp: now,
@@ -163,7 +162,7 @@ describe("alert evaluator", () => {
   it("evaluates GPU and host metrics, and resolves a series that vanished", () => {
     const t = setup();
     t.evaluator.enable({ thresholds: true });
-    t.setGpus([{ gpu: "0", name: "RTX 3090", temperatureCelsius: 91 }]);
+    t.setGpus([{ gpu: "0", name: "RTX 3090", temperatureCelsius: 91, at: 0 }]);
     t.setMemory(0.95);
     t.advance(1000);
     expect(t.seen.map((e) => e.id).sort()).toEqual(['TTSGpuTemperatureHigh{gpu="0"}', "TTSHostMemoryHigh"]);
@@ -244,8 +243,8 @@ describe("alert evaluator", () => {
     const t = setup({ alerts: { stale_after_seconds: 300 } });
     t.evaluator.enable({ thresholds: true });
     // "gone" reports through the ingestion API only; "a" is in the config (probed).
-    t.engines.gone = { requests: 1, latencyMs: 900, lastAt: t.now() };
-    t.engines.a = { requests: 1, latencyMs: 900, lastAt: t.now() };
+    t.engines.gone = { requests: 1, latencyMs: 900, lastAttemptAt: t.now() };
+    t.engines.a = { requests: 1, latencyMs: 900, lastAttemptAt: t.now() };
     t.advance(1000);
     expect(t.seen.map((e) => e.id).sort()).toEqual([
       'TTSLatencyHigh{engine="a"}',
@@ -260,7 +259,7 @@ describe("alert evaluator", () => {
     expect(resolved[0]?.summary).toBe("TTSLatencyHigh on engine gone resolved: no current latency value");
     expect(t.evaluator.firing().map((e) => e.id)).toEqual(['TTSLatencyHigh{engine="a"}']);
     // It reports again: back in the evaluation.
-    t.engines.gone = { requests: 2, latencyMs: 950, lastAt: t.now() };
+    t.engines.gone = { requests: 2, latencyMs: 950, lastAttemptAt: t.now() };
     t.advance(1000);
     expect(
       t.evaluator

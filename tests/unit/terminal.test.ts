@@ -1,11 +1,14 @@
 import { describe, expect, it } from "vitest";
 import { summaryLines } from "../../src/cli/terminal.ts";
-import type { CurrentMetrics } from "../../src/monitor.ts";
+import type { CurrentMetrics } from "../../src/state/snapshot.ts";
 
+const NOW = Date.UTC(2026, 10, 25, 12, 0, 0);
 const base: CurrentMetrics = {
-  timestamp: Date.UTC(2026, 10, 25, 12, 0, 0),
+  timestamp: NOW,
   latencyMs: 212,
+  latencyAt: NOW - 4000,
   qualityScore: 0.93,
+  qualityScoreAt: NOW - 3000,
   cacheHitRate: 0.75,
   engines: {
     kokoro: {
@@ -18,6 +21,8 @@ const base: CurrentMetrics = {
       successRatio: 0.975,
       cacheHitRate: 0.75,
       qualityScore: 0.93,
+      lastAttemptAt: NOW - 4000,
+      lastSuccessAt: NOW - 4000,
     },
     embedded: { requests: 3, windowSeconds: 300 },
   },
@@ -31,28 +36,36 @@ const base: CurrentMetrics = {
       memoryUsedBytes: 6 * 1024 ** 3,
       memoryTotalBytes: 24 * 1024 ** 3,
       powerWatts: 212,
+      at: NOW - 1000,
     },
   ],
   cpuUsageRatio: 0.25,
   load1: 1.5,
+  cpuAt: NOW - 2000,
   memoryUsageRatio: 0.5,
   memoryUsedBytes: 8 * 1024 ** 3,
   memoryTotalBytes: 16 * 1024 ** 3,
   swapUsageRatio: 0,
-  collectors: { cpu: { success: true }, gpu: { success: true } },
+  memoryAt: NOW - 2000,
+  collectors: { cpu: { success: true, at: NOW - 2000 }, gpu: { success: true, at: NOW - 1000 } },
 };
 
 describe("terminal summary", () => {
   it("shows host, GPU and one row per engine with p50/p95, RTF, success, cache and quality", () => {
     const lines = summaryLines(base);
     const text = lines.join("\n");
-    expect(text).toMatch(/CPU\s+25\.0 %\s+load 1\.50\s+RAM 50\.0 % \(8\.0 GiB \/ 16\.0 GiB\)/);
-    expect(text).toContain("GPU0 NVIDIA GeForce RTX 3090: 37 %   64 °C   VRAM 6.0 GiB / 24.0 GiB   212 W");
+    expect(text).toMatch(
+      /CPU\s+25\.0 %\s+load 1\.50\s+RAM 50\.0 % \(8\.0 GiB \/ 16\.0 GiB\)\s+swap 0\.0 %\s+\(2 s ago\)/,
+    );
+    expect(text).toContain(
+      "GPU0 NVIDIA GeForce RTX 3090: 37 %   64 °C   VRAM 6.0 GiB / 24.0 GiB   212 W   (1 s ago)",
+    );
     const kokoro = lines.find((l) => l.trimStart().startsWith("kokoro"));
-    expect(kokoro).toMatch(/kokoro\s+180 ms\s+420 ms\s+0\.12\s+97\.5 %\s+75\.0 %\s+0\.93/);
+    // The age is that of the engine's newest measurement.
+    expect(kokoro).toMatch(/kokoro\s+180 ms\s+420 ms\s+0\.12\s+97\.5 %\s+75\.0 %\s+0\.93\s+4 s$/);
     // An engine with no successful request yet shows dashes, not zeros.
     expect(lines.find((l) => l.trimStart().startsWith("embedded"))).toMatch(
-      /embedded\s+—\s+—\s+—\s+—\s+—\s+—/,
+      /embedded\s+—\s+—\s+—\s+—\s+—\s+—\s+—$/,
     );
     expect(text).toContain("collectors: 2 running, all ok");
   });
@@ -62,7 +75,10 @@ describe("terminal summary", () => {
       ...base,
       engines: {},
       gpus: [],
-      collectors: { cpu: { success: true }, gpu: { success: false, error: "nvidia-smi not found on PATH" } },
+      collectors: {
+        cpu: { success: true, at: NOW },
+        gpu: { success: false, error: "nvidia-smi not found on PATH", at: NOW },
+      },
     });
     expect(lines.join("\n")).toContain("GPU  none (nvidia-smi not found on PATH)");
     expect(lines.join("\n")).toContain("failing: gpu");
