@@ -150,6 +150,9 @@ describe("GPU collector with a fake nvidia-smi first on PATH", () => {
       `(b) ${times.length} scrapes while nvidia-smi hangs: median ${percentile(times, 50).toFixed(2)} ms, max ${Math.max(...times).toFixed(2)} ms`,
     );
     expect(Math.max(...times)).toBeLessThan(SCRAPE_BOUND_MS);
+    // The exporter's own event-loop lag (p99 over the last interval) stays far below the hang.
+    const lag = sampleValue((await scrape(exporter)).body, "tts_exporter_event_loop_lag_seconds");
+    expect(lag).toBeLessThan(SCRAPE_BOUND_MS / 1000);
 
     const body = await gpuSuccess(exporter, 0);
     expect(gpuLines(body)).toEqual([]);
