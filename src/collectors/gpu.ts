@@ -344,19 +344,33 @@ class NvidiaSmiLoop {
     this.#child.stderr?.setEncoding("utf8").on("data", (chunk: string) => {
       if (this.#stderr.length < 8192) this.#stderr += chunk;
     });
-    const ended = (code: number | null, signal: NodeJS.Signals | null, error?: string) => {
-      if (this.exit) return;
-      if (error) this.#stderr = error;
+    let status: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+    let stdoutEnded = false;
+    const ended = () => {
+      if (this.exit || !status) return;
       this.#batcher.end();
-      this.exit = { code, signal };
+      this.exit = status;
       process.off("exit", this.#killOnExit);
       // What a wrapper script left running in the group (a `sleep`) goes with it.
       this.#killGroup();
       this.#child.stdout?.destroy();
       this.#child.stderr?.destroy();
     };
-    this.#child.on("error", (err) => ended(null, null, err.message));
-    this.#child.on("exit", (code, signal) => ended(code, signal));
+    this.#child.stdout?.on("end", () => {
+      stdoutEnded = true;
+      ended();
+    });
+    this.#child.on("error", (err) => {
+      this.#stderr = err.message;
+      status ??= { code: null, signal: null };
+      ended();
+    });
+    this.#child.on("exit", (code, signal) => {
+      status = { code, signal };
+      // Its last lines may still be in the pipe; a grandchild holding the pipe must not keep it open.
+      if (stdoutEnded) ended();
+      else setTimeout(ended, 250).unref();
+    });
     // Between runs nothing here should keep a process alive that is otherwise done (library use).
     this.#child.unref();
     for (const pipe of [this.#child.stdout, this.#child.stderr]) (pipe as Socket | null)?.unref();

@@ -139,4 +139,47 @@ describe("GPU collector processes", () => {
     collector.stop?.();
     await waitFor("the loop to be killed", () => (looping().length === 0 ? true : undefined), 10_000);
   });
+
+  it("a loop that exits: started again at once, the next time only after a wait, with its exit code and message meanwhile", async () => {
+    const bin = join(tempDir(), "bin");
+    mkdirSync(bin);
+    symlinkSync(join(FIXTURES, "nvidia-smi", "emulate.mjs"), join(bin, "nvidia-smi"));
+    const saved = process.env.FAKE_NVIDIA_SMI_PROFILE;
+    process.env.FAKE_NVIDIA_SMI_PROFILE = join(FIXTURES, "nvidia-smi", "drivers", "loop-exits.json");
+    try {
+      collector = gpuCollector({
+        nvidiaSmi: "nvidia-smi",
+        timeoutMs: 10_000,
+        intervalMs: 500,
+        searchPath: bin,
+      });
+      const run = () => (collector as Collector).collect(new AbortController().signal);
+      const before = spawnCalls().length;
+      const looping = () =>
+        processesMatching(`${bin}/nvidia-smi`).filter((p) => p.cmdline.includes("--loop-ms=500"));
+      /** The loop has printed its one batch and exited (and its last output was read). */
+      const loopGone = async () => {
+        await waitFor("the loop to run", () => (looping().length === 1 ? true : undefined), 20_000, 20);
+        await waitFor("the loop to exit", () => (looping().length === 0 ? true : undefined), 20_000, 20);
+        await sleep(300);
+      };
+      expect((await run()).length).toBeGreaterThan(0);
+      expect(spawnCalls().length).toBe(before + 2); // the one-shot query and the loop
+      await loopGone();
+      expect((await run()).length).toBeGreaterThan(0); // started again at once
+      expect(spawnCalls().length).toBe(before + 4);
+      await loopGone();
+      // The second exit in a row: a wait (two intervals) before the next start, the reason meanwhile.
+      const reason = /^nvidia-smi --loop-ms=500 stopped: exit code 3: Unable to determine the device handle/;
+      await expect(run()).rejects.toThrow(reason);
+      await expect(run()).rejects.toThrow(reason);
+      expect(spawnCalls().length).toBe(before + 4);
+      await sleep(1100);
+      expect((await run()).length).toBeGreaterThan(0);
+      expect(spawnCalls().length).toBe(before + 6);
+    } finally {
+      if (saved === undefined) delete process.env.FAKE_NVIDIA_SMI_PROFILE;
+      else process.env.FAKE_NVIDIA_SMI_PROFILE = saved;
+    }
+  });
 });
