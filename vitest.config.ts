@@ -6,9 +6,8 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: "forks",
-    // Two cores: integration tests start real servers; too much parallelism makes timing tests flaky.
-    // The files that time things to the millisecond (engines-timing, engines-embedded, probes,
-    // gpu-collector) run after the others, one at a time: `npm run test:timing` (see package.json).
+    // Two cores: integration tests start real servers, two files at a time. No test times anything
+    // to the millisecond (that is bench/'s job), so no file needs the machine to itself.
     maxWorkers: 2,
   },
 });

@@ -20,6 +20,7 @@ export const collectorTable: Record<CollectorName, (config: Config) => Collector
     gpuCollector({
       nvidiaSmi: config.monitoring.nvidia_smi_path,
       timeoutMs: collectorTimeoutSeconds(config) * 1000,
+      intervalMs: config.monitoring.interval_seconds * 1000,
     }),
 };
 

@@ -146,6 +146,7 @@ export class CollectorRunner {
     for (const entry of this.#entries.values()) {
       clearTimeout(entry.timer);
       entry.controller?.abort(new Error("exporter stopping"));
+      entry.collector.stop?.();
     }
   }
 

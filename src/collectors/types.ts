@@ -16,4 +16,6 @@ export interface Collector {
   supported(): { ok: true } | { ok: false; reason: string };
   /** `log` is for what is worth saying besides success or failure (a field the driver lacks), once. */
   collect(signal: AbortSignal, log?: Logger): Promise<Sample[]>;
+  /** Ends what the collector keeps running between runs (the GPU collector's nvidia-smi loop). */
+  stop?(): void;
 }

@@ -243,7 +243,7 @@ export async function startExporter(options: ExporterOptions = {}): Promise<Runn
       const line = parseJsonLines(out.stderr).find((l) => l.msg === "exporter listening");
       return typeof line?.address === "string" ? line.address : undefined;
     },
-    20_000,
+    60_000, // a deadline for a loaded machine, not a start-up time (bench/ measures that)
     20,
   ).catch((err: unknown) => {
     child.kill("SIGKILL");

@@ -66,7 +66,9 @@ describe("embedded engine (flite WASI in a worker)", () => {
     clearInterval(timer);
     const busy = result.timings.end - result.timings.start;
     expect(busy).toBeGreaterThan(100); // long enough that a block on the main thread would show
-    expect(maxGap).toBeLessThan(50);
+    // Synthesis on the main thread would stall the timer for about the whole synthesis; a loaded
+    // machine's scheduling pauses are much shorter than that.
+    expect(maxGap).toBeLessThan(busy / 2);
   });
 
   it("stops at once on abort (timeout reason) and works again afterwards", async () => {
@@ -74,7 +76,7 @@ describe("embedded engine (flite WASI in a worker)", () => {
     const long = `${TEXT} `.repeat(40);
     const t0 = performance.now();
     await expectEngineError(engine.synthesize({ text: long, signal: AbortSignal.timeout(30) }), "timeout");
-    expect(performance.now() - t0).toBeLessThan(500);
+    expect(performance.now() - t0).toBeLessThan(1500); // the whole text would take many seconds
     const controller = new AbortController();
     const pending = engine.synthesize({ text: long, signal: controller.signal });
     setTimeout(() => controller.abort(), 20);

