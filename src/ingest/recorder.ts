@@ -1,8 +1,10 @@
+import { ALERT_WINDOW_SECONDS } from "../alerts/definitions.ts";
 import type { FailureReason } from "../engines/types.ts";
 import { catalog, type MetricName } from "../metrics/catalog.ts";
 import type { Family, FamilyValue } from "../metrics/exposition.ts";
 import type { MetricsRegistry } from "../metrics/registry.ts";
 import { countCharacters, countWords, type SynthesisEvent } from "./event.ts";
+import { SlidingHistogram } from "./sliding-histogram.ts";
 
 // The recording path shared by probes, HTTP ingestion and recordSynthesis(). It is the hot path of
 // ingestion (tens of thousands of events per second), so it does not call prom-client per event:
@@ -135,6 +137,8 @@ interface EngineState {
   cache?: SlidingRatio;
   cacheHits: number;
   cacheLookups: number;
+  /** Successful latencies of the alert window, in the tts_latency_seconds buckets (TTSLatencyHigh). */
+  latencyWindow?: SlidingHistogram;
 }
 
 export interface RecorderOptions {
@@ -148,6 +152,8 @@ export interface RecorderOptions {
   readonly knownEngines?: readonly string[];
   /** false: cache flags are ignored (config monitoring.cache_monitoring). */
   readonly cacheMonitoring?: boolean;
+  /** Window of `latencyP95WindowMs` (the alert definitions' window); default ALERT_WINDOW_SECONDS. */
+  readonly latencyWindowSeconds?: number;
   readonly now?: () => number;
 }
 
@@ -155,6 +161,8 @@ export interface EngineSummary {
   readonly latencyMs?: number;
   readonly latencyP50Ms?: number;
   readonly latencyP95Ms?: number;
+  /** p95 over the alert window, interpolated within the tts_latency_seconds buckets as histogram_quantile does. */
+  readonly latencyP95WindowMs?: number;
   readonly realTimeFactor?: number;
   /** Successful share of the requests recorded so far, 0-1. */
   readonly successRatio?: number;
@@ -254,6 +262,12 @@ export class SynthesisRecorder {
     const latency = event.latencyMs / 1000;
     s.latency.observe(latency);
     st.recent.push(event.latencyMs);
+    st.latencyWindow ??= new SlidingHistogram(
+      LATENCY_BOUNDS,
+      this.options.latencyWindowSeconds ?? ALERT_WINDOW_SECONDS,
+      now,
+    );
+    st.latencyWindow.observe(now, latency);
     st.lastLatency = event.latencyMs;
     if (st.cold === undefined) st.cold = { voice, latency };
     else st.warm = { voice, latency };
@@ -301,12 +315,14 @@ export class SynthesisRecorder {
       st.cache?.advance(now);
       const p50 = st.recent.quantile(0.5);
       const p95 = st.recent.quantile(0.95);
+      const windowP95 = st.latencyWindow?.quantile(now, 0.95);
       const rate = st.cache?.ratio();
       out.set(engine, {
         requests: st.attempts,
         ...(st.lastLatency !== undefined && { latencyMs: st.lastLatency }),
         ...(p50 !== undefined && { latencyP50Ms: p50 }),
         ...(p95 !== undefined && { latencyP95Ms: p95 }),
+        ...(windowP95 !== undefined && { latencyP95WindowMs: windowP95 * 1000 }),
         ...(st.lastRtf !== undefined && { realTimeFactor: st.lastRtf }),
         ...(st.attempts > 0 && { successRatio: st.successes / st.attempts }),
         ...(rate !== undefined && { cacheHitRate: rate }),
