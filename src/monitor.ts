@@ -11,6 +11,7 @@ import { collectorTimeoutSeconds, enabledCollectors } from "./collectors/index.t
 import { CollectorRunner } from "./collectors/runner.ts";
 import { ConfigError, loadConfig, parseConfig, readSecretFile } from "./config/load.ts";
 import { DEFAULT_CONFIG_PATH, resolveConfigPath } from "./config/locate.ts";
+import { RunTimeOverrides } from "./config/overrides.ts";
 import type { Config } from "./config/schema.ts";
 import { createEngine } from "./engines/index.ts";
 import { type Engine, EngineError, type FailureReason } from "./engines/types.ts";
@@ -83,6 +84,10 @@ export class TTSPerformanceMonitor {
   readonly registry = new MetricsRegistry();
   readonly log: Logger;
   #config: Config;
+  /** The config as last read from the file (before the run-time changes): what a reload compares with. */
+  #fileConfig: Config;
+  /** Run-time changes (the dashboard's controls) that a reload keeps unless the file changed the same key. */
+  readonly #overrides = new RunTimeOverrides();
   readonly #configPath: string | undefined;
   #runner: CollectorRunner;
   #server: Server | undefined;
@@ -115,6 +120,7 @@ export class TTSPerformanceMonitor {
           file: this.#configPath,
         });
     }
+    this.#fileConfig = this.#config;
     this.log.addSecret(this.#config.alerts.slack_webhook);
     this.#addEngineSecrets(this.#config);
     this.#runner = this.#makeRunner();
@@ -150,12 +156,7 @@ export class TTSPerformanceMonitor {
       env,
       ...(options.desktopNotifications && { desktopNotifications: true }),
     });
-    this.registry
-      .gauge("tts_exporter_build_info")
-      .set(
-        { version: VERSION, nodejs_version: process.version, quality_score_version: QUALITY_SCORE_VERSION },
-        1,
-      );
+    this.#setBuildInfo(undefined, this.#config);
     this.registry.gauge("tts_exporter_start_time_seconds").set(Math.floor(Date.now() / 1000));
     this.#markConfigLoaded(true);
   }
@@ -181,6 +182,20 @@ export class TTSPerformanceMonitor {
     for (const name of runner.names)
       this.registry.counter("tts_exporter_collector_skipped_total").inc({ collector: name }, 0);
     return runner;
+  }
+
+  /** tts_exporter_build_info, with the config's tool_info.name and tool_info.version as `tool` and `tool_version`. */
+  #setBuildInfo(previous: Config | undefined, next: Config): void {
+    const labels = (c: Config) => ({
+      tool: c.tool_info.name,
+      tool_version: c.tool_info.version,
+      version: VERSION,
+      nodejs_version: process.version,
+      quality_score_version: QUALITY_SCORE_VERSION,
+    });
+    const gauge = this.registry.gauge("tts_exporter_build_info");
+    if (previous) gauge.remove(labels(previous));
+    gauge.set(labels(next), 1);
   }
 
   #markConfigLoaded(ok: boolean): void {
@@ -253,6 +268,7 @@ export class TTSPerformanceMonitor {
     if (!(seconds > 0 && seconds <= 86_400))
       throw new RangeError(`probe interval must be in (0, 86400] seconds, got ${seconds}`);
     this.#config = { ...this.#config, probes: { ...this.#config.probes, interval_seconds: seconds } };
+    this.#overrides.record({ kind: "probe_interval" }, seconds);
     this.#probes.reschedule();
     this.#change("probes.interval_seconds", { value: seconds });
   }
@@ -263,6 +279,7 @@ export class TTSPerformanceMonitor {
     if (clean.length === 0 || clean.some((t) => t.length > 5000))
       throw new RangeError("probe texts: 1 or more texts of 1-5000 characters");
     this.#config = { ...this.#config, probes: { ...this.#config.probes, texts: clean } };
+    this.#overrides.record({ kind: "probe_texts" }, clean);
     this.#change("probes.texts", { count: clean.length });
   }
 
@@ -274,6 +291,8 @@ export class TTSPerformanceMonitor {
       {},
     );
     this.#config = { ...this.#config, thresholds: next.thresholds };
+    for (const key of Object.keys(changes) as Array<keyof Config["thresholds"]>)
+      this.#overrides.record({ kind: "threshold", key }, next.thresholds[key]);
     this.#change("thresholds", { ...changes });
   }
 
@@ -288,6 +307,7 @@ export class TTSPerformanceMonitor {
     }
     const engines = this.#config.engines.map((e, k) => (k === i ? { ...e, enabled } : e));
     this.#config = { ...this.#config, engines };
+    this.#overrides.record({ kind: "engine_enabled", engine: name }, enabled);
     if (enabled) this.#probes.reschedule();
     this.#change("engine.enabled", { engine: name, value: enabled });
   }
@@ -504,6 +524,12 @@ export class TTSPerformanceMonitor {
       this.log.warn("server.listen_address changed: restart the exporter to apply it");
     }
     const wasEnabled = this.#config.tool_info.enabled;
+    this.#setBuildInfo(this.#config, next);
+    // Engines are built from the file; run-time changes the file left alone stay in force.
+    const previousFile = this.#fileConfig;
+    this.#fileConfig = next;
+    const { config: withRunTime, kept } = this.#overrides.reapply(previousFile, next, this.log);
+    next = withRunTime;
     this.#config = next;
     this.log.addSecret(next.alerts.slack_webhook);
     this.#addEngineSecrets(next);
@@ -519,7 +545,10 @@ export class TTSPerformanceMonitor {
     this.recorder.knowEngines(engines.keys());
     this.#probes.setEngines([...engines.values()].map((e) => e.engine));
     this.#markConfigLoaded(true);
-    this.log.info("config reloaded", { file: this.#configPath });
+    this.log.info("config reloaded", {
+      file: this.#configPath,
+      ...(kept.length > 0 && { kept_run_time_changes: kept }),
+    });
     return true;
   }
 

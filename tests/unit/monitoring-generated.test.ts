@@ -8,7 +8,7 @@ import { load } from "js-yaml";
 import { afterAll, describe, expect, it } from "vitest";
 import { loadConfig, parseConfig } from "../../src/config/load.ts";
 import { isMetricName } from "../../src/metrics/catalog.ts";
-import { ROUTE_CASES } from "../../src/monitoring/alertmanager.ts";
+import { routeCases } from "../../src/monitoring/alertmanager.ts";
 import { dashboards, panelQueries } from "../../src/monitoring/dashboards/index.ts";
 import { generateAll, writeGenerated } from "../../src/monitoring/generate.ts";
 import { runbookPath } from "../../src/monitoring/links.ts";
@@ -242,7 +242,7 @@ describe("generated Alertmanager config", () => {
     expect(text).toContain("api_url_file: /run/secrets/slack_webhook_url");
   });
 
-  it.each(ROUTE_CASES)("routes $labels to $receivers", ({ labels, receivers }) => {
+  it.each(routeCases(config))("routes $labels to $receivers", ({ labels, receivers }) => {
     const args = Object.entries(labels).map(([k, v]) => `${k}=${v}`);
     const r = run(AMTOOL, [
       "config",
