@@ -79,6 +79,11 @@ export class RunTimeOverrides {
         this.#values.delete(path);
         continue;
       }
+      if (isDeepStrictEqual(after, value)) {
+        // The file now says what the run-time change said: nothing to keep, nothing to report.
+        this.#values.delete(path);
+        continue;
+      }
       if (!isDeepStrictEqual(before, after)) {
         log.info(
           "config reload: the file changed a setting that was also changed at run time; the file's value applies",

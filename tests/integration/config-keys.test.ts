@@ -251,6 +251,11 @@ describe("run-time changes survive a SIGHUP reload", () => {
       expect(m.monitor.reload()).toBe(true);
       expect(m.monitor.config.thresholds.latency_max_ms).toBe(700);
       expect(m.lines.filter((l) => String(l.msg).includes("the file's value applies"))).toHaveLength(1);
+      // The file catching up with a run-time change (gpu_temp_max 80 written there too) is no conflict.
+      m.rewrite({ ...file, thresholds: { latency_max_ms: 700, gpu_temp_max: 80 } });
+      expect(m.monitor.reload()).toBe(true);
+      expect(m.monitor.config.thresholds.gpu_temp_max).toBe(80);
+      expect(m.lines.filter((l) => String(l.msg).includes("the file's value applies"))).toHaveLength(1);
     } finally {
       await m.monitor.stop();
     }

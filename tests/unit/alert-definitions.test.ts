@@ -25,7 +25,7 @@ import { catalog } from "../../src/metrics/catalog.ts";
 import { MetricsRegistry } from "../../src/metrics/registry.ts";
 import type { CurrentMetrics } from "../../src/monitor.ts";
 import { alertsReference } from "../../src/monitoring/alerts-doc.ts";
-import { productionProfile } from "../../src/monitoring/profile.ts";
+import { productionProfile, promDuration } from "../../src/monitoring/profile.ts";
 import { alertSpecs, ruleGroups } from "../../src/monitoring/rules.ts";
 import { REPO_ROOT, requireBinary } from "../helpers/tools.ts";
 
@@ -93,6 +93,11 @@ describe("alert definitions", () => {
       }));
     expect(evaluator.rules().map((r) => ({ name: r.name, condition: r.condition }))).toEqual(expected);
     expect(expected.map((e) => e.name)).toContain("TTSLatencyHigh");
+  });
+
+  it("the window is the one the in-process metric's name says (latency_p95_5m)", () => {
+    expect(promDuration(ALERT_WINDOW_SECONDS)).toBe("5m");
+    expect(productionProfile.rateWindowSeconds).toBe(ALERT_WINDOW_SECONDS);
   });
 
   it("thresholds have one home: the schema's defaults are config/config.json's", () => {
