@@ -22,11 +22,11 @@ import { type EngineSummary, SynthesisRecorder } from "./ingest/recorder.ts";
 import { Logger } from "./log.ts";
 import { MetricsRegistry } from "./metrics/registry.ts";
 import type { ProbeResult } from "./probes/probe.ts";
-import { forgetProbe, recordProbe } from "./probes/record.ts";
 import { ProbeRunner } from "./probes/runner.ts";
 import { createExporterApp } from "./server/exporter.ts";
 import { boundAddress, closeServer, listen } from "./server/listen.ts";
 import { mountProbe } from "./server/probe-route.ts";
+import { registryAudioSink, SeriesLifetimes } from "./state/lifetimes.ts";
 
 export const VERSION: string = pkg.version;
 const LOOP_RESOLUTION_MS = 20;
@@ -103,6 +103,8 @@ export class TTSPerformanceMonitor {
   #engines: Map<string, BuiltEngine>;
   readonly #analysis: AnalysisPipeline | undefined;
   #lastProbe = new Map<string, ProbeResult>();
+  /** The one owner of per-engine/voice gauge series (src/state/lifetimes.ts). */
+  readonly #lifetimes: SeriesLifetimes;
   /** In-process alerts (src/alerts): thresholds, config rules and addAlert() rules. */
   readonly alerts: AlertEvaluator;
 
@@ -127,13 +129,19 @@ export class TTSPerformanceMonitor {
     const ingest = this.#config.ingest;
     this.recorder = new SynthesisRecorder(this.registry, {
       cacheWindowSeconds: ingest.cache_window_seconds,
+      successWindowSeconds: ingest.success_window_seconds,
       maxEngines: ingest.max_engines,
       maxVoices: ingest.max_voices,
       knownEngines: this.#config.engines.map((e) => e.name),
       cacheMonitoring: this.#config.monitoring.cache_monitoring,
     });
+    this.#lifetimes = new SeriesLifetimes(this.registry, this.recorder, this.log, {
+      seriesTtlSeconds: ingest.series_ttl_seconds,
+      probed: enabledEngines(this.#config),
+      onForget: (engine) => this.#lastProbe.delete(engine),
+    });
     this.#analysis = this.#config.monitoring.audio_analysis
-      ? new AnalysisPipeline(this.registry, this.log)
+      ? new AnalysisPipeline(this.#lifetimes, { warn: (msg, fields) => this.log.warn(msg, fields) })
       : undefined;
     this.#engines = this.#buildEngines(this.#config, new Map());
     this.#probes = new ProbeRunner(
@@ -246,7 +254,8 @@ export class TTSPerformanceMonitor {
   }
 
   #onProbe(result: ProbeResult): void {
-    recordProbe(result, this.registry, this.recorder);
+    // A probe that ends after its engine was switched off or removed leaves no trace.
+    if (!this.#lifetimes.probeResult(result)) return;
     this.#lastProbe.set(result.engine, result);
     const job = analysisJob(result);
     if (job && this.#analysis) void this.#analysis.submit(job);
@@ -308,6 +317,10 @@ export class TTSPerformanceMonitor {
     const engines = this.#config.engines.map((e, k) => (k === i ? { ...e, enabled } : e));
     this.#config = { ...this.#config, engines };
     this.#overrides.record({ kind: "engine_enabled", engine: name }, enabled);
+    this.#lifetimes.setProbed(
+      enabledEngines(this.#config),
+      engines.map((e) => e.name),
+    );
     if (enabled) this.#probes.reschedule();
     this.#change("engine.enabled", { engine: name, value: enabled });
   }
@@ -348,10 +361,7 @@ export class TTSPerformanceMonitor {
       try {
         decoded = decodeAudio(event.audio);
       } catch (err) {
-        this.log.warn("ingested audio is not decodable", {
-          engine: event.engine,
-          error: err instanceof Error ? err.message : String(err),
-        });
+        this.#lifetimes.failed(labels, "decode", err instanceof Error ? err.message : String(err));
         return;
       }
     }
@@ -461,7 +471,7 @@ export class TTSPerformanceMonitor {
             ...(this.#analysis && {
               analyse: async (result, registry) => {
                 const job = analysisJob(result);
-                if (job) await this.#analysis?.submit(job, registry);
+                if (job) await this.#analysis?.submit(job, registryAudioSink(registry));
               },
             }),
           });
@@ -475,6 +485,7 @@ export class TTSPerformanceMonitor {
     if (this.#config.tool_info.enabled) this.#runner.start();
     else this.#logDisabled();
     this.#probes.start();
+    this.#lifetimes.start();
     this.#ready = true;
   }
 
@@ -540,7 +551,10 @@ export class TTSPerformanceMonitor {
     previous.release(next.tool_info.enabled ? this.#runner.names : []);
     if (this.#started && next.tool_info.enabled) this.#runner.start();
     if (this.#started && wasEnabled && !next.tool_info.enabled) this.#logDisabled();
-    for (const name of this.#engines.keys()) if (!engines.has(name)) forgetProbe(name, this.registry);
+    this.#lifetimes.setProbed(
+      enabledEngines(next),
+      next.engines.map((e) => e.name),
+    );
     this.#engines = engines;
     this.recorder.knowEngines(engines.keys());
     this.#probes.setEngines([...engines.values()].map((e) => e.engine));
@@ -584,17 +598,18 @@ export class TTSPerformanceMonitor {
     const engines: Record<string, EngineSummary & { qualityScore?: number }> = {};
     let latest: { at: number; latencyMs: number } | undefined;
     for (const [name, summary] of this.recorder.summary()) {
-      const q = this.#analysis?.latestQuality.get(name);
+      const q = this.#lifetimes.latestQuality.get(name);
       engines[name] = { ...summary, ...(q !== undefined && { qualityScore: q.score }) };
+      // The latest successful latency, paired with the time of that success (not of a later failure).
       if (
         summary.latencyMs !== undefined &&
-        summary.lastAt !== undefined &&
-        (!latest || summary.lastAt > latest.at)
+        summary.lastSuccessAt !== undefined &&
+        (!latest || summary.lastSuccessAt > latest.at)
       ) {
-        latest = { at: summary.lastAt, latencyMs: summary.latencyMs };
+        latest = { at: summary.lastSuccessAt, latencyMs: summary.latencyMs };
       }
     }
-    const latestQuality = [...(this.#analysis?.latestQuality.values() ?? [])].sort((a, b) => b.at - a.at)[0];
+    const latestQuality = [...this.#lifetimes.latestQuality.values()].sort((a, b) => b.at - a.at)[0];
     return {
       timestamp: Date.now(),
       latencyMs: latest?.latencyMs,
@@ -616,6 +631,7 @@ export class TTSPerformanceMonitor {
   async stop(): Promise<void> {
     this.#ready = false;
     this.#runner.stop();
+    this.#lifetimes.stop();
     await this.#probes.stop();
     await this.alerts.stop();
     await this.#analysis?.close();
@@ -631,6 +647,11 @@ export class TTSPerformanceMonitor {
 interface BuiltEngine {
   readonly key: string;
   readonly engine: Engine;
+}
+
+/** Names of the engines that are probed: configured and enabled. */
+function enabledEngines(config: Config): string[] {
+  return config.engines.filter((e) => e.enabled).map((e) => e.name);
 }
 
 /** The analysis of a successful probe's audio (the probe text is what was said). */

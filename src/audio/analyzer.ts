@@ -10,6 +10,11 @@ export interface AnalyzerResult {
   analysis: AudioAnalysis;
 }
 
+/** The analysis worker crashed or exited with requests pending (the next request starts a fresh one). */
+export class AnalysisWorkerError extends Error {
+  override readonly name = "AnalysisWorkerError";
+}
+
 type Reply =
   | ({ id: number; ok: true } & AnalyzerResult)
   | { id: number; ok: false; name: string; message: string; reason: string };
@@ -19,15 +24,25 @@ interface Pending {
   reject: (e: Error) => void;
 }
 
+export interface AudioAnalyzerOptions {
+  /** The worker script (default ./analyzer-worker.mjs; the fault tests run one that crashes). */
+  readonly workerUrl?: URL;
+}
+
 export class AudioAnalyzer {
+  readonly #workerUrl: URL;
   #worker: Worker | undefined;
   #pending = new Map<number, Pending>();
   #nextId = 1;
   #closed = false;
 
+  constructor(options: AudioAnalyzerOptions = {}) {
+    this.#workerUrl = options.workerUrl ?? new URL("./analyzer-worker.mjs", import.meta.url);
+  }
+
   #start(): Worker {
     if (this.#worker) return this.#worker;
-    const worker = new Worker(new URL("./analyzer-worker.mjs", import.meta.url));
+    const worker = new Worker(this.#workerUrl);
     worker.on("message", (reply: Reply) => {
       const p = this.#pending.get(reply.id);
       if (!p) return;
@@ -41,9 +56,12 @@ export class AudioAnalyzer {
       this.#pending.clear();
       this.#worker = undefined; // the next call starts a fresh worker
     };
-    worker.on("error", (err) => failAll(new Error("audio analysis worker crashed", { cause: err })));
+    worker.on("error", (err) =>
+      failAll(new AnalysisWorkerError("audio analysis worker crashed", { cause: err })),
+    );
     worker.on("exit", (code) => {
-      if (this.#pending.size > 0) failAll(new Error(`audio analysis worker exited with code ${code}`));
+      if (this.#pending.size > 0)
+        failAll(new AnalysisWorkerError(`audio analysis worker exited with code ${code}`));
       this.#worker = undefined;
     });
     // Idle worker must not keep the process alive; a pending request re-refs it.

@@ -266,6 +266,18 @@ export function conditionForRecogniser(x: Float32Array): Float32Array {
   return power(x) > 0 ? addWhiteNoise(x, RECOGNISER_NOISE_FLOOR_DB, 0x5eed) : x;
 }
 
+/** A recognition that failed; `timedOut` when it was killed at its timeout (a hung recogniser). */
+export class RecogniserError extends Error {
+  override readonly name = "RecogniserError";
+  constructor(
+    message: string,
+    readonly timedOut: boolean,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
 export class Intelligibility {
   readonly #binary: string;
   readonly #modelDir: string;
@@ -362,11 +374,15 @@ export class Intelligibility {
       child.stderr.setEncoding("utf8").on("data", (d: string) => {
         if (err.length < 4000) err += d;
       });
-      const timer = setTimeout(() => child.kill("SIGKILL"), this.#timeoutMs);
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        child.kill("SIGKILL");
+      }, this.#timeoutMs);
       child.on("error", (e) => {
         clearTimeout(timer);
         this.#child = undefined;
-        reject(new Error(`pocketsphinx failed to start: ${e.message}`, { cause: e }));
+        reject(new RecogniserError(`pocketsphinx failed to start: ${e.message}`, false, { cause: e }));
       });
       child.on("close", (code, signal) => {
         clearTimeout(timer);
@@ -374,10 +390,11 @@ export class Intelligibility {
         if (code === 0) resolve(out);
         else
           reject(
-            new Error(
+            new RecogniserError(
               signal
-                ? `pocketsphinx killed (${signal}${signal === "SIGKILL" ? `, timeout ${this.#timeoutMs} ms or kill()` : ""})`
+                ? `pocketsphinx killed (${signal}${timedOut ? `, timeout ${this.#timeoutMs} ms` : ""})`
                 : `pocketsphinx exited with code ${code}: ${err.trim().split("\n").pop() ?? ""}`,
+              timedOut,
             ),
           );
       });

@@ -254,6 +254,10 @@ export const configSchema = z.strictObject({
       max_engines: z.number().int().min(1).max(10_000).default(50),
       max_voices: z.number().int().min(1).max(100_000).default(200),
       cache_window_seconds: z.number().int().min(1).max(86_400).default(300),
+      /** Window of every success ratio (getCurrentMetrics, in-process rules, the dashboards' views). */
+      success_window_seconds: z.number().int().min(1).max(86_400).default(300),
+      /** Gauges of an engine/voice that is not probed and not reported for this long are removed. */
+      series_ttl_seconds: z.number().int().min(1).max(604_800).default(600),
     })
     .prefault({}),
   server: z

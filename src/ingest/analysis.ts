@@ -1,15 +1,8 @@
-import { AudioAnalyzer } from "../audio/analyzer.ts";
+import { AnalysisWorkerError, AudioAnalyzer } from "../audio/analyzer.ts";
+import { AudioDecodeError } from "../audio/decode.ts";
 import type { AudioFormat, DecodedAudio } from "../audio/format.ts";
-import { Intelligibility } from "../audio/intelligibility.ts";
-import { analysisSamples } from "../audio/metrics.ts";
-import type { Logger } from "../log.ts";
-import { catalog, type MetricName, metricNames } from "../metrics/catalog.ts";
-import type { MetricsRegistry } from "../metrics/registry.ts";
-
-/** The audio families set per (engine, voice): replaced together so a measure absent this time does not linger. */
-const AUDIO_FAMILIES: MetricName[] = metricNames.filter(
-  (n) => catalog[n].area === "audio" && n !== "tts_intelligibility_ratio",
-);
+import { Intelligibility, RecogniserError } from "../audio/intelligibility.ts";
+import { analysisSamples, type MetricSample } from "../audio/metrics.ts";
 
 export interface AnalysisJob {
   readonly engine: string;
@@ -21,82 +14,130 @@ export interface AnalysisJob {
   readonly decoded?: DecodedAudio;
 }
 
+/** Bounded `reason` of tts_audio_analysis_failures_total (its help text lists them). */
+export const ANALYSIS_FAILURE_REASONS = [
+  "backlog",
+  "decode",
+  "worker",
+  "analysis",
+  "recogniser",
+  "recogniser_timeout",
+] as const;
+export type AnalysisFailureReason = (typeof ANALYSIS_FAILURE_REASONS)[number];
+
+export interface AudioLabels {
+  readonly engine: string;
+  readonly voice: string;
+}
+
+/**
+ * Where analysis results go. The exporter's sink is src/state/lifetimes.ts (it owns the audio
+ * series: creates, replaces and removes them); GET /probe writes into its fresh registry.
+ * `receivedAt` (epoch ms) is when the audio was submitted: the time of the measures.
+ */
+export interface AudioSink {
+  /** One analysis's measures: they replace every audio gauge of the engine/voice. */
+  measured(
+    labels: AudioLabels,
+    samples: readonly MetricSample[],
+    qualityScore: number,
+    receivedAt: number,
+  ): void;
+  /** The recogniser's score; undefined when there was nothing to score (no known word, no recogniser). */
+  recognised(
+    labels: AudioLabels,
+    result: { asr: string; ratio: number } | undefined,
+    receivedAt: number,
+  ): void;
+  /** An analysis or recognition that produced nothing. */
+  failed(labels: AudioLabels, reason: AnalysisFailureReason, error: string): void;
+  /** Latest quality score per engine and the time its audio was received, when the sink keeps it. */
+  readonly latestQuality?: ReadonlyMap<string, { score: number; at: number }>;
+}
+
+const NO_QUALITY: ReadonlyMap<string, { score: number; at: number }> = new Map();
+
+export interface AnalysisPipelineOptions {
+  /** Jobs analysed or waiting at once; more are dropped (reason backlog). Default 8. */
+  readonly maxPending?: number;
+  readonly analyzer?: AudioAnalyzer;
+  readonly recogniser?: Intelligibility;
+  /** For the recogniser's one-off warning (not installed). */
+  readonly warn?: (msg: string, fields?: Record<string, unknown>) => void;
+}
+
 /**
  * Analyses probe and ingested audio off the event loop (a worker for the measures, a child process
- * for the recogniser) and exports the measures. Bounded: when jobs pile up (a flood of ingested
- * audio), new ones are dropped and logged once, so analysis can never become the load.
+ * for the recogniser) and hands the results to a sink. Bounded: when jobs pile up (a flood of
+ * ingested audio), new ones are dropped and counted, so analysis can never become the load.
  */
 export class AnalysisPipeline {
-  readonly #analyzer = new AudioAnalyzer();
+  readonly #analyzer: AudioAnalyzer;
   readonly #asr: Intelligibility;
   #pending = 0;
-  readonly #maxPending = 8;
-  readonly #latest = new Map<string, { score: number; at: number }>();
+  readonly #maxPending: number;
 
   constructor(
-    private readonly registry: MetricsRegistry,
-    private readonly log: Logger,
+    private readonly sink: AudioSink,
+    options: AnalysisPipelineOptions = {},
   ) {
-    this.#asr = new Intelligibility({ warn: (msg, fields) => log.warn(msg, fields) });
+    this.#analyzer = options.analyzer ?? new AudioAnalyzer();
+    this.#asr = options.recogniser ?? new Intelligibility({ warn: options.warn ?? (() => {}) });
+    this.#maxPending = options.maxPending ?? 8;
   }
 
-  /** Latest quality score per engine (getCurrentMetrics). */
+  /** Latest quality score per engine (getCurrentMetrics), as the exporter's sink keeps it. */
   get latestQuality(): ReadonlyMap<string, { score: number; at: number }> {
-    return this.#latest;
+    return this.sink.latestQuality ?? NO_QUALITY;
   }
 
-  /** Starts the analysis of one audio; resolves when its metrics are set (never rejects). */
-  submit(job: AnalysisJob, registry: MetricsRegistry = this.registry): Promise<void> {
+  /** Starts the analysis of one audio; resolves when its results are in the sink (never rejects). */
+  submit(job: AnalysisJob, sink: AudioSink = this.sink): Promise<void> {
+    const labels = { engine: job.engine, voice: job.voice };
     if (this.#pending >= this.#maxPending) {
-      this.log.once(
-        "analysis-backlog",
-        "warn",
-        "audio analysis backlog full; dropping audio until it drains",
-        {
-          pending: this.#pending,
-        },
-      );
+      sink.failed(labels, "backlog", `audio analysis backlog full (${this.#pending} pending)`);
       return Promise.resolve();
     }
     this.#pending++;
-    return this.#run(job, registry).finally(() => {
+    return this.#run(job, labels, sink, Date.now()).finally(() => {
       this.#pending--;
     });
   }
 
-  async #run(job: AnalysisJob, registry: MetricsRegistry): Promise<void> {
-    const labels = { engine: job.engine, voice: job.voice };
+  async #run(job: AnalysisJob, labels: AudioLabels, sink: AudioSink, receivedAt: number): Promise<void> {
     try {
       const { analysis } = await this.#analyzer.analyze(
         job.audio,
         job.format,
         job.text === undefined ? {} : { text: job.text },
       );
-      for (const name of AUDIO_FAMILIES) registry.gauge(name).remove(labels);
-      for (const s of analysisSamples(analysis, labels)) {
-        if (s.metric === "tts_intelligibility_ratio") continue;
-        registry.gauge(s.metric).set(s.labels, s.value);
-      }
-      if (registry === this.registry)
-        this.#latest.set(job.engine, { score: analysis.qualityScore.score, at: Date.now() });
+      sink.measured(labels, analysisSamples(analysis, labels), analysis.qualityScore.score, receivedAt);
     } catch (err) {
-      const message = err instanceof Error ? err.message : String(err);
-      this.log.warn("audio analysis failed", { engine: job.engine, voice: job.voice, error: message });
+      const reason =
+        err instanceof AudioDecodeError
+          ? "decode"
+          : err instanceof AnalysisWorkerError
+            ? "worker"
+            : "analysis";
+      sink.failed(labels, reason, err instanceof Error ? err.message : String(err));
       return;
     }
-    if (job.text !== undefined && job.decoded !== undefined) {
-      const r = await this.#asr.score(job.decoded, job.text).catch((err: unknown) => {
-        this.log.warn("intelligibility test failed", {
-          engine: job.engine,
-          error: err instanceof Error ? err.message : String(err),
-        });
-        return undefined;
-      });
-      if (r) registry.gauge("tts_intelligibility_ratio").set({ ...labels, asr: r.asr }, r.ratio);
+    if (job.text === undefined || job.decoded === undefined) return;
+    try {
+      const r = await this.#asr.score(job.decoded, job.text);
+      sink.recognised(labels, r && { asr: r.asr, ratio: r.ratio }, receivedAt);
+    } catch (err) {
+      const timedOut = err instanceof RecogniserError && err.timedOut;
+      sink.failed(
+        labels,
+        timedOut ? "recogniser_timeout" : "recogniser",
+        err instanceof Error ? err.message : String(err),
+      );
     }
   }
 
   async close(): Promise<void> {
+    this.#asr.kill();
     await this.#analyzer.close();
   }
 }

@@ -69,6 +69,9 @@ class Series {
   readonly labels: { engine: string; voice: string; source: string };
   readonly latency = new HistogramState(LATENCY_BOUNDS);
   readonly ttfa = new HistogramState(LATENCY_BOUNDS);
+  /** Every attempt's duration, successes and failures apart (tts_request_duration_seconds). */
+  readonly durationSuccess = new HistogramState(LATENCY_BOUNDS);
+  readonly durationFailure = new HistogramState(LATENCY_BOUNDS);
   success = 0;
   failure = 0;
   readonly failures = new Map<FailureReason, number>();
@@ -77,8 +80,21 @@ class Series {
   wpm: number | undefined;
   speakingRate: number | undefined;
   audioDuration: number | undefined;
+  /** Epoch ms of the latest attempt and of the latest success (the time of the gauges above). */
+  lastAt: number | undefined;
+  lastSuccessAt: number | undefined;
   constructor(engine: string, voice: string, source: string) {
     this.labels = { engine, voice, source };
+  }
+  /** Drops the last-observation gauges (the counters and histograms are cumulative and stay). */
+  forgetGauges(): void {
+    this.rtf = undefined;
+    this.cps = undefined;
+    this.wpm = undefined;
+    this.speakingRate = undefined;
+    this.audioDuration = undefined;
+    this.lastAt = undefined;
+    this.lastSuccessAt = undefined;
   }
 }
 
@@ -127,23 +143,35 @@ export class SlidingRatio {
 
 interface EngineState {
   readonly recent: Recent;
+  /** Successes ("hits") among attempts ("lookups") over the success window. */
+  readonly outcomes: SlidingRatio;
   lastLatency?: number;
   lastRtf?: number;
   lastAt?: number;
-  successes: number;
+  lastSuccessAt?: number;
+  lastSuccess?: boolean;
   attempts: number;
   cold?: { voice: string; latency: number };
   warm?: { voice: string; latency: number };
   cache?: SlidingRatio;
-  cacheHits: number;
-  cacheLookups: number;
   /** Successful latencies of the alert window, in the tts_latency_seconds buckets (TTSLatencyHigh). */
   latencyWindow?: SlidingHistogram;
 }
 
+/** Cache counters of an engine: cumulative, so they outlive the engine's other state. */
+interface CacheTotals {
+  hits: number;
+  lookups: number;
+}
+
+/** Default of RecorderOptions.successWindowSeconds (config ingest.success_window_seconds). */
+export const DEFAULT_SUCCESS_WINDOW_SECONDS = 300;
+
 export interface RecorderOptions {
   /** Sliding window of the cache hit rate. */
   readonly cacheWindowSeconds: number;
+  /** Sliding window of EngineSummary.successRatio (default DEFAULT_SUCCESS_WINDOW_SECONDS). */
+  readonly successWindowSeconds?: number;
   /** Distinct engine label values accepted from ingestion before folding into "other". */
   readonly maxEngines: number;
   /** Distinct voice label values accepted (across engines) before folding into "other". */
@@ -158,17 +186,28 @@ export interface RecorderOptions {
 }
 
 export interface EngineSummary {
+  /** Latency of the latest SUCCESSFUL request (recorded at lastSuccessAt). */
   readonly latencyMs?: number;
   readonly latencyP50Ms?: number;
   readonly latencyP95Ms?: number;
   /** p95 over the alert window, interpolated within the tts_latency_seconds buckets as histogram_quantile does. */
   readonly latencyP95WindowMs?: number;
   readonly realTimeFactor?: number;
-  /** Successful share of the requests recorded so far, 0-1. */
+  /** Successful share of the attempts in the last windowSeconds, 0-1; undefined when none. */
   readonly successRatio?: number;
+  /** Attempts recorded since the engine's state was created (start, or its last removal). */
   readonly requests: number;
   readonly cacheHitRate?: number;
+  /** Epoch ms of the latest attempt (same as lastAttemptAt; kept for existing readers). */
   readonly lastAt?: number;
+  /** Epoch ms of the success whose latency is latencyMs. */
+  readonly lastSuccessAt?: number;
+  /** Epoch ms of the latest attempt, successful or not. */
+  readonly lastAttemptAt?: number;
+  /** Result of the latest attempt. */
+  readonly lastSuccess?: boolean;
+  /** Window of successRatio, seconds. */
+  readonly windowSeconds: number;
 }
 
 export const DEFAULT_VOICE = "default";
@@ -176,6 +215,7 @@ export const DEFAULT_VOICE = "default";
 export class SynthesisRecorder {
   readonly #series = new Map<string, Series>();
   readonly #engines = new Map<string, EngineState>();
+  readonly #cacheTotals = new Map<string, CacheTotals>();
   readonly #voices = new Set<string>();
   readonly #ingested = new Set<string>();
   readonly #known: Set<string>;
@@ -215,13 +255,63 @@ export class SynthesisRecorder {
     return voice;
   }
 
-  #engineState(engine: string): EngineState {
+  get successWindowSeconds(): number {
+    return this.options.successWindowSeconds ?? DEFAULT_SUCCESS_WINDOW_SECONDS;
+  }
+
+  #engineState(engine: string, now: number): EngineState {
     let st = this.#engines.get(engine);
     if (!st) {
-      st = { recent: new Recent(), successes: 0, attempts: 0, cacheHits: 0, cacheLookups: 0 };
+      st = { recent: new Recent(), outcomes: new SlidingRatio(this.successWindowSeconds, now), attempts: 0 };
       this.#engines.set(engine, st);
     }
     return st;
+  }
+
+  #cacheTotalsOf(engine: string): CacheTotals {
+    let t = this.#cacheTotals.get(engine);
+    if (!t) {
+      t = { hits: 0, lookups: 0 };
+      this.#cacheTotals.set(engine, t);
+    }
+    return t;
+  }
+
+  /**
+   * The series that hold last-observation gauges, with the epoch ms of their latest attempt (for
+   * src/state/lifetimes.ts, which decides when they go).
+   */
+  *reported(): IterableIterator<{ engine: string; voice: string; source: Source; at: number }> {
+    for (const s of this.#series.values())
+      if (s.lastAt !== undefined)
+        yield {
+          engine: s.labels.engine,
+          voice: s.labels.voice,
+          source: s.labels.source as Source,
+          at: s.lastAt,
+        };
+  }
+
+  /**
+   * Removes the last-observation gauges of an engine (every voice), or of one voice of it, and the
+   * engine's summary once none of its series holds a gauge. Counters and histograms stay: they are
+   * cumulative. Only src/state/lifetimes.ts calls this.
+   */
+  forget(engine: string, voice?: string): void {
+    let left = false;
+    for (const s of this.#series.values()) {
+      if (s.labels.engine !== engine) continue;
+      if (voice === undefined || s.labels.voice === voice) s.forgetGauges();
+      else if (s.lastAt !== undefined) left = true;
+    }
+    const st = this.#engines.get(engine);
+    if (!st) return;
+    if (!left) {
+      this.#engines.delete(engine);
+      return;
+    }
+    if (st.cold?.voice === voice) delete st.cold;
+    if (st.warm?.voice === voice) delete st.warm;
   }
 
   /**
@@ -239,18 +329,25 @@ export class SynthesisRecorder {
       s = new Series(engine, voice, source);
       this.#series.set(key, s);
     }
-    const st = this.#engineState(engine);
+    const st = this.#engineState(engine, now);
+    const ok = event.success !== false;
     st.attempts++;
     st.lastAt = now;
+    st.lastSuccess = ok;
+    st.outcomes.add(now, ok);
+    s.lastAt = now;
+    const latency = event.latencyMs / 1000;
+    (ok ? s.durationSuccess : s.durationFailure).observe(latency);
 
     if (event.cacheHit !== undefined && this.options.cacheMonitoring !== false) {
-      st.cacheLookups++;
-      if (event.cacheHit) st.cacheHits++;
+      const totals = this.#cacheTotalsOf(engine);
+      totals.lookups++;
+      if (event.cacheHit) totals.hits++;
       if (!st.cache) st.cache = new SlidingRatio(this.options.cacheWindowSeconds, now);
       st.cache.add(now, event.cacheHit);
     }
 
-    if (event.success === false) {
+    if (!ok) {
       s.failure++;
       const reason = event.errorReason ?? "other";
       s.failures.set(reason, (s.failures.get(reason) ?? 0) + 1);
@@ -258,8 +355,8 @@ export class SynthesisRecorder {
     }
 
     s.success++;
-    st.successes++;
-    const latency = event.latencyMs / 1000;
+    s.lastSuccessAt = now;
+    st.lastSuccessAt = now;
     s.latency.observe(latency);
     st.recent.push(event.latencyMs);
     st.latencyWindow ??= new SlidingHistogram(
@@ -313,20 +410,25 @@ export class SynthesisRecorder {
     const out = new Map<string, EngineSummary>();
     for (const [engine, st] of this.#engines) {
       st.cache?.advance(now);
+      st.outcomes.advance(now);
       const p50 = st.recent.quantile(0.5);
       const p95 = st.recent.quantile(0.95);
       const windowP95 = st.latencyWindow?.quantile(now, 0.95);
       const rate = st.cache?.ratio();
+      const ratio = st.outcomes.ratio();
       out.set(engine, {
         requests: st.attempts,
+        windowSeconds: st.outcomes.windowSeconds,
         ...(st.lastLatency !== undefined && { latencyMs: st.lastLatency }),
         ...(p50 !== undefined && { latencyP50Ms: p50 }),
         ...(p95 !== undefined && { latencyP95Ms: p95 }),
         ...(windowP95 !== undefined && { latencyP95WindowMs: windowP95 * 1000 }),
         ...(st.lastRtf !== undefined && { realTimeFactor: st.lastRtf }),
-        ...(st.attempts > 0 && { successRatio: st.successes / st.attempts }),
+        ...(ratio !== undefined && { successRatio: ratio }),
         ...(rate !== undefined && { cacheHitRate: rate }),
-        ...(st.lastAt !== undefined && { lastAt: st.lastAt }),
+        ...(st.lastAt !== undefined && { lastAt: st.lastAt, lastAttemptAt: st.lastAt }),
+        ...(st.lastSuccessAt !== undefined && { lastSuccessAt: st.lastSuccessAt }),
+        ...(st.lastSuccess !== undefined && { lastSuccess: st.lastSuccess }),
       });
     }
     return out;
@@ -369,6 +471,32 @@ export class SynthesisRecorder {
             .flatMap((s) => s.ttfa.values("tts_time_to_first_audio_seconds", s.labels)),
         ),
     });
+    r.override("tts_request_duration_seconds", {
+      get: () =>
+        fam(
+          "tts_request_duration_seconds",
+          [...this.#series.values()].flatMap((s) => [
+            ...(s.durationSuccess.count > 0
+              ? s.durationSuccess.values("tts_request_duration_seconds", { ...s.labels, result: "success" })
+              : []),
+            ...(s.durationFailure.count > 0
+              ? s.durationFailure.values("tts_request_duration_seconds", { ...s.labels, result: "failure" })
+              : []),
+          ]),
+        ),
+    });
+    r.override(
+      "tts_last_request_timestamp_seconds",
+      perSeries("tts_last_request_timestamp_seconds", (s) =>
+        s.lastAt === undefined ? undefined : s.lastAt / 1000,
+      ),
+    );
+    r.override(
+      "tts_last_success_timestamp_seconds",
+      perSeries("tts_last_success_timestamp_seconds", (s) =>
+        s.lastSuccessAt === undefined ? undefined : s.lastSuccessAt / 1000,
+      ),
+    );
     r.override(
       "tts_real_time_factor",
       perSeries("tts_real_time_factor", (s) => s.rtf),
@@ -422,6 +550,13 @@ export class SynthesisRecorder {
           ]),
         ),
     });
+    const cacheTotals = (name: MetricName, pick: (t: CacheTotals) => number) => ({
+      get: () =>
+        fam(
+          name,
+          [...this.#cacheTotals].map(([engine, t]) => ({ labels: { engine }, value: pick(t) })),
+        ),
+    });
     const cacheFamily = (name: MetricName, pick: (st: EngineState) => number | undefined) => ({
       get: () => {
         const now = this.#now();
@@ -437,11 +572,11 @@ export class SynthesisRecorder {
     });
     r.override(
       "tts_cache_hits_total",
-      cacheFamily("tts_cache_hits_total", (st) => st.cacheHits),
+      cacheTotals("tts_cache_hits_total", (t) => t.hits),
     );
     r.override(
       "tts_cache_lookups_total",
-      cacheFamily("tts_cache_lookups_total", (st) => st.cacheLookups),
+      cacheTotals("tts_cache_lookups_total", (t) => t.lookups),
     );
     // No lookups in the window: no value, rather than a made-up 0 or 1.
     r.override(

@@ -160,4 +160,25 @@ export const audioMetrics = {
     unit: "",
     area: "audio",
   },
+  tts_intelligibility_timestamp_seconds: {
+    type: "gauge",
+    help: "Unix time at which the audio scored by tts_intelligibility_ratio was received; both are removed when a recognition fails.",
+    labels: ["engine", "voice", "asr"],
+    unit: "seconds",
+    area: "audio",
+  },
+  tts_audio_analysis_timestamp_seconds: {
+    type: "gauge",
+    help: "Unix time at which the audio measured by tts_quality_score and tts_audio_* was received; all of them are removed when an analysis of the engine/voice fails.",
+    labels: L,
+    unit: "seconds",
+    area: "audio",
+  },
+  tts_audio_analysis_failures_total: {
+    type: "counter",
+    help: "Audio analyses that produced no measures, by reason: backlog (dropped, analysis queue full), decode (audio not decodable), worker (analysis worker crashed or exited), analysis (other analysis error), recogniser (recognition failed), recogniser_timeout (recognition killed at its timeout).",
+    labels: ["engine", "reason"],
+    unit: "",
+    area: "audio",
+  },
 } as const satisfies Record<string, MetricDef>;

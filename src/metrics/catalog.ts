@@ -14,7 +14,7 @@ export const catalog = {
   // --- The four contract metrics (SPEC §3): names and types are fixed. ---
   tts_latency_seconds: {
     type: "histogram",
-    help: "End-to-end synthesis latency, from request sent to last audio byte received.",
+    help: "End-to-end latency of successful syntheses, from request sent to last audio byte received (failures' durations: tts_request_duration_seconds).",
     labels: ["engine", "voice", "source"],
     unit: "seconds",
     area: "tts",
@@ -88,6 +88,28 @@ export const catalog = {
     unit: "seconds",
     area: "tts",
   },
+  tts_request_duration_seconds: {
+    type: "histogram",
+    help: "Duration of every synthesis attempt by result (success or failure; a timed-out request counts its time until the timeout), so failures show in latency views; tts_latency_seconds has successes only.",
+    labels: ["engine", "voice", "source", "result"],
+    unit: "seconds",
+    area: "tts",
+    buckets: LATENCY_BUCKETS,
+  },
+  tts_last_request_timestamp_seconds: {
+    type: "gauge",
+    help: "Unix time of the latest synthesis attempt (success or failure) of the series; removed with the series' other gauges when the engine is switched off or removed, or when an ingest-only series is not reported for ingest.series_ttl_seconds.",
+    labels: ["engine", "voice", "source"],
+    unit: "seconds",
+    area: "tts",
+  },
+  tts_last_success_timestamp_seconds: {
+    type: "gauge",
+    help: "Unix time of the latest successful synthesis of the series: the time of tts_real_time_factor, tts_throughput_*, tts_speaking_rate_words_per_minute and tts_audio_duration_seconds.",
+    labels: ["engine", "voice", "source"],
+    unit: "seconds",
+    area: "tts",
+  },
   tts_requests_total: {
     type: "counter",
     help: "Synthesis requests by result (success or failure).",
@@ -104,21 +126,21 @@ export const catalog = {
   },
   tts_request_temperature_latency_seconds: {
     type: "gauge",
-    help: "Latency of the first request after the exporter started (temperature=cold) and of the latest later one (temperature=warm).",
+    help: "Latency of the first request after the exporter started or the engine was switched on again (temperature=cold) and of the latest later one (temperature=warm).",
     labels: ["engine", "voice", "temperature"],
     unit: "seconds",
     area: "tts",
   },
   tts_probe_success: {
     type: "gauge",
-    help: "1 when the last synthesis probe of the engine succeeded, 0 otherwise.",
+    help: "1 when the last synthesis probe of the engine succeeded, 0 otherwise; absent while the engine is switched off or after it was removed from the config.",
     labels: ["engine"],
     unit: "",
     area: "tts",
   },
   tts_probe_duration_seconds: {
     type: "gauge",
-    help: "Wall time of the last synthesis probe, including audio decoding.",
+    help: "Wall time of the last synthesis probe, successful or failed, including audio decoding.",
     labels: ["engine"],
     unit: "seconds",
     area: "tts",

@@ -92,6 +92,24 @@ export class MetricsRegistry {
     }
   }
 
+  /**
+   * Removes the series of a gauge whose labels include all of `match` (e.g. every series of one
+   * engine, whatever its other labels). Returns how many went.
+   */
+  removeMatching(name: MetricName, match: Labels): number {
+    const m = this.#get(name);
+    if (!(m instanceof Gauge)) throw new Error(`removeMatching() applies to gauges, not ${name}`);
+    const map = (m as unknown as { hashMap: Record<string, { labels: Labels }> }).hashMap;
+    let removed = 0;
+    for (const [hash, entry] of Object.entries(map)) {
+      if (Object.entries(match).every(([k, v]) => entry.labels[k] === v)) {
+        delete map[hash];
+        removed++;
+      }
+    }
+    return removed;
+  }
+
   /** Serves a family from a custom collectable instead of the prom-client object (hot paths). */
   override(name: MetricName, source: Collectable): void {
     if (!this.#metrics.has(name)) throw new Error(`metric ${name} is not registered in this registry`);

@@ -21,6 +21,17 @@ export function metricsReference(): string {
     "`_ratio` values are 0-1 and `_percent` values 0-100. No label ever carries input text or a request id.",
     "A family with no series is normal when its source is absent (no GPU: no `tts_gpu_*` series).",
     "",
+    "Lifetimes (src/state/lifetimes.ts): gauges describe something that exists now. An engine switched off or",
+    "removed loses every gauge series; a failed analysis removes its engine/voice's `tts_quality_score` and",
+    "`tts_audio_*`, a failed recognition its `tts_intelligibility_ratio` (both counted in",
+    "`tts_audio_analysis_failures_total`); an engine/voice that is not probed and not reported for",
+    "`ingest.series_ttl_seconds` loses its gauges. Counters and histograms stay. A gauge fed by the last",
+    "observation has a `*_timestamp_seconds` beside it: the age of a value is `time() - <its timestamp>`.",
+    "",
+    "Failures in latency views: `tts_latency_seconds` holds successful requests only; `tts_request_duration_seconds`",
+    'holds every attempt with `result="success"|"failure"` (a timeout counts its time until the timeout), and',
+    "`tts_probe_duration_seconds` is the last probe's wall time whether it succeeded or not.",
+    "",
   ];
   for (const area of Object.keys(AREA_TITLES) as MetricArea[]) {
     const names = metricNames.filter((n) => catalog[n].area === area);

@@ -84,6 +84,14 @@ beforeAll(async () => {
   // 440 Hz with 5 % third harmonic, reported with its audio, gives those panels their data.
   await ingest(exporter.url, [
     { engine: "calibration", voice: "tone", latency_ms: 5, audio_wav_base64: toneWav().toString("base64") },
+    // Audio that is not a WAV: a counted analysis failure (tts_audio_analysis_failures_total).
+    {
+      engine: "calibration",
+      voice: "broken",
+      text: "Hello.",
+      latency_ms: 5,
+      audio_wav_base64: Buffer.from("not a wav file").toString("base64"),
+    },
   ]);
 }, 90_000);
 

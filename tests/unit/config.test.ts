@@ -443,3 +443,27 @@ describe("the Slack webhook never appears in logs", () => {
     expect(lines.join("")).not.toContain("T0SECRET");
   });
 });
+
+describe("config: series lifetimes and ratio window (ingest.series_ttl_seconds, ingest.success_window_seconds)", () => {
+  it("defaults are 600 s and 300 s, the values the shipped file spells out", () => {
+    expect(parseConfig({}, "<test>", {}).ingest).toMatchObject({
+      series_ttl_seconds: 600,
+      success_window_seconds: 300,
+    });
+    expect(loadConfig(join(REPO_ROOT, "config/config.json"), {}).ingest).toMatchObject({
+      series_ttl_seconds: 600,
+      success_window_seconds: 300,
+    });
+  });
+
+  it("a value out of range is an error naming its path", () => {
+    for (const [key, bad] of [
+      ["series_ttl_seconds", 0],
+      ["series_ttl_seconds", 1.5],
+      ["success_window_seconds", 86_401],
+    ] as const) {
+      const e = errorFor(JSON.stringify({ ingest: { [key]: bad } }));
+      expect(e.problems.map((p) => p.path)).toEqual([`$.ingest.${key}`]);
+    }
+  });
+});

@@ -209,3 +209,68 @@ describe("words and characters of a text", () => {
     expect(countCharacters("日本語")).toBe(3);
   });
 });
+
+describe("failures count where users look", () => {
+  it("the success ratio is over the window: 100 timeouts after 10,000 successes show", () => {
+    const { recorder, advance } = setup({ successWindowSeconds: 60 });
+    for (let i = 0; i < 10_000; i++) recorder.record({ engine: "e", latencyMs: 100 }, "ingest");
+    expect(recorder.summary().get("e")?.successRatio).toBe(1);
+    advance(61_000); // the successes leave the window
+    for (let i = 0; i < 100; i++)
+      recorder.record({ engine: "e", latencyMs: 10_000, success: false, errorReason: "timeout" }, "ingest");
+    const s = recorder.summary().get("e");
+    expect(s?.successRatio).toBe(0);
+    expect(s?.windowSeconds).toBe(60);
+    expect(s?.requests).toBe(10_100);
+    advance(61_000);
+    expect(recorder.summary().get("e")?.successRatio).toBeUndefined(); // nothing in the window
+  });
+
+  it("pairs the latest successful latency with the time of that success", () => {
+    const { recorder, advance } = setup();
+    recorder.record({ engine: "e", latencyMs: 120 }, "ingest");
+    const okAt = 1_000_000_000_000;
+    advance(5000);
+    recorder.record({ engine: "e", latencyMs: 9000, success: false, errorReason: "timeout" }, "ingest");
+    const s = recorder.summary().get("e");
+    expect(s).toMatchObject({
+      latencyMs: 120,
+      lastSuccessAt: okAt,
+      lastAttemptAt: okAt + 5000,
+      lastAt: okAt + 5000,
+      lastSuccess: false,
+    });
+  });
+
+  it("tts_request_duration_seconds holds failures' durations; tts_latency_seconds successes only", async () => {
+    const { recorder, registry } = setup();
+    recorder.record({ engine: "e", latencyMs: 150 }, "probe");
+    for (let i = 0; i < 3; i++)
+      recorder.record({ engine: "e", latencyMs: 10_000, success: false, errorReason: "timeout" }, "probe");
+    const families = await registry.families();
+    const bucket = (family: string, le: string, result?: string) =>
+      families
+        .find((f) => f.name === family)
+        ?.values.find((v) => v.labels.le === le && (result === undefined || v.labels.result === result))
+        ?.value;
+    expect(bucket("tts_request_duration_seconds", "+Inf", "failure")).toBe(3);
+    expect(bucket("tts_request_duration_seconds", "+Inf", "success")).toBe(1);
+    expect(bucket("tts_request_duration_seconds", "5", "failure")).toBe(0);
+    expect(bucket("tts_request_duration_seconds", "10", "failure")).toBe(3);
+    expect(bucket("tts_latency_seconds", "+Inf")).toBe(1);
+  });
+
+  it("timestamps the last-observation gauges; forget() removes them and keeps the counters", async () => {
+    const { recorder, sample, advance } = setup();
+    recorder.record({ engine: "e", voice: "v", latencyMs: 100, audioDurationMs: 1000 }, "ingest");
+    advance(2000);
+    recorder.record({ engine: "e", voice: "v", latencyMs: 1, success: false }, "ingest");
+    expect(await sample("tts_last_success_timestamp_seconds", { engine: "e" })).toBe(1_000_000_000);
+    expect(await sample("tts_last_request_timestamp_seconds", { engine: "e" })).toBe(1_000_000_002);
+    recorder.forget("e");
+    expect(await sample("tts_real_time_factor", { engine: "e" })).toBeUndefined();
+    expect(await sample("tts_last_request_timestamp_seconds", { engine: "e" })).toBeUndefined();
+    expect(await sample("tts_requests_total", { engine: "e", result: "failure" })).toBe(1);
+    expect(recorder.summary().has("e")).toBe(false);
+  });
+});

@@ -10,6 +10,7 @@ const base: CurrentMetrics = {
   engines: {
     kokoro: {
       requests: 40,
+      windowSeconds: 300,
       latencyMs: 212,
       latencyP50Ms: 180,
       latencyP95Ms: 420,
@@ -18,7 +19,7 @@ const base: CurrentMetrics = {
       cacheHitRate: 0.75,
       qualityScore: 0.93,
     },
-    embedded: { requests: 3 },
+    embedded: { requests: 3, windowSeconds: 300 },
   },
   gpuUsage: 37,
   gpus: [

@@ -1,7 +1,7 @@
 import { RowBuilder } from "@grafana/grafana-foundation-sdk/dashboard";
 import type { Thresholds } from "../../config/schema.ts";
 import { catalog, type MetricName, metricNames } from "../../metrics/catalog.ts";
-import { dashboard, query, sel, timeseries, unitOf } from "./common.ts";
+import { dashboard, query, RATE, sel, timeseries, unitOf } from "./common.ts";
 import { DASHBOARDS } from "./refs.ts";
 
 /** Legend from the labels a metric has beyond instance: {{engine}} {{voice}} {{asr}} ... */
@@ -56,8 +56,45 @@ export function audioDashboard(t: Thresholds) {
         w: 24,
       }),
     )
+    .withPanel(
+      timeseries({
+        title: "Age of the last analysed audio",
+        description:
+          "Seconds since the audio behind the measures below was received (tts_audio_analysis_timestamp_seconds). A failed analysis removes the measures; an engine switched off loses them.",
+        unit: "s",
+        min: 0,
+        queries: [
+          query(
+            `time() - ${sel("tts_audio_analysis_timestamp_seconds")}`,
+            legendOf("tts_audio_analysis_timestamp_seconds"),
+          ),
+        ],
+      }),
+    )
+    .withPanel(
+      timeseries({
+        title: "Analysis failures per second by reason",
+        description: catalog.tts_audio_analysis_failures_total.help,
+        unit: "ops",
+        queries: [
+          query(
+            `sum by (engine, reason) (rate(${sel("tts_audio_analysis_failures_total")}[${RATE}]))`,
+            "{{engine}} {{reason}}",
+          ),
+        ],
+      }),
+    )
     .withRow(new RowBuilder("Measures"));
-  const measures = metricNames.filter((n) => catalog[n].area === "audio" && n !== "tts_quality_score").sort();
+  // Timestamps and the failure counter have their own panels above.
+  const measures = metricNames
+    .filter(
+      (n) =>
+        catalog[n].area === "audio" &&
+        n !== "tts_quality_score" &&
+        catalog[n].type === "gauge" &&
+        !n.endsWith("_timestamp_seconds"),
+    )
+    .sort();
   for (const name of measures) {
     const def = catalog[name];
     const expr = def.type === "histogram" ? `${name}_sum` : sel(name);

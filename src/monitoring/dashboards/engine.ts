@@ -2,7 +2,7 @@ import { RowBuilder } from "@grafana/grafana-foundation-sdk/dashboard";
 import type { Thresholds } from "../../config/schema.ts";
 import type { MonitoringProfile } from "../profile.ts";
 import { recordNames } from "../rules.ts";
-import { dashboard, query, sel, selRecorded, timeseries } from "./common.ts";
+import { dashboard, query, RATE, sel, selBucket, selRecorded, timeseries } from "./common.ts";
 import { DASHBOARDS } from "./refs.ts";
 
 /** One engine in depth: latency quantiles, time to first audio, real-time factor, throughput, errors. */
@@ -44,9 +44,35 @@ export function engineDashboard(t: Thresholds, profile: MonitoringProfile) {
     )
     .withPanel(
       timeseries({
+        title: "Request duration p95 by result (failures included)",
+        description:
+          "From tts_request_duration_seconds: every attempt, a timed-out one counting its time until the timeout. The latency panels above count successes only.",
+        unit: "s",
+        queries: [
+          query(
+            `histogram_quantile(0.95, sum by (engine, result, le) (rate(${selBucket("tts_request_duration_seconds")}[${RATE}])))`,
+            "{{engine}} {{result}}",
+          ),
+        ],
+        threshold: latency,
+      }),
+    )
+    .withPanel(
+      timeseries({
         title: "Probe duration",
+        description: "Wall time of the last probe, successful or failed.",
         unit: "s",
         queries: [query(sel("tts_probe_duration_seconds"), "{{engine}}")],
+      }),
+    )
+    .withPanel(
+      timeseries({
+        title: "Age of the last probe",
+        description:
+          "Seconds since the engine's last probe finished (tts_probe_last_run_timestamp_seconds); a switched-off engine has no series.",
+        unit: "s",
+        min: 0,
+        queries: [query(`time() - ${sel("tts_probe_last_run_timestamp_seconds")}`, "{{engine}}")],
       }),
     )
     .withRow(new RowBuilder("Speed"))
