@@ -263,7 +263,11 @@ export async function main(argv: string[]): Promise<void> {
           );
           process.exit(1);
         }
-        process.stdout.write(a.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
+        // The threshold the alerts use: the config's (its one home), not a number written here.
+        const qualityMin = loadConfig(resolveConfigPath(a.config)).thresholds.quality_score_min;
+        process.stdout.write(
+          a.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report, qualityMin),
+        );
       },
     )
     .command(

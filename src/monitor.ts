@@ -10,6 +10,7 @@ import { collectorTimeoutSeconds, enabledCollectors } from "./collectors/index.t
 import { CollectorRunner } from "./collectors/runner.ts";
 import { ConfigError, loadConfig, parseConfig, readSecret, readSecretFile } from "./config/load.ts";
 import { DEFAULT_CONFIG_PATH, resolveConfigPath } from "./config/locate.ts";
+import { RunTimeOverrides } from "./config/overrides.ts";
 import type { Config } from "./config/schema.ts";
 import { createEngine } from "./engines/index.ts";
 import { type Engine, EngineError, type FailureReason } from "./engines/types.ts";
@@ -54,6 +55,10 @@ export class TTSPerformanceMonitor {
   readonly registry = new MetricsRegistry();
   readonly log: Logger;
   #config: Config;
+  /** The config as last read from the file (before the run-time changes): what a reload compares with. */
+  #fileConfig: Config;
+  /** Run-time changes (the dashboard's controls) that a reload keeps unless the file changed the same key. */
+  readonly #overrides = new RunTimeOverrides();
   readonly #configPath: string | undefined;
   #runner: CollectorRunner;
   #server: Server | undefined;
@@ -88,6 +93,7 @@ export class TTSPerformanceMonitor {
           file: this.#configPath,
         });
     }
+    this.#fileConfig = this.#config;
     this.log.addSecret(this.#config.alerts.slack_webhook);
     this.#addEngineSecrets(this.#config);
     this.#runner = this.#makeRunner();
@@ -129,12 +135,7 @@ export class TTSPerformanceMonitor {
       env,
       ...(options.desktopNotifications && { desktopNotifications: true }),
     });
-    this.registry
-      .gauge("tts_exporter_build_info")
-      .set(
-        { version: VERSION, nodejs_version: process.version, quality_score_version: QUALITY_SCORE_VERSION },
-        1,
-      );
+    this.#setBuildInfo(undefined, this.#config);
     this.registry.gauge("tts_exporter_start_time_seconds").set(Math.floor(Date.now() / 1000));
     this.#markConfigLoaded(true);
   }
@@ -160,6 +161,20 @@ export class TTSPerformanceMonitor {
     for (const name of runner.names)
       this.registry.counter("tts_exporter_collector_skipped_total").inc({ collector: name }, 0);
     return runner;
+  }
+
+  /** tts_exporter_build_info, with the config's tool_info.name and tool_info.version as `tool` and `tool_version`. */
+  #setBuildInfo(previous: Config | undefined, next: Config): void {
+    const labels = (c: Config) => ({
+      tool: c.tool_info.name,
+      tool_version: c.tool_info.version,
+      version: VERSION,
+      nodejs_version: process.version,
+      quality_score_version: QUALITY_SCORE_VERSION,
+    });
+    const gauge = this.registry.gauge("tts_exporter_build_info");
+    if (previous) gauge.remove(labels(previous));
+    gauge.set(labels(next), 1);
   }
 
   #markConfigLoaded(ok: boolean): void {
@@ -233,6 +248,7 @@ export class TTSPerformanceMonitor {
     if (!(seconds > 0 && seconds <= 86_400))
       throw new RangeError(`probe interval must be in (0, 86400] seconds, got ${seconds}`);
     this.#config = { ...this.#config, probes: { ...this.#config.probes, interval_seconds: seconds } };
+    this.#overrides.record({ kind: "probe_interval" }, seconds);
     this.#probes.reschedule();
     this.#change("probes.interval_seconds", { value: seconds });
   }
@@ -243,6 +259,7 @@ export class TTSPerformanceMonitor {
     if (clean.length === 0 || clean.some((t) => t.length > 5000))
       throw new RangeError("probe texts: 1 or more texts of 1-5000 characters");
     this.#config = { ...this.#config, probes: { ...this.#config.probes, texts: clean } };
+    this.#overrides.record({ kind: "probe_texts" }, clean);
     this.#change("probes.texts", { count: clean.length });
   }
 
@@ -254,6 +271,8 @@ export class TTSPerformanceMonitor {
       {},
     );
     this.#config = { ...this.#config, thresholds: next.thresholds };
+    for (const key of Object.keys(changes) as Array<keyof Config["thresholds"]>)
+      this.#overrides.record({ kind: "threshold", key }, next.thresholds[key]);
     this.#change("thresholds", { ...changes });
   }
 
@@ -268,6 +287,7 @@ export class TTSPerformanceMonitor {
     }
     const engines = this.#config.engines.map((e, k) => (k === i ? { ...e, enabled } : e));
     this.#config = { ...this.#config, engines };
+    this.#overrides.record({ kind: "engine_enabled", engine: name }, enabled);
     this.#lifetimes.setProbed(
       enabledEngines(this.#config),
       engines.map((e) => e.name),
@@ -486,6 +506,12 @@ export class TTSPerformanceMonitor {
       this.log.warn("server.listen_address changed: restart the exporter to apply it");
     }
     const wasEnabled = this.#config.tool_info.enabled;
+    this.#setBuildInfo(this.#config, next);
+    // Engines are built from the file; run-time changes the file left alone stay in force.
+    const previousFile = this.#fileConfig;
+    this.#fileConfig = next;
+    const { config: withRunTime, kept } = this.#overrides.reapply(previousFile, next, this.log);
+    next = withRunTime;
     this.#config = next;
     this.log.addSecret(next.alerts.slack_webhook);
     this.#addEngineSecrets(next);
@@ -504,7 +530,10 @@ export class TTSPerformanceMonitor {
     this.recorder.knowEngines(engines.keys());
     this.#probes.setEngines([...engines.values()].map((e) => e.engine));
     this.#markConfigLoaded(true);
-    this.log.info("config reloaded", { file: this.#configPath });
+    this.log.info("config reloaded", {
+      file: this.#configPath,
+      ...(kept.length > 0 && { kept_run_time_changes: kept }),
+    });
     return true;
   }
 

@@ -8,6 +8,7 @@ import { ActionRunner } from "./actions.ts";
 import { DesktopNotifier } from "./channels/desktop.ts";
 import { EmailNotifier } from "./channels/email.ts";
 import { SlackNotifier } from "./channels/slack.ts";
+import { ALERT_DEFINITIONS, type AlertDefinition, inProcessSeverity } from "./definitions.ts";
 import { Dispatcher } from "./dispatch.ts";
 import {
   ALERT_METRICS,
@@ -18,7 +19,6 @@ import {
   formatValue,
   parseCondition,
 } from "./expression.ts";
-import { THRESHOLD_ALERT_NAMES } from "./names.ts";
 import { CHANNELS, type Channel } from "./schema.ts";
 import type { AlertEvent, Notifier, Severity } from "./types.ts";
 
@@ -62,57 +62,21 @@ interface Instance {
   lastNotifiedAt: number | undefined;
 }
 
-type ThresholdKey = keyof Config["thresholds"];
-const THRESHOLD_RULES: ReadonlyArray<{
-  name: string;
-  metric: AlertMetric;
-  op: Comparison;
-  key: ThresholdKey;
-  severity: Severity;
-}> = [
-  {
-    name: THRESHOLD_ALERT_NAMES.latency,
-    metric: "latency",
-    op: ">",
-    key: "latency_max_ms",
-    severity: "warning",
-  },
-  {
-    name: THRESHOLD_ALERT_NAMES.gpu_temp,
-    metric: "gpu_temp",
-    op: ">",
-    key: "gpu_temp_max",
-    severity: "critical",
-  },
-  {
-    name: THRESHOLD_ALERT_NAMES.memory,
-    metric: "memory",
-    op: ">",
-    key: "memory_usage_max",
-    severity: "warning",
-  },
-  {
-    name: THRESHOLD_ALERT_NAMES.gpu_memory,
-    metric: "gpu_memory",
-    op: ">",
-    key: "memory_usage_max",
-    severity: "warning",
-  },
-  {
-    name: THRESHOLD_ALERT_NAMES.quality,
-    metric: "quality",
-    op: "<",
-    key: "quality_score_min",
-    severity: "warning",
-  },
-  {
-    name: THRESHOLD_ALERT_NAMES.cache_hit_rate,
-    metric: "cache_hit_rate",
-    op: "<",
-    key: "cache_hit_rate_min",
-    severity: "warning",
-  },
-];
+/** The alert definitions evaluated in-process: those with an alert-language metric and a threshold key. */
+const THRESHOLD_RULES = ALERT_DEFINITIONS.flatMap((d) => {
+  const def: AlertDefinition = d;
+  return def.inProcess !== undefined && def.threshold !== undefined
+    ? [
+        {
+          name: def.name,
+          metric: def.inProcess,
+          op: def.op,
+          key: def.threshold,
+          severity: inProcessSeverity(def),
+        },
+      ]
+    : [];
+});
 
 export interface EvaluatorOptions {
   readonly source: AlertSource;
@@ -581,6 +545,8 @@ function engineValue(metric: AlertMetric, e: EngineSnapshot): number | undefined
       return e.latencyP50Ms;
     case "latency_p95":
       return e.latencyP95Ms;
+    case "latency_p95_5m":
+      return e.latencyP95WindowMs;
     case "rtf":
       return e.realTimeFactor;
     case "quality":

@@ -26,6 +26,11 @@ export const ALERT_METRICS = {
   latency: { scope: "engine", unit: "ms", help: "last synthesis latency, ms" },
   latency_p50: { scope: "engine", unit: "ms", help: "median of the recent latencies, ms" },
   latency_p95: { scope: "engine", unit: "ms", help: "95th percentile of the recent latencies, ms" },
+  latency_p95_5m: {
+    scope: "engine",
+    unit: "ms",
+    help: "p95 latency over the last 5 minutes, interpolated within the tts_latency_seconds buckets as Prometheus' histogram_quantile does (TTSLatencyHigh), ms",
+  },
   ttfa: { scope: "engine", unit: "ms", help: "time to first audio of the last probe, ms" },
   rtf: { scope: "engine", unit: "none", help: "real-time factor of the last request" },
   throughput: { scope: "engine", unit: "none", help: "characters per second of the last probe" },

@@ -42,8 +42,8 @@ const hz = (v: number | undefined) => (v === undefined ? "—" : `${v.toFixed(1)
 const pct = (v: number | undefined, digits = 2) => (v === undefined ? "—" : `${(v * 100).toFixed(digits)} %`);
 const num = (v: number | undefined, digits = 3) => (v === undefined ? "—" : v.toFixed(digits));
 
-/** The human-readable table of `tts-monitor analyze`. */
-export function formatReport(r: AnalyzeReport): string {
+/** The human-readable table of `tts-monitor analyze`; `qualityMin` is the config's thresholds.quality_score_min. */
+export function formatReport(r: AnalyzeReport, qualityMin: number): string {
   const a = r.analysis;
   const q = a.qualityScore;
   const rows: Row[] = [
@@ -52,7 +52,7 @@ export function formatReport(r: AnalyzeReport): string {
     [
       "quality score",
       `${q.score.toFixed(3)}`,
-      `formula v${q.version}, docs/quality-score.md; < 0.8 is the seed's "quality degraded"`,
+      `formula v${q.version}, docs/quality-score.md; ${q.score < qualityMin ? "BELOW" : "not below"} thresholds.quality_score_min ${qualityMin} (TTSQualityScoreLow)`,
     ],
     ...Object.entries(q.components).map(([k, v]): Row => [`  component ${k}`, num(v)]),
     ["SNR (WADA, blind)", db(a.snrDb), "speech model; meaningless for tones"],

@@ -198,6 +198,13 @@ export const configSchema = z.strictObject({
         path: ["slack_webhook"],
         message: "an http(s) URL (a Slack incoming webhook)",
       });
+    if (alerts.email_notifications && alerts.email_to === undefined)
+      ctx.addIssue({
+        code: "custom",
+        path: ["email_to"],
+        message:
+          "a recipient (alerts.email_to or the environment variable TTS_MONITOR_EMAIL), because alerts.email_notifications is true",
+      });
     if (alerts.email_to !== undefined && !isEmailList(alerts.email_to))
       ctx.addIssue({
         code: "custom",

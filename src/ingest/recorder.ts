@@ -1,8 +1,10 @@
+import { ALERT_WINDOW_SECONDS } from "../alerts/definitions.ts";
 import type { FailureReason } from "../engines/types.ts";
 import { catalog, type MetricName } from "../metrics/catalog.ts";
 import type { Family, FamilyValue } from "../metrics/exposition.ts";
 import type { MetricsRegistry } from "../metrics/registry.ts";
 import { countCharacters, countWords, type SynthesisEvent } from "./event.ts";
+import { SlidingHistogram } from "./sliding-histogram.ts";
 
 // The recording path shared by probes, HTTP ingestion and recordSynthesis(). It is the hot path of
 // ingestion (tens of thousands of events per second), so it does not call prom-client per event:
@@ -152,6 +154,8 @@ interface EngineState {
   cold?: { voice: string; latency: number };
   warm?: { voice: string; latency: number };
   cache?: SlidingRatio;
+  /** Successful latencies of the alert window, in the tts_latency_seconds buckets (TTSLatencyHigh). */
+  latencyWindow?: SlidingHistogram;
 }
 
 /** Cache counters of an engine: cumulative, so they outlive the engine's other state. */
@@ -176,6 +180,8 @@ export interface RecorderOptions {
   readonly knownEngines?: readonly string[];
   /** false: cache flags are ignored (config monitoring.cache_monitoring). */
   readonly cacheMonitoring?: boolean;
+  /** Window of `latencyP95WindowMs` (the alert definitions' window); default ALERT_WINDOW_SECONDS. */
+  readonly latencyWindowSeconds?: number;
   readonly now?: () => number;
 }
 
@@ -184,6 +190,8 @@ export interface EngineSummary {
   readonly latencyMs?: number;
   readonly latencyP50Ms?: number;
   readonly latencyP95Ms?: number;
+  /** p95 over the alert window, interpolated within the tts_latency_seconds buckets as histogram_quantile does. */
+  readonly latencyP95WindowMs?: number;
   readonly realTimeFactor?: number;
   /** Successful share of the attempts in the last windowSeconds, 0-1; undefined when none. */
   readonly successRatio?: number;
@@ -351,6 +359,12 @@ export class SynthesisRecorder {
     st.lastSuccessAt = now;
     s.latency.observe(latency);
     st.recent.push(event.latencyMs);
+    st.latencyWindow ??= new SlidingHistogram(
+      LATENCY_BOUNDS,
+      this.options.latencyWindowSeconds ?? ALERT_WINDOW_SECONDS,
+      now,
+    );
+    st.latencyWindow.observe(now, latency);
     st.lastLatency = event.latencyMs;
     st.lastSuccessAt = now;
     if (st.cold === undefined) st.cold = { voice, latency };
@@ -400,6 +414,7 @@ export class SynthesisRecorder {
       st.outcomes.advance(now);
       const p50 = st.recent.quantile(0.5);
       const p95 = st.recent.quantile(0.95);
+      const windowP95 = st.latencyWindow?.quantile(now, 0.95);
       const rate = st.cache?.ratio();
       const ratio = st.outcomes.ratio();
       out.set(engine, {
@@ -408,6 +423,7 @@ export class SynthesisRecorder {
         ...(st.lastLatency !== undefined && { latencyMs: st.lastLatency }),
         ...(p50 !== undefined && { latencyP50Ms: p50 }),
         ...(p95 !== undefined && { latencyP95Ms: p95 }),
+        ...(windowP95 !== undefined && { latencyP95WindowMs: windowP95 * 1000 }),
         ...(st.lastRtf !== undefined && { realTimeFactor: st.lastRtf }),
         ...(ratio !== undefined && { successRatio: ratio }),
         ...(rate !== undefined && { cacheHitRate: rate }),

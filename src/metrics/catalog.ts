@@ -388,8 +388,8 @@ export const catalog = {
   // --- Exporter self-health ---
   tts_exporter_build_info: {
     type: "gauge",
-    help: "Always 1; labels carry the exporter version, the Node.js version and the version of the tts_quality_score formula (docs/quality-score.md).",
-    labels: ["version", "nodejs_version", "quality_score_version"],
+    help: "Always 1; labels carry the config's tool_info.name and tool_info.version (tool, tool_version), the exporter version, the Node.js version and the version of the tts_quality_score formula (docs/quality-score.md).",
+    labels: ["tool", "tool_version", "version", "nodejs_version", "quality_score_version"],
     unit: "",
     area: "exporter",
   },

@@ -1,5 +1,6 @@
-// Alertmanager routing, generated: critical → Slack and email, warning → Slack, Watchdog → the
-// dead-man's-switch receiver; a critical inhibits the warning of the same alert. Secrets never enter
+// Alertmanager routing, generated: critical → Slack and email (Slack only unless
+// alerts.email_notifications is true), warning → Slack, Watchdog → the dead-man's-switch receiver; a
+// critical inhibits the warning of the same alert. Secrets never enter
 // this file: Slack's webhook and the SMTP password are read by Alertmanager from files (*_file), and
 // the committed file is rendered without any environment (see render-alertmanager.ts for deploys).
 import type { Config } from "../config/schema.ts";
@@ -20,7 +21,8 @@ export const SECRET_FILES = {
 export interface AlertmanagerDeploy {
   /** Directory holding the secret files named in SECRET_FILES (compose: /run/secrets). */
   readonly secretsDir: string;
-  readonly email: string;
+  /** Recipient of the critical alerts' email; undefined: no email (alerts.email_notifications off). */
+  readonly email: string | undefined;
   readonly smtp: {
     readonly smarthost: string;
     readonly from: string;
@@ -31,13 +33,11 @@ export interface AlertmanagerDeploy {
   readonly deadmanUrl?: string;
 }
 
-export const PLACEHOLDER_EMAIL = "tts-monitor-alerts@example.invalid";
-
-/** The committed file's deployment: compose's /run/secrets, the config's recipient or a placeholder. */
+/** The committed file's deployment: compose's /run/secrets and the config's recipient (when email is on). */
 export function defaultDeploy(config: Config): AlertmanagerDeploy {
   return {
     secretsDir: "/run/secrets",
-    email: config.alerts.email_to ?? PLACEHOLDER_EMAIL,
+    email: config.alerts.email_notifications ? config.alerts.email_to : undefined,
     smtp: { smarthost: "localhost:587", from: "tts-monitor@localhost", requireTls: true },
   };
 }
@@ -55,11 +55,14 @@ const ALERT_LINES =
   "{{ end }}";
 
 export function alertmanagerConfig(
-  _config: Config,
+  config: Config,
   profile: MonitoringProfile,
   deploy: AlertmanagerDeploy,
 ): object {
   const am = profile.alertmanager;
+  // alerts.email_notifications: false means no email at all: no email receiver, no route to one.
+  // (true without a recipient is refused when the config is loaded.)
+  const email = config.alerts.email_notifications ? deploy.email : undefined;
   const secret = (name: string) => `${deploy.secretsDir.replace(/\/$/, "")}/${name}`;
   const slack = {
     api_url_file: secret(SECRET_FILES.slackWebhook),
@@ -70,10 +73,12 @@ export function alertmanagerConfig(
   return {
     global: {
       resolve_timeout: "5m",
-      smtp_smarthost: deploy.smtp.smarthost,
-      smtp_from: deploy.smtp.from,
-      ...(deploy.smtp.username ? { smtp_auth_username: deploy.smtp.username } : {}),
-      smtp_require_tls: deploy.smtp.requireTls,
+      ...(email && {
+        smtp_smarthost: deploy.smtp.smarthost,
+        smtp_from: deploy.smtp.from,
+        ...(deploy.smtp.username ? { smtp_auth_username: deploy.smtp.username } : {}),
+        smtp_require_tls: deploy.smtp.requireTls,
+      }),
     },
     route: {
       receiver: RECEIVERS.slack,
@@ -89,7 +94,7 @@ export function alertmanagerConfig(
           group_interval: promDuration(Math.min(am.groupIntervalSeconds, am.watchdogRepeatSeconds)),
           repeat_interval: promDuration(am.watchdogRepeatSeconds),
         },
-        { matchers: ['severity="critical"'], receiver: RECEIVERS.slackAndEmail },
+        { matchers: ['severity="critical"'], receiver: email ? RECEIVERS.slackAndEmail : RECEIVERS.slack },
         { matchers: ['severity="warning"'], receiver: RECEIVERS.slack },
       ],
     },
@@ -102,19 +107,23 @@ export function alertmanagerConfig(
       },
     ],
     receivers: [
-      {
-        name: RECEIVERS.slackAndEmail,
-        slack_configs: [slack],
-        email_configs: [
-          {
-            to: deploy.email,
-            send_resolved: true,
-            ...(deploy.smtp.username ? { auth_password_file: secret(SECRET_FILES.smtpPassword) } : {}),
-            headers: { Subject: SLACK_TITLE },
-            text: ALERT_LINES,
-          },
-        ],
-      },
+      ...(email
+        ? [
+            {
+              name: RECEIVERS.slackAndEmail,
+              slack_configs: [slack],
+              email_configs: [
+                {
+                  to: email,
+                  send_resolved: true,
+                  ...(deploy.smtp.username ? { auth_password_file: secret(SECRET_FILES.smtpPassword) } : {}),
+                  headers: { Subject: SLACK_TITLE },
+                  text: ALERT_LINES,
+                },
+              ],
+            },
+          ]
+        : []),
       { name: RECEIVERS.slack, slack_configs: [slack] },
       // No URL configured: the Watchdog goes nowhere rather than to an error every few minutes.
       deploy.deadmanUrl
@@ -129,21 +138,24 @@ export interface RouteCase {
   readonly receivers: readonly string[];
 }
 
-/** `amtool config routes test` cases: one per route, plus the fallback. */
-export const ROUTE_CASES: readonly RouteCase[] = [
-  { labels: { alertname: "Watchdog", severity: "none" }, receivers: [RECEIVERS.deadman] },
-  {
-    labels: { alertname: "TTSLatencyHigh", severity: "critical", engine: "kokoro" },
-    receivers: [RECEIVERS.slackAndEmail],
-  },
-  {
-    labels: { alertname: "TTSLatencyHigh", severity: "warning", engine: "kokoro" },
-    receivers: [RECEIVERS.slack],
-  },
-  {
-    labels: { alertname: "TTSGpuTemperatureHigh", severity: "critical", gpu: "0" },
-    receivers: [RECEIVERS.slackAndEmail],
-  },
-  { labels: { alertname: "TTSExporterDown", severity: "critical" }, receivers: [RECEIVERS.slackAndEmail] },
-  { labels: { alertname: "SomethingElse", severity: "info" }, receivers: [RECEIVERS.slack] },
-];
+/** `amtool config routes test` cases: one per route, plus the fallback (critical: email only when it is on). */
+export function routeCases(config: Config): RouteCase[] {
+  const critical = defaultDeploy(config).email ? RECEIVERS.slackAndEmail : RECEIVERS.slack;
+  return [
+    { labels: { alertname: "Watchdog", severity: "none" }, receivers: [RECEIVERS.deadman] },
+    {
+      labels: { alertname: "TTSLatencyHigh", severity: "critical", engine: "kokoro" },
+      receivers: [critical],
+    },
+    {
+      labels: { alertname: "TTSLatencyHigh", severity: "warning", engine: "kokoro" },
+      receivers: [RECEIVERS.slack],
+    },
+    {
+      labels: { alertname: "TTSGpuTemperatureHigh", severity: "critical", gpu: "0" },
+      receivers: [critical],
+    },
+    { labels: { alertname: "TTSExporterDown", severity: "critical" }, receivers: [critical] },
+    { labels: { alertname: "SomethingElse", severity: "info" }, receivers: [RECEIVERS.slack] },
+  ];
+}

@@ -1,16 +1,17 @@
 // docs/alerts.md, generated from the same specs as the rules, so the table shows the config's thresholds.
+import { ALERT_DEFINITIONS, type AlertDefinition, inProcessSeverity } from "../alerts/definitions.ts";
 import type { Config } from "../config/schema.ts";
 import { runbookPath } from "./links.ts";
 import { type MonitoringProfile, promDuration } from "./profile.ts";
 import { alertSpecs } from "./rules.ts";
 
 export function alertsReference(config: Config, profile: MonitoringProfile): string {
-  const rows = alertSpecs(config.thresholds, profile).map((s) => {
+  const rows = alertSpecs(config, profile).map((s) => {
     const tiers = s.tiers
       .map((t) => (t.forSeconds > 0 ? `${t.severity} after ${promDuration(t.forSeconds)}` : t.severity))
       .join(", ");
     const runbook = runbookPath(`docs/runbooks/${s.alert}.md`).replace(/^docs\//, "");
-    return `| [${s.alert}](${runbook}) | ${s.condition} | ${tiers} | ${s.summary} |`;
+    return `| [${s.alert}](${runbook}) | ${s.condition} | ${tiers} | ${inProcess(s.alert, config)} | ${s.summary} |`;
   });
   return [
     "# Alerts",
@@ -21,8 +22,8 @@ export function alertsReference(config: Config, profile: MonitoringProfile): str
     "`config/config.json` and the metric catalog ([metrics reference](metrics.md)). Change a threshold, run",
     "`npm run generate`: the rules, their promtool tests, the Grafana panel thresholds and this table follow.",
     "",
-    "| alert | condition | severity | summary |",
-    "|---|---|---|---|",
+    "| alert | condition | severity | in-process | summary |",
+    "|---|---|---|---|---|",
     ...rows,
     "",
     "Each alert carries `severity`, `summary`, a `description` with the value and the engine or GPU,",
@@ -30,6 +31,12 @@ export function alertsReference(config: Config, profile: MonitoringProfile): str
     `\`dashboard_url\` (Grafana at ${profile.grafanaUrl}, \`alerts.grafana_url\` in the config).`,
     "Tiered alerts have a warning and a critical rule with the same name; Alertmanager inhibits the warning",
     "while the critical fires for the same engine or GPU.",
+    "",
+    "Every alert is one row of `src/alerts/definitions.ts`: these rules, their promtool tests, this table,",
+    "the in-process evaluator (`--alerts` and the web dashboard, docs/alerting-in-process.md) and the web",
+    "dashboard's rule list read it. The *in-process* column is the alert-language condition the monitor",
+    "evaluates itself under the same name, with the same statistic; it fires once, after",
+    "`alerts.for_seconds`, with the severity of the first tier (the one Prometheus raises first).",
     "",
     "Notes:",
     "",
@@ -44,4 +51,10 @@ export function alertsReference(config: Config, profile: MonitoringProfile): str
     "voice, requests per second by result, failures per second by reason, error ratio.",
     "",
   ].join("\n");
+}
+
+function inProcess(name: string, config: Config): string {
+  const def: AlertDefinition | undefined = ALERT_DEFINITIONS.find((d) => d.name === name);
+  if (def?.inProcess === undefined || def.threshold === undefined) return "—";
+  return `\`${def.inProcess} ${def.op} ${config.thresholds[def.threshold]}\` (${inProcessSeverity(def)})`;
 }

@@ -18,7 +18,7 @@ export interface GeneratedFile {
 export const ALERTMANAGER_FILE = "alertmanager/alertmanager.yml";
 
 export function rulesYaml(config: Config, profile: MonitoringProfile): string {
-  return generatedYaml({ groups: ruleGroups(config.thresholds, profile) }, [
+  return generatedYaml({ groups: ruleGroups(config, profile) }, [
     ...GENERATED_HEADER,
     `Profile: ${profile.name}. Thresholds: ${JSON.stringify(config.thresholds)}`,
   ]);
@@ -50,7 +50,7 @@ export function monitoringFiles(config: Config, profile: MonitoringProfile): Gen
     { path: "docs/alerts.md", content: alertsReference(config, profile) },
     {
       path: RULE_TESTS_FILE,
-      content: generatedYaml(ruleTests(config.thresholds, profile), GENERATED_HEADER),
+      content: generatedYaml(ruleTests(config, profile), GENERATED_HEADER),
     },
   ];
 }

@@ -2,6 +2,8 @@
 // varies between a production deployment and the end-to-end tests (how long a condition must hold,
 // how fast Alertmanager groups) lives here, so the tests run the same generator with shorter clocks.
 
+import { ALERT_WINDOW_SECONDS } from "../alerts/definitions.ts";
+
 export interface MonitoringProfile {
   readonly name: "production" | "test";
   /** Prometheus job that scrapes the exporter (prometheus.yml). */
@@ -47,7 +49,8 @@ export function withConfigLinks(
 export const productionProfile: MonitoringProfile = {
   name: "production",
   job: "tts-monitor",
-  rateWindowSeconds: 300,
+  // The in-process evaluator's window too: one TTSLatencyHigh, one statistic.
+  rateWindowSeconds: ALERT_WINDOW_SECONDS,
   for: { down: 120, absent: 300, warning: 300, critical: 900, slow: 900 },
   collectorHistorySeconds: 86_400,
   alertmanager: {

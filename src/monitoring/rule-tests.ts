@@ -1,9 +1,9 @@
 // promtool unit tests for every alert, generated from the same specs as the rules: each alert stays
 // quiet at its threshold and fires past it, and fires only once its `for` has elapsed (each tier).
-import type { Thresholds } from "../config/schema.ts";
 import { dashboardUrl, runbookUrl } from "./links.ts";
 import { type MonitoringProfile, promDuration } from "./profile.ts";
 import {
+  type AlertInputs,
   type AlertSpec,
   alertSpecs,
   goQueryEscape,
@@ -150,8 +150,8 @@ function gpuLostTest(spec: AlertSpec, profile: MonitoringProfile): PromtoolTest 
   };
 }
 
-export function ruleTests(t: Thresholds, profile: MonitoringProfile): object {
-  const specs = alertSpecs(t, profile);
+export function ruleTests(config: AlertInputs, profile: MonitoringProfile): object {
+  const specs = alertSpecs(config, profile);
   const collector = specs.find((s) => s.alert === "TTSCollectorFailing");
   return {
     rule_files: ["../tts-monitor.rules.yml"],

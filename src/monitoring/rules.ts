@@ -1,23 +1,30 @@
-// Prometheus alerting and recording rules, from the config's thresholds and the metric catalog.
-// Each threshold alert carries the data its promtool tests need (input series on both sides of the
-// threshold, the labels and the value it must report), so the tests come from the same definition.
+// Prometheus alerting and recording rules, from the alert definitions (src/alerts/definitions.ts), the
+// config's thresholds and the metric catalog. Each alert's Prometheus rendering carries the data its
+// promtool tests need (input series on both sides of the threshold, the labels and the value it must
+// report), so the tests come from the same definition.
 
-import { THRESHOLD_ALERT_NAMES } from "../alerts/names.ts";
-import type { Thresholds } from "../config/schema.ts";
+import {
+  ALERT_DEFINITIONS,
+  type AlertContext,
+  type AlertDefinition,
+  type AlertName,
+  conditionText,
+  type TemplateVars,
+  TIER_SEVERITIES,
+  type Tiering,
+  thresholdOf,
+} from "../alerts/definitions.ts";
+import type { Config, Thresholds } from "../config/schema.ts";
+import { histogramQuantile } from "../ingest/sliding-histogram.ts";
+import type { MetricName } from "../metrics/catalog.ts";
 import { DASHBOARDS } from "./dashboards/refs.ts";
 import { type DashboardRef, dashboardUrl, runbookUrl } from "./links.ts";
 import { type MonitoringProfile, promDuration } from "./profile.ts";
-import { bucket, bucketsOf, metric, up } from "./promql.ts";
+import { bucket, bucketsOf, type HistogramName, metric, up } from "./promql.ts";
 
 export type Severity = "warning" | "critical" | "none";
 
-/** How a description or URL reads a label and the value: a Go template in the rule, a literal in the tests. */
-export interface TemplateVars {
-  readonly value: string;
-  label(name: string): string;
-  /** A label's value escaped for a URL's query string (an engine named "a b&c" stays one variable). */
-  query(name: string): string;
-}
+export type { TemplateVars } from "../alerts/definitions.ts";
 
 export const templateVars = (decimals: number): TemplateVars => ({
   value: `{{ printf "%.${decimals}f" $value }}`,
@@ -196,356 +203,294 @@ function latencyHistogram(
   }));
 }
 
-export function alertSpecs(t: Thresholds, profile: MonitoringProfile): AlertSpec[] {
+/** What the promtool cases of one alert are built from. */
+interface TestContext {
+  readonly steps: number;
+  readonly engine: Readonly<Record<string, string>>;
+  readonly gpu: Readonly<Record<string, string>>;
+  /** The compared threshold in the shown unit (undefined without one). */
+  readonly threshold: number;
+  readonly t: Thresholds;
+  readonly probeIntervalSeconds: number;
+}
+
+type RuleTest = NonNullable<AlertSpec["test"]>;
+
+/** The Prometheus side of an alert besides its definition: its dashboard link and its promtool input. */
+interface PrometheusRendering {
+  readonly dashboard: DashboardRef;
+  /** Dashboard variables set from the alert's labels. */
+  readonly dashboardVars: readonly string[];
+  /** A guard or special form around the definition's expression (`base`). */
+  readonly expr?: (base: string, profile: MonitoringProfile) => string;
+  readonly test?: (c: TestContext) => RuleTest;
+}
+
+/** One gauge series, constant at `value` on one side and `breach` on the other. */
+function gaugeTest(
+  name: MetricName,
+  labels: Readonly<Record<string, string>>,
+  c: TestContext,
+  boundary: number,
+  breach: number,
+  scale = 1,
+): RuleTest {
+  return {
+    labels,
+    boundary: {
+      series: [{ series: seriesText(name, labels), values: constant(boundary, c.steps) }],
+      value: boundary * scale,
+    },
+    breach: {
+      series: [{ series: seriesText(name, labels), values: constant(breach, c.steps) }],
+      value: breach * scale,
+    },
+    firstTrueSeconds: 0,
+  };
+}
+
+/** The p95 that histogram_quantile reports when every observation lies in the bucket ending at `into`. */
+function p95Within(into: number): number {
+  const bounds = bucketsOf("tts_latency_seconds");
+  const counts = bounds.map((b) => (b === into ? 1 : 0));
+  return (histogramQuantile(0.95, bounds, [...counts, 0]) ?? Number.NaN) * 1000;
+}
+
+const PROMETHEUS: Readonly<Record<AlertName, PrometheusRendering>> = {
+  TTSLatencyHigh: {
+    dashboard: DASHBOARDS.engine,
+    dashboardVars: ["engine"],
+    test: (c) => {
+      const lat = latencyBuckets(c.t.latency_max_ms / 1000);
+      const labels = { ...c.engine, voice: "af_heart", source: "probe" };
+      // The expected values come from the in-process histogram_quantile: promtool checks both agree.
+      return {
+        labels: c.engine,
+        // Every request takes exactly the threshold (the bucket ending at or below it): p95 stays below.
+        boundary: { series: latencyHistogram(lat.lower, 60, c.steps, labels), value: p95Within(lat.lower) },
+        // Every request falls in the bucket just above the threshold.
+        breach: { series: latencyHistogram(lat.next, 60, c.steps, labels), value: p95Within(lat.next) },
+        firstTrueSeconds: TEST_INTERVAL_SECONDS,
+      };
+    },
+  },
+  TTSGpuTemperatureHigh: {
+    dashboard: DASHBOARDS.hostGpu,
+    dashboardVars: ["instance"],
+    test: (c) => gaugeTest("tts_gpu_temperature_celsius", c.gpu, c, c.threshold, c.threshold + 1),
+  },
+  TTSHostMemoryHigh: {
+    dashboard: DASHBOARDS.hostGpu,
+    dashboardVars: ["instance"],
+    test: (c) => {
+      const ratio = c.threshold / 100;
+      return gaugeTest("tts_host_memory_usage_ratio", TEST_TARGET, c, ratio, Math.min(1, ratio + 0.01), 100);
+    },
+  },
+  TTSGpuMemoryHigh: {
+    dashboard: DASHBOARDS.hostGpu,
+    dashboardVars: ["instance"],
+    test: (c) => {
+      const ratio = c.threshold / 100;
+      return gaugeTest("tts_gpu_memory_usage_ratio", c.gpu, c, ratio, Math.min(1, ratio + 0.01), 100);
+    },
+  },
+  TTSQualityScoreLow: {
+    dashboard: DASHBOARDS.audio,
+    dashboardVars: ["engine", "voice"],
+    test: (c) =>
+      gaugeTest(
+        "tts_quality_score",
+        { ...c.engine, voice: "af_heart" },
+        c,
+        c.threshold,
+        Math.max(0, c.threshold - 0.05),
+      ),
+  },
+  TTSCacheHitRateLow: {
+    dashboard: DASHBOARDS.overview,
+    dashboardVars: ["engine"],
+    // Only while the cache sees lookups: an idle engine's last ratio is no news.
+    expr: (base, profile) =>
+      `${base} and on (job, instance, engine) sum by (job, instance, engine) (rate(${metric("tts_cache_lookups_total")}[${promDuration(profile.rateWindowSeconds)}])) > 0`,
+    test: (c) => {
+      const min = c.t.cache_hit_rate_min;
+      const lookups = {
+        series: seriesText("tts_cache_lookups_total", c.engine),
+        values: rising(10, c.steps),
+      };
+      const side = (ratio: number): TestSide => ({
+        series: [
+          { series: seriesText("tts_cache_hit_rate", c.engine), values: constant(ratio, c.steps) },
+          lookups,
+        ],
+        value: ratio * 100,
+      });
+      return {
+        labels: c.engine,
+        boundary: side(min),
+        breach: side(Math.max(0, min - 0.1)),
+        firstTrueSeconds: TEST_INTERVAL_SECONDS,
+      };
+    },
+  },
+  TTSExporterDown: {
+    dashboard: DASHBOARDS.overview,
+    dashboardVars: ["instance"],
+    test: (c) => ({
+      labels: TEST_TARGET,
+      boundary: {
+        series: [{ series: seriesText("up", TEST_TARGET), values: constant(1, c.steps) }],
+        value: 1,
+      },
+      breach: { series: [{ series: seriesText("up", TEST_TARGET), values: constant(0, c.steps) }], value: 0 },
+      firstTrueSeconds: 0,
+    }),
+  },
+  TTSExporterAbsent: {
+    dashboard: DASHBOARDS.overview,
+    dashboardVars: [],
+    test: (c) => ({
+      labels: { job: TEST_TARGET.job },
+      boundary: {
+        series: [{ series: seriesText("up", TEST_TARGET), values: constant(1, c.steps) }],
+        value: 1,
+      },
+      breach: {
+        series: [
+          { series: seriesText("up", { ...TEST_TARGET, job: "other" }), values: constant(1, c.steps) },
+        ],
+        value: 1,
+      },
+      firstTrueSeconds: 0,
+    }),
+  },
+  TTSProbeFailing: {
+    dashboard: DASHBOARDS.engine,
+    dashboardVars: ["engine"],
+    test: (c) => gaugeTest("tts_probe_success", c.engine, c, 1, 0),
+  },
+  TTSProbeStale: {
+    dashboard: DASHBOARDS.engine,
+    dashboardVars: ["engine"],
+    // The last run's timestamp keeps pace with the clock, `lag` seconds behind: the age is `lag`.
+    test: (c) => {
+      const side = (lag: number): TestSide => ({
+        series: [
+          {
+            series: seriesText("tts_probe_last_run_timestamp_seconds", c.engine),
+            values: `${-lag}+${TEST_INTERVAL_SECONDS}x${c.steps}`,
+          },
+        ],
+        value: lag,
+      });
+      return {
+        labels: c.engine,
+        // Exactly 3 intervals old: not yet stale.
+        boundary: side(c.threshold),
+        breach: side(c.threshold + TEST_INTERVAL_SECONDS),
+        firstTrueSeconds: 0,
+      };
+    },
+  },
+  TTSCollectorFailing: {
+    dashboard: DASHBOARDS.hostGpu,
+    dashboardVars: ["instance"],
+    // The GPU collector fails on every host without a GPU: it only alerts once it has worked
+    // within the history window, so a CPU-only host is not paged forever (docs/alerts.md).
+    expr: (_base, profile) =>
+      `${metric("tts_exporter_collector_success", { collector: "!=gpu" })} == 0` +
+      ` or (${metric("tts_exporter_collector_success", { collector: "gpu" })} == 0` +
+      ` and on (job, instance, collector) max_over_time(${metric("tts_exporter_collector_success", { collector: "gpu" })}[${promDuration(profile.collectorHistorySeconds)}]) == 1)`,
+    test: (c) =>
+      gaugeTest("tts_exporter_collector_success", { ...TEST_TARGET, collector: "memory" }, c, 1, 0),
+  },
+  Watchdog: { dashboard: DASHBOARDS.overview, dashboardVars: [] },
+};
+
+/** The settings the alerts read: the thresholds and the probe interval (TTSProbeStale). */
+export type AlertInputs = Pick<Config, "thresholds" | "probes">;
+
+export function alertContext(config: AlertInputs, profile: MonitoringProfile): AlertContext {
+  return {
+    thresholds: config.thresholds,
+    window: promDuration(profile.rateWindowSeconds),
+    probeIntervalSeconds: config.probes.interval_seconds,
+  };
+}
+
+/** The PromQL of a definition: its statistic over its metric, compared with its threshold. */
+function definitionExpr(def: AlertDefinition, c: AlertContext, profile: MonitoringProfile): string {
+  const threshold = thresholdOf(def, c);
+  const cmp = threshold === undefined ? "" : ` ${def.op} ${threshold}`;
+  const scaled = (e: string) => (def.scale === 1 ? e : `${e} * ${def.scale}`);
+  const m = def.metric as MetricName;
+  switch (def.statistic) {
+    case "p95_over_window":
+      return `${scaled(`histogram_quantile(0.95, sum by (job, instance, engine, le) (rate(${bucket(m as HistogramName)}[${c.window}])))`)}${cmp}`;
+    case "last_value":
+    case "exporter_window_ratio":
+      return `${scaled(metric(m))}${cmp}`;
+    case "age":
+      return `time() - ${metric(m)}${cmp}`;
+    case "scrape_up":
+      return `${up(profile.job)}${cmp}`;
+    case "absent":
+      return `absent(${up(profile.job)})`;
+    case "always":
+      return "vector(1)";
+  }
+}
+
+function tiersOf(def: AlertDefinition, profile: MonitoringProfile): AlertSpec["tiers"] {
   const f = profile.for;
-  const w = promDuration(profile.rateWindowSeconds);
-  const tiered = [
-    { severity: "warning", forSeconds: f.warning },
-    { severity: "critical", forSeconds: f.critical },
-  ] as const;
+  const clocks: Record<Tiering, readonly number[]> = {
+    escalating: [f.warning, f.critical],
+    slow: [f.slow],
+    down: [f.down],
+    absent: [f.absent],
+    heartbeat: [0],
+  };
+  return TIER_SEVERITIES[def.tiering].map((severity, i) => ({
+    severity,
+    forSeconds: clocks[def.tiering][i] ?? 0,
+  }));
+}
+
+export function alertSpecs(config: AlertInputs, profile: MonitoringProfile): AlertSpec[] {
+  const f = profile.for;
+  const t = config.thresholds;
+  const c = alertContext(config, profile);
   // Long enough input for every `for` of the test file's production clocks.
   const steps = Math.ceil((Math.max(f.critical, f.slow, f.absent) * 2) / TEST_INTERVAL_SECONDS) + 10;
   const engine = { ...TEST_TARGET, engine: "kokoro" };
   const gpu = { ...TEST_TARGET, gpu: "0", name: "NVIDIA GeForce RTX 3090", uuid: "GPU-5a3c9f1e" };
-  const memoryRatio = t.memory_usage_max / 100;
-  const lat = latencyBuckets(t.latency_max_ms / 1000);
-
-  return [
-    {
-      alert: THRESHOLD_ALERT_NAMES.latency,
-      tiers: tiered,
-      expr:
-        `histogram_quantile(0.95, sum by (job, instance, engine, le) (rate(${bucket("tts_latency_seconds")}[${w}])))` +
-        ` * 1000 > ${t.latency_max_ms}`,
-      summary: `TTS p95 latency above ${t.latency_max_ms} ms`,
-      description: (v) =>
-        `Engine ${v.label("engine")} on ${v.label("instance")}: p95 end-to-end synthesis latency over the last ${w} is ` +
-        `${v.value} ms (threshold ${t.latency_max_ms} ms). Statistic: histogram_quantile(0.95) of the ` +
-        "tts_latency_seconds histogram (probes and ingested requests), interpolated within its buckets.",
-      decimals: 1,
-      dashboard: DASHBOARDS.engine,
-      dashboardVars: ["engine"],
-      condition: `p95 of \`tts_latency_seconds\` over ${w} > ${t.latency_max_ms} ms`,
-      test: {
-        labels: { ...TEST_TARGET, engine: "kokoro" },
-        // Every request takes exactly the threshold (the bucket ending at or below it): p95 stays below.
-        boundary: {
-          series: latencyHistogram(lat.lower, 60, steps, { ...engine, voice: "af_heart", source: "probe" }),
-          value: (lat.lowerPrev + (lat.lower - lat.lowerPrev) * 0.95) * 1000,
-        },
-        // Every request falls in the bucket just above the threshold.
-        breach: {
-          series: latencyHistogram(lat.next, 60, steps, { ...engine, voice: "af_heart", source: "probe" }),
-          value: (lat.upper + (lat.next - lat.upper) * 0.95) * 1000,
-        },
-        firstTrueSeconds: TEST_INTERVAL_SECONDS,
-      },
-    },
-    {
-      alert: THRESHOLD_ALERT_NAMES.gpu_temp,
-      tiers: tiered,
-      expr: `${metric("tts_gpu_temperature_celsius")} > ${t.gpu_temp_max}`,
-      summary: `GPU temperature above ${t.gpu_temp_max} °C`,
-      description: (v) =>
-        `GPU ${v.label("gpu")} (${v.label("name")}) on ${v.label("instance")} is at ${v.value} °C ` +
-        `(threshold ${t.gpu_temp_max} °C); it will throttle its clocks and TTS latency will rise.`,
-      decimals: 0,
-      dashboard: DASHBOARDS.hostGpu,
-      dashboardVars: ["instance"],
-      condition: `\`tts_gpu_temperature_celsius\` > ${t.gpu_temp_max} °C`,
-      test: {
-        labels: gpu,
-        boundary: {
-          series: [
-            {
-              series: seriesText("tts_gpu_temperature_celsius", gpu),
-              values: constant(t.gpu_temp_max, steps),
-            },
-          ],
-          value: t.gpu_temp_max,
-        },
-        breach: {
-          series: [
-            {
-              series: seriesText("tts_gpu_temperature_celsius", gpu),
-              values: constant(t.gpu_temp_max + 1, steps),
-            },
-          ],
-          value: t.gpu_temp_max + 1,
-        },
-        firstTrueSeconds: 0,
-      },
-    },
-    {
-      alert: THRESHOLD_ALERT_NAMES.memory,
-      tiers: tiered,
-      expr: `${metric("tts_host_memory_usage_ratio")} * 100 > ${t.memory_usage_max}`,
-      summary: `Host RAM usage above ${t.memory_usage_max} %`,
-      description: (v) =>
-        `RAM usage on ${v.label("instance")} is ${v.value} % (threshold ${t.memory_usage_max} %, ` +
-        "MemTotal - MemAvailable); TTS models may be swapped out or killed by the OOM killer.",
-      decimals: 1,
-      dashboard: DASHBOARDS.hostGpu,
-      dashboardVars: ["instance"],
-      condition: `\`tts_host_memory_usage_ratio\` > ${t.memory_usage_max} %`,
-      test: {
-        labels: TEST_TARGET,
-        boundary: {
-          series: [
-            {
-              series: seriesText("tts_host_memory_usage_ratio", TEST_TARGET),
-              values: constant(memoryRatio, steps),
-            },
-          ],
-          value: t.memory_usage_max,
-        },
-        breach: {
-          series: [
-            {
-              series: seriesText("tts_host_memory_usage_ratio", TEST_TARGET),
-              values: constant(Math.min(1, memoryRatio + 0.01), steps),
-            },
-          ],
-          value: Math.min(1, memoryRatio + 0.01) * 100,
-        },
-        firstTrueSeconds: 0,
-      },
-    },
-    {
-      alert: THRESHOLD_ALERT_NAMES.gpu_memory,
-      tiers: tiered,
-      expr: `${metric("tts_gpu_memory_usage_ratio")} * 100 > ${t.memory_usage_max}`,
-      summary: `GPU memory (VRAM) usage above ${t.memory_usage_max} %`,
-      description: (v) =>
-        `VRAM usage of GPU ${v.label("gpu")} (${v.label("name")}) on ${v.label("instance")} is ${v.value} % ` +
-        `(threshold ${t.memory_usage_max} %); loading another model or a longer batch may fail with out of memory.`,
-      decimals: 1,
-      dashboard: DASHBOARDS.hostGpu,
-      dashboardVars: ["instance"],
-      condition: `\`tts_gpu_memory_usage_ratio\` > ${t.memory_usage_max} %`,
-      test: {
-        labels: gpu,
-        boundary: {
-          series: [
-            { series: seriesText("tts_gpu_memory_usage_ratio", gpu), values: constant(memoryRatio, steps) },
-          ],
-          value: t.memory_usage_max,
-        },
-        breach: {
-          series: [
-            {
-              series: seriesText("tts_gpu_memory_usage_ratio", gpu),
-              values: constant(Math.min(1, memoryRatio + 0.01), steps),
-            },
-          ],
-          value: Math.min(1, memoryRatio + 0.01) * 100,
-        },
-        firstTrueSeconds: 0,
-      },
-    },
-    {
-      alert: THRESHOLD_ALERT_NAMES.quality,
-      tiers: [{ severity: "warning", forSeconds: f.slow }],
-      expr: `${metric("tts_quality_score")} < ${t.quality_score_min}`,
-      summary: `TTS audio quality score below ${t.quality_score_min}`,
-      description: (v) =>
-        `Engine ${v.label("engine")} voice ${v.label("voice")} on ${v.label("instance")}: composite quality score ` +
-        `${v.value} (minimum ${t.quality_score_min}; 0-1, formula in docs/quality-score.md).`,
-      decimals: 2,
-      dashboard: DASHBOARDS.audio,
-      dashboardVars: ["engine", "voice"],
-      condition: `\`tts_quality_score\` < ${t.quality_score_min}`,
-      test: {
-        labels: { ...engine, voice: "af_heart" },
-        boundary: {
-          series: [
-            {
-              series: seriesText("tts_quality_score", { ...engine, voice: "af_heart" }),
-              values: constant(t.quality_score_min, steps),
-            },
-          ],
-          value: t.quality_score_min,
-        },
-        breach: {
-          series: [
-            {
-              series: seriesText("tts_quality_score", { ...engine, voice: "af_heart" }),
-              values: constant(Math.max(0, t.quality_score_min - 0.05), steps),
-            },
-          ],
-          value: Math.max(0, t.quality_score_min - 0.05),
-        },
-        firstTrueSeconds: 0,
-      },
-    },
-    {
-      alert: THRESHOLD_ALERT_NAMES.cache_hit_rate,
-      tiers: [{ severity: "warning", forSeconds: f.slow }],
-      // Only while the cache sees lookups: an idle engine's last ratio is no news.
-      expr:
-        `${metric("tts_cache_hit_rate")} * 100 < ${t.cache_hit_rate_min * 100}` +
-        ` and on (job, instance, engine) sum by (job, instance, engine) (rate(${metric("tts_cache_lookups_total")}[${w}])) > 0`,
-      summary: `TTS cache hit rate below ${t.cache_hit_rate_min * 100} %`,
-      description: (v) =>
-        `Engine ${v.label("engine")} on ${v.label("instance")}: cache hit rate ${v.value} % over the exporter's sliding ` +
-        `window (minimum ${t.cache_hit_rate_min * 100} %), while lookups keep coming.`,
-      decimals: 1,
-      dashboard: DASHBOARDS.overview,
-      dashboardVars: ["engine"],
-      condition: `\`tts_cache_hit_rate\` < ${t.cache_hit_rate_min * 100} % (while lookups > 0)`,
-      test: {
-        labels: engine,
-        boundary: {
-          series: [
-            {
-              series: seriesText("tts_cache_hit_rate", engine),
-              values: constant(t.cache_hit_rate_min, steps),
-            },
-            { series: seriesText("tts_cache_lookups_total", engine), values: rising(10, steps) },
-          ],
-          value: t.cache_hit_rate_min * 100,
-        },
-        breach: {
-          series: [
-            {
-              series: seriesText("tts_cache_hit_rate", engine),
-              values: constant(Math.max(0, t.cache_hit_rate_min - 0.1), steps),
-            },
-            { series: seriesText("tts_cache_lookups_total", engine), values: rising(10, steps) },
-          ],
-          value: Math.max(0, t.cache_hit_rate_min - 0.1) * 100,
-        },
-        firstTrueSeconds: TEST_INTERVAL_SECONDS,
-      },
-    },
-    {
-      alert: "TTSExporterDown",
-      tiers: [{ severity: "critical", forSeconds: f.down }],
-      expr: `${up(profile.job)} == 0`,
-      summary: "Prometheus cannot scrape the TTS exporter",
-      description: (v) =>
-        `The TTS exporter at ${v.label("instance")} (job ${v.label("job")}) has failed its scrapes (up = ${v.value}): ` +
-        "no TTS, GPU or host metric is being collected, so no other TTS alert can fire.",
-      decimals: 0,
-      dashboard: DASHBOARDS.overview,
-      dashboardVars: ["instance"],
-      condition: `\`up{job="${profile.job}"} == 0\``,
-      test: {
-        labels: TEST_TARGET,
-        boundary: {
-          series: [{ series: seriesText("up", TEST_TARGET), values: constant(1, steps) }],
-          value: 1,
-        },
-        breach: { series: [{ series: seriesText("up", TEST_TARGET), values: constant(0, steps) }], value: 0 },
-        firstTrueSeconds: 0,
-      },
-    },
-    {
-      alert: "TTSExporterAbsent",
-      tiers: [{ severity: "critical", forSeconds: f.absent }],
-      expr: `absent(${up(profile.job)})`,
-      summary: "No TTS exporter target in Prometheus",
-      description: (v) =>
-        `Prometheus has no target for job ${v.label("job")} (absent(up) = ${v.value}): the scrape configuration ` +
-        "or service discovery lost the exporter, so nothing about TTS is monitored.",
-      decimals: 0,
-      dashboard: DASHBOARDS.overview,
-      dashboardVars: [],
-      condition: `\`absent(up{job="${profile.job}"})\``,
-      test: {
-        labels: { job: profile.job },
-        boundary: {
-          series: [{ series: seriesText("up", TEST_TARGET), values: constant(1, steps) }],
-          value: 1,
-        },
-        breach: {
-          series: [
-            { series: seriesText("up", { ...TEST_TARGET, job: "other" }), values: constant(1, steps) },
-          ],
-          value: 1,
-        },
-        firstTrueSeconds: 0,
-      },
-    },
-    {
-      alert: "TTSProbeFailing",
-      tiers: tiered,
-      expr: `${metric("tts_probe_success")} == 0`,
-      summary: "TTS synthesis probes failing",
-      description: (v) =>
-        `Every synthesis probe of engine ${v.label("engine")} from ${v.label("instance")} has failed ` +
-        `(tts_probe_success = ${v.value}); see tts_failures_total{engine="${v.label("engine")}"} for the reason.`,
-      decimals: 0,
-      dashboard: DASHBOARDS.engine,
-      dashboardVars: ["engine"],
-      condition: "`tts_probe_success == 0`",
-      test: {
-        labels: engine,
-        boundary: {
-          series: [{ series: seriesText("tts_probe_success", engine), values: constant(1, steps) }],
-          value: 1,
-        },
-        breach: {
-          series: [{ series: seriesText("tts_probe_success", engine), values: constant(0, steps) }],
-          value: 0,
-        },
-        firstTrueSeconds: 0,
-      },
-    },
-    {
-      alert: "TTSCollectorFailing",
-      tiers: [{ severity: "warning", forSeconds: f.slow }],
-      // The GPU collector fails on every host without a GPU: it only alerts once it has worked
-      // within the history window, so a CPU-only host is not paged forever (docs/alerts.md).
-      expr:
-        `${metric("tts_exporter_collector_success", { collector: "!=gpu" })} == 0` +
-        ` or (${metric("tts_exporter_collector_success", { collector: "gpu" })} == 0` +
-        ` and on (job, instance, collector) max_over_time(${metric("tts_exporter_collector_success", { collector: "gpu" })}[${promDuration(profile.collectorHistorySeconds)}]) == 1)`,
-      summary: "An exporter collector is failing",
-      description: (v) =>
-        `Collector ${v.label("collector")} of the exporter at ${v.label("instance")} fails ` +
-        `(tts_exporter_collector_success = ${v.value}); its metrics are missing. The exporter's log says why.`,
-      decimals: 0,
-      dashboard: DASHBOARDS.hostGpu,
-      dashboardVars: ["instance"],
-      condition: "`tts_exporter_collector_success == 0` (GPU: only after a success in the last 24 h)",
-      test: {
-        labels: { ...TEST_TARGET, collector: "memory" },
-        boundary: {
-          series: [
-            {
-              series: seriesText("tts_exporter_collector_success", { ...TEST_TARGET, collector: "memory" }),
-              values: constant(1, steps),
-            },
-          ],
-          value: 1,
-        },
-        breach: {
-          series: [
-            {
-              series: seriesText("tts_exporter_collector_success", { ...TEST_TARGET, collector: "memory" }),
-              values: constant(0, steps),
-            },
-          ],
-          value: 0,
-        },
-        firstTrueSeconds: 0,
-      },
-    },
-    {
-      alert: "Watchdog",
-      tiers: [{ severity: "none", forSeconds: 0 }],
-      expr: "vector(1)",
-      summary: "Alerting pipeline heartbeat (always firing)",
-      description: () =>
-        "Always firing, so that the whole pipeline (Prometheus rule evaluation, Alertmanager, the dead-man's-switch " +
-        "receiver) is proven alive; the dead-man's-switch service pages when this heartbeat stops.",
-      decimals: 0,
-      dashboard: DASHBOARDS.overview,
-      dashboardVars: [],
-      condition: "always",
-    },
-  ];
+  return ALERT_DEFINITIONS.map((d): AlertSpec => {
+    const def: AlertDefinition = d;
+    const render = PROMETHEUS[d.name];
+    const base = definitionExpr(def, c, profile);
+    const threshold = thresholdOf(def, c) ?? 0;
+    const test = render.test?.({
+      steps,
+      engine,
+      gpu,
+      threshold,
+      t,
+      probeIntervalSeconds: c.probeIntervalSeconds,
+    });
+    return {
+      alert: def.name,
+      tiers: tiersOf(def, profile),
+      expr: render.expr ? render.expr(base, profile) : base,
+      summary: def.summary(c),
+      description: (v) => def.description(v, c),
+      decimals: def.decimals,
+      dashboard: render.dashboard,
+      dashboardVars: render.dashboardVars,
+      condition: conditionText(def, c, profile.job),
+      ...(test && { test }),
+    };
+  });
 }
 
 export function alertingRules(spec: AlertSpec, profile: MonitoringProfile): AlertingRule[] {
@@ -565,9 +510,12 @@ export function alertingRules(spec: AlertSpec, profile: MonitoringProfile): Aler
   }));
 }
 
-export function ruleGroups(t: Thresholds, profile: MonitoringProfile): RuleGroup[] {
+export function ruleGroups(config: AlertInputs, profile: MonitoringProfile): RuleGroup[] {
   return [
     { name: "tts-monitor.recording", rules: recordingRules(profile) },
-    { name: "tts-monitor.alerts", rules: alertSpecs(t, profile).flatMap((s) => alertingRules(s, profile)) },
+    {
+      name: "tts-monitor.alerts",
+      rules: alertSpecs(config, profile).flatMap((s) => alertingRules(s, profile)),
+    },
   ];
 }

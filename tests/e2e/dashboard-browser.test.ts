@@ -144,7 +144,9 @@ describe("web dashboard in Chromium", () => {
     await page.keyboard.press("Enter");
     await page.waitForSelector("#alerts li.firing", { timeout: 10_000 });
     const alert = await page.textContent("#alerts li.firing");
-    expect(alert).toMatch(/^TTSLatencyHigh: latency of engine embedded is [\d.]+ ms \(> 1 ms\) since /);
+    expect(alert).toMatch(
+      /^TTSLatencyHigh: latency_p95_5m of engine embedded is [\d.]+ ms \(> 1 ms\) since /,
+    );
     await page.waitForSelector(".toast.firing");
     expect(await page.textContent("#alert-count")).toBe("1");
     await page.waitForSelector('#log li[data-kind="config"]');

@@ -102,10 +102,14 @@ beforeAll(async () => {
     nvidiaSmi: { kind: "none" },
   });
 
-  const config = parseConfig({ thresholds: { latency_max_ms: THRESHOLD_MS } }, "inline", {
-    TTS_MONITOR_EMAIL: "oncall@example.org",
-    TTS_MONITOR_SLACK_WEBHOOK: `http://127.0.0.1:${(slackServer.address() as AddressInfo).port}/slack`,
-  });
+  const config = parseConfig(
+    { thresholds: { latency_max_ms: THRESHOLD_MS }, alerts: { email_notifications: true } },
+    "inline",
+    {
+      TTS_MONITOR_EMAIL: "oncall@example.org",
+      TTS_MONITOR_SLACK_WEBHOOK: `http://127.0.0.1:${(slackServer.address() as AddressInfo).port}/slack`,
+    },
+  );
   const dir = tempDir("tts-alert-delivery-");
   const amConfig = renderAlertmanager(
     config,

@@ -62,7 +62,8 @@ describe("tts-monitor --alerts", () => {
     );
     const texts = bodies.map((b) => (JSON.parse(b) as { text: string }).text).sort();
     expect(texts).toEqual([
-      ":rotating_light: [FIRING] TTSLatencyHigh: latency of engine kokoro is 812 ms (&gt; 500 ms)",
+      // TTSLatencyHigh is Prometheus' statistic: one 812 ms request in (0.75 s, 1 s] is a p95 of 987.5 ms (988 shown).
+      ":rotating_light: [FIRING] TTSLatencyHigh: latency_p95_5m of engine kokoro is 988 ms (&gt; 500 ms)",
       ":rotating_light: [FIRING] rule_1: latency of engine kokoro is 812 ms (&gt; 700 ms)",
     ]);
     await waitFor("notify-send's recorded arguments", () =>
@@ -79,7 +80,7 @@ describe("tts-monitor --alerts", () => {
       "--urgency=normal",
       "--",
       "Alert firing: TTSLatencyHigh",
-      "TTSLatencyHigh: latency of engine kokoro is 812 ms (> 500 ms)",
+      "TTSLatencyHigh: latency_p95_5m of engine kokoro is 988 ms (> 500 ms)",
     ]);
     const metrics = await (await fetch(`${exporter.url}/metrics`)).text();
     expect(metrics).toContain('tts_exporter_alerts_firing{alert="TTSLatencyHigh"} 1');

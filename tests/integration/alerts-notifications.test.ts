@@ -68,7 +68,8 @@ function setup(
   options: { desktopNotifications?: boolean; notifySend?: string } = {},
 ) {
   const config = parseConfig({ engines: [{ name: "kokoro", type: "embedded" }], alerts }, "test");
-  const engines: Record<string, { requests: number; latencyMs?: number }> = {};
+  // TTSLatencyHigh reads the windowed p95 (latency_p95_5m), addAlert rules here the last latency: both move together.
+  const engines: Record<string, { requests: number; latencyMs?: number; latencyP95WindowMs?: number }> = {};
   const source: AlertSource = {
     config,
     getCurrentMetrics: () => ({ timestamp: Date.now(), engines, gpus: [] }) as unknown as CurrentMetrics,
@@ -90,7 +91,11 @@ function setup(
     )?.value;
   /** kokoro's latest latency becomes `latencyMs`; one evaluation, and its notifications delivered. */
   const latency = async (latencyMs: number) => {
-    engines.kokoro = { requests: (engines.kokoro?.requests ?? 0) + 1, latencyMs };
+    engines.kokoro = {
+      requests: (engines.kokoro?.requests ?? 0) + 1,
+      latencyMs,
+      latencyP95WindowMs: latencyMs,
+    };
     evaluator.evaluate();
     await evaluator.settled();
   };
@@ -110,12 +115,12 @@ describe("alert notifications and actions", () => {
     );
     expect(slack.received[0]?.headers["content-type"]).toBe("application/json");
     expect(firing?.text).toContain(
-      "[FIRING] TTSLatencyHigh: latency of engine kokoro is 812 ms (&gt; 500 ms)",
+      "[FIRING] TTSLatencyHigh: latency_p95_5m of engine kokoro is 812 ms (&gt; 500 ms)",
     );
     expect(JSON.stringify(firing?.attachments)).toContain('"title":"engine","value":"kokoro"');
     expect(JSON.stringify(firing?.attachments)).toContain('"title":"value","value":"812 ms"');
     expect(resolved?.text).toContain(
-      "[RESOLVED] TTSLatencyHigh on engine kokoro resolved: latency is 120 ms",
+      "[RESOLVED] TTSLatencyHigh on engine kokoro resolved: latency_p95_5m is 120 ms",
     );
     expect(await t.counter("tts_exporter_notifications_sent_total", { channel: "slack" })).toBe(2);
     // The webhook URL is a secret: never in a log line.
@@ -129,7 +134,7 @@ describe("alert notifications and actions", () => {
       retry: { attempts: 3, initial_backoff_seconds: 0.1, max_backoff_seconds: 1 },
     });
     t.evaluator.enable({ external: true });
-    t.engines.kokoro = { requests: 1, latencyMs: 900 };
+    t.engines.kokoro = { requests: 1, latencyMs: 900, latencyP95WindowMs: 900 };
     const started = Date.now();
     t.evaluator.evaluate();
     await t.evaluator.settled();
@@ -147,7 +152,7 @@ describe("alert notifications and actions", () => {
     expect(await d.counter("tts_exporter_notifications_failed_total", { channel: "slack" })).toBe(1);
     expect(d.lines.join("")).toMatch(/"msg":"alert notification given up".*"channel":"slack"/);
     // The evaluator goes on: the resolution is still evaluated and emitted.
-    d.engines.kokoro = { requests: 2, latencyMs: 1 };
+    d.engines.kokoro = { requests: 2, latencyMs: 1, latencyP95WindowMs: 1 };
     expect(() => d.evaluator.evaluate()).not.toThrow();
   });
 
@@ -196,7 +201,7 @@ describe("alert notifications and actions", () => {
     expect(mail.from).toBe("tts-monitor@example.test");
     expect(mail.to).toEqual(["oncall@example.test"]);
     expect(mail.data).toMatch(/^Subject: \[FIRING\] TTSLatencyHigh engine=kokoro$/m);
-    expect(mail.data).toContain("TTSLatencyHigh: latency of engine kokoro is 777 ms (> 500 ms)");
+    expect(mail.data).toContain("TTSLatencyHigh: latency_p95_5m of engine kokoro is 777 ms (> 500 ms)");
     expect(mail.data).toMatch(/^engine: +kokoro$/m);
     expect(mail.data).toMatch(/^value: +777$/m);
     expect(await t.counter("tts_exporter_notifications_sent_total", { channel: "email" })).toBe(1);
@@ -229,7 +234,7 @@ describe("alert notifications and actions", () => {
       action: ["optimize_cache", "record", "hang"],
       notification: "dashboard",
     });
-    t.engines.kokoro = { requests: 1, latencyMs: 450 };
+    t.engines.kokoro = { requests: 1, latencyMs: 450, latencyP95WindowMs: 450 };
     t.evaluator.evaluate();
     await waitFor("the three actions to finish", async () => {
       const done = await Promise.all([
@@ -279,7 +284,7 @@ describe("alert notifications and actions", () => {
     const limited = await httpSink([{ status: 429, body: "rate_limited", headers: { "retry-after": "1" } }]);
     const r = setup({ slack_webhook: limited.url, retry: { attempts: 3, initial_backoff_seconds: 0.05 } });
     r.evaluator.enable({ external: true });
-    r.engines.kokoro = { requests: 1, latencyMs: 900 };
+    r.engines.kokoro = { requests: 1, latencyMs: 900, latencyP95WindowMs: 900 };
     const started = Date.now();
     r.evaluator.evaluate();
     await r.evaluator.settled();
@@ -332,7 +337,7 @@ describe("alert notifications and actions", () => {
       retry: { attempts: 2, initial_backoff_seconds: 0.05 },
     });
     q.evaluator.enable({ external: true });
-    q.engines.kokoro = { requests: 1, latencyMs: 900 };
+    q.engines.kokoro = { requests: 1, latencyMs: 900, latencyP95WindowMs: 900 };
     const started = Date.now();
     q.evaluator.evaluate();
     await q.evaluator.settled();
@@ -365,7 +370,7 @@ describe("alert notifications and actions", () => {
     const slack = await httpSink([{ status: 503, body: "rollup_error" }]);
     const t = setup({ slack_webhook: slack.url, retry: { attempts: 3, initial_backoff_seconds: 0.5 } });
     t.evaluator.enable({ external: true });
-    t.engines.kokoro = { requests: 1, latencyMs: 900 };
+    t.engines.kokoro = { requests: 1, latencyMs: 900, latencyP95WindowMs: 900 };
     t.evaluator.evaluate();
     await new Promise((r) => setTimeout(r, 100)); // the firing got its 503 and waits 0.5 s
     await t.latency(100);

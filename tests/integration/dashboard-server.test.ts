@@ -221,7 +221,8 @@ describe("web dashboard server", () => {
     const events = await stream;
     const note = events.find((e) => e.event === "notification")?.data as { status: string; summary: string };
     expect(note).toMatchObject({ status: "firing" });
-    expect(note.summary).toBe("TTSLatencyHigh: latency of engine kokoro is 120 ms (> 100 ms)");
+    // The p95 over 5 min within the histogram's buckets: one 120 ms request in (0.1 s, 0.2 s] is 195 ms.
+    expect(note.summary).toBe("TTSLatencyHigh: latency_p95_5m of engine kokoro is 195 ms (> 100 ms)");
     expect(events.some((e) => e.event === "settings")).toBe(true);
     const state = (await (await fetch(`${base}/api/state`)).json()) as {
       firing: Array<{ id: string }>;

@@ -22,7 +22,13 @@ function setup(configInput: Record<string, unknown> = {}) {
   );
   const engines: Record<
     string,
-    { requests: number; latencyMs?: number; qualityScore?: number; lastAttemptAt?: number }
+    {
+      requests: number;
+      latencyMs?: number;
+      latencyP95WindowMs?: number;
+      qualityScore?: number;
+      lastAttemptAt?: number;
+    }
   > = {};
   let gpus: CurrentMetrics["gpus"] = [];
   let memoryUsageRatio: number | undefined = 0.5;
@@ -84,16 +90,21 @@ describe("alert evaluator", () => {
   it("fires once per engine when a threshold is crossed, and resolves once (deduplication)", async () => {
     const t = setup();
     t.evaluator.enable({ thresholds: true });
-    t.engines.a = { requests: 1, latencyMs: 200 };
-    t.engines.b = { requests: 1, latencyMs: 900 };
+    t.engines.a = { requests: 1, latencyP95WindowMs: 200 };
+    t.engines.b = { requests: 1, latencyP95WindowMs: 900 };
     t.advance(1000);
     t.advance(1000);
     t.advance(1000);
     expect(t.seen.map((e) => [e.status, e.id])).toEqual([["firing", 'TTSLatencyHigh{engine="b"}']]);
-    expect(t.seen[0]).toMatchObject({ engine: "b", value: 900, threshold: 500, condition: "latency > 500" });
-    expect(t.seen[0]?.summary).toBe("TTSLatencyHigh: latency of engine b is 900 ms (> 500 ms)");
+    expect(t.seen[0]).toMatchObject({
+      engine: "b",
+      value: 900,
+      threshold: 500,
+      condition: "latency_p95_5m > 500",
+    });
+    expect(t.seen[0]?.summary).toBe("TTSLatencyHigh: latency_p95_5m of engine b is 900 ms (> 500 ms)");
     expect(await firingGauge(t.registry, "TTSLatencyHigh")).toBe(1);
-    t.engines.b = { requests: 2, latencyMs: 300 };
+    t.engines.b = { requests: 2, latencyP95WindowMs: 300 };
     t.advance(1000);
     t.advance(1000);
     expect(t.seen.map((e) => e.status)).toEqual(["firing", "resolved"]);
@@ -106,7 +117,7 @@ describe("alert evaluator", () => {
   it("applies a threshold changed at run time on the next evaluation", () => {
     const t = setup();
     t.evaluator.enable({ thresholds: true });
-    t.engines.a = { requests: 1, latencyMs: 200 };
+    t.engines.a = { requests: 1, latencyP95WindowMs: 200 };
     t.advance(1000);
     expect(t.seen).toHaveLength(0);
     (t.source as { config: unknown }).config = {
@@ -114,7 +125,7 @@ describe("alert evaluator", () => {
       thresholds: { ...t.source.config.thresholds, latency_max_ms: 100 },
     };
     t.advance(1000);
-    expect(t.seen[0]).toMatchObject({ status: "firing", condition: "latency > 100", threshold: 100 });
+    expect(t.seen[0]).toMatchObject({ status: "firing", condition: "latency_p95_5m > 100", threshold: 100 });
   });
 
   it("waits for the `for` duration, and a dip resets it", () => {
@@ -243,8 +254,8 @@ describe("alert evaluator", () => {
     const t = setup({ alerts: { stale_after_seconds: 300 } });
     t.evaluator.enable({ thresholds: true });
     // "gone" reports through the ingestion API only; "a" is in the config (probed).
-    t.engines.gone = { requests: 1, latencyMs: 900, lastAttemptAt: t.now() };
-    t.engines.a = { requests: 1, latencyMs: 900, lastAttemptAt: t.now() };
+    t.engines.gone = { requests: 1, latencyP95WindowMs: 900, lastAttemptAt: t.now() };
+    t.engines.a = { requests: 1, latencyP95WindowMs: 900, lastAttemptAt: t.now() };
     t.advance(1000);
     expect(t.seen.map((e) => e.id).sort()).toEqual([
       'TTSLatencyHigh{engine="a"}',
@@ -256,10 +267,12 @@ describe("alert evaluator", () => {
     const resolved = t.seen.filter((e) => e.status === "resolved");
     expect(resolved.map((e) => e.id)).toEqual(['TTSLatencyHigh{engine="gone"}']);
     expect(resolved[0]?.value).toBeUndefined();
-    expect(resolved[0]?.summary).toBe("TTSLatencyHigh on engine gone resolved: no current latency value");
+    expect(resolved[0]?.summary).toBe(
+      "TTSLatencyHigh on engine gone resolved: no current latency_p95_5m value",
+    );
     expect(t.evaluator.firing().map((e) => e.id)).toEqual(['TTSLatencyHigh{engine="a"}']);
     // It reports again: back in the evaluation.
-    t.engines.gone = { requests: 2, latencyMs: 950, lastAttemptAt: t.now() };
+    t.engines.gone = { requests: 2, latencyP95WindowMs: 950, lastAttemptAt: t.now() };
     t.advance(1000);
     expect(
       t.evaluator

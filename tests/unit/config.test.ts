@@ -44,8 +44,13 @@ describe("config: the shipped file", () => {
     const spec = readFileSync("/work/shared/SPEC.md", "utf8");
     const example = /## 4\. Configuration[\s\S]*?```json\n([\s\S]*?)```/.exec(spec)?.[1];
     if (example === undefined) throw new Error("SPEC §4 example not found");
-    const config = parseConfig(JSON.parse(example), "SPEC.md", {});
+    // Its email_notifications: true takes the recipient from TTS_MONITOR_EMAIL (SPEC §4's override).
+    const config = parseConfig(JSON.parse(example), "SPEC.md", { TTS_MONITOR_EMAIL: "oncall@example.org" });
     expect(config.engines.map((e) => e.type)).toEqual(["embedded", "openai", "command"]);
+    // Without any recipient, email on is refused at start rather than silently sending nothing.
+    expect(() => parseConfig(JSON.parse(example), "SPEC.md", {})).toThrow(
+      /\$\.alerts\.email_to: expected a recipient/,
+    );
   });
 });
 

@@ -8,7 +8,7 @@ import { load } from "js-yaml";
 import { afterAll, describe, expect, it } from "vitest";
 import { loadConfig, parseConfig } from "../../src/config/load.ts";
 import { isMetricName } from "../../src/metrics/catalog.ts";
-import { ROUTE_CASES } from "../../src/monitoring/alertmanager.ts";
+import { routeCases } from "../../src/monitoring/alertmanager.ts";
 import { dashboards, panelQueries } from "../../src/monitoring/dashboards/index.ts";
 import { generateAll, writeGenerated } from "../../src/monitoring/generate.ts";
 import { runbookPath } from "../../src/monitoring/links.ts";
@@ -40,7 +40,7 @@ describe("generated monitoring files", () => {
     expect(goQueryEscape("kokoro")).toBe("kokoro");
     expect(goQueryEscape("exporter:9090")).toBe("exporter%3A9090");
     expect(goQueryEscape("my tts&v=2/é~_.-")).toBe("my+tts%26v%3D2%2F%C3%A9~_.-");
-    const rules = ruleGroups(parseConfig({}, "<test>", {}).thresholds, productionProfile)
+    const rules = ruleGroups(parseConfig({}, "<test>", {}), productionProfile)
       .flatMap((g) => g.rules)
       .filter((r): r is AlertingRule => "alert" in r);
     for (const r of rules) {
@@ -121,12 +121,10 @@ describe("generated monitoring files", () => {
 
   it("every alert has promtool cases, a severity, the four annotations and a runbook that exists", () => {
     const tests = readFileSync(join(out, "alerting-rules/tests/tts-monitor.test.yml"), "utf8");
-    const alerts = ruleGroups(config.thresholds, productionProfile)
+    const alerts = ruleGroups(config, productionProfile)
       .flatMap((g) => g.rules)
       .filter((r): r is AlertingRule => "alert" in r);
-    expect(new Set(alerts.map((a) => a.alert)).size).toBe(
-      alertSpecs(config.thresholds, productionProfile).length,
-    );
+    expect(new Set(alerts.map((a) => a.alert)).size).toBe(alertSpecs(config, productionProfile).length);
     for (const a of alerts) {
       expect(tests).toContain(`alertname: ${a.alert}`);
       expect(["warning", "critical", "none"]).toContain(a.labels.severity);
@@ -139,7 +137,7 @@ describe("generated monitoring files", () => {
       expect(text).toContain(`# ${a.alert}`);
       expect(text.length).toBeGreaterThan(400);
     }
-    for (const spec of alertSpecs(config.thresholds, productionProfile)) {
+    for (const spec of alertSpecs(config, productionProfile)) {
       if (spec.alert === "Watchdog") continue;
       expect(spec.test, spec.alert).toBeDefined();
     }
@@ -157,7 +155,7 @@ describe("generated monitoring files", () => {
   });
 
   it("every metric named in a rule or a panel is in the catalog (recorded series come from a rule)", () => {
-    const groups = ruleGroups(config.thresholds, productionProfile);
+    const groups = ruleGroups(config, productionProfile);
     const recorded = new Set(
       groups.flatMap((g) => g.rules).flatMap((r) => ("record" in r ? [(r as RecordingRule).record] : [])),
     );
@@ -244,7 +242,7 @@ describe("generated Alertmanager config", () => {
     expect(text).toContain("api_url_file: /run/secrets/slack_webhook_url");
   });
 
-  it.each(ROUTE_CASES)("routes $labels to $receivers", ({ labels, receivers }) => {
+  it.each(routeCases(config))("routes $labels to $receivers", ({ labels, receivers }) => {
     const args = Object.entries(labels).map(([k, v]) => `${k}=${v}`);
     const r = run(AMTOOL, [
       "config",
