@@ -28,6 +28,8 @@ const engineCommon = {
     ),
   enabled: z.boolean().default(true),
   timeout_seconds: seconds(600).optional(),
+  /** GET /probe requests of this engine running at once (default 1 for embedded and command, 4 otherwise). */
+  probe_concurrency: z.number().int().min(1).max(64).optional(),
   voice: z.string().min(1).optional(),
   process: processRef.optional(),
   /** Extra HTTP header for network engines, e.g. { "name": "Authorization", "value_env": "TTS_TOKEN" }. */
