@@ -552,12 +552,14 @@ export class TTSPerformanceMonitor {
       };
     });
     const usages = gpus.flatMap((g) => (g.usagePercent === undefined ? [] : [g.usagePercent]));
-    const collectors: Record<string, { success: boolean; error?: string }> = {};
+    // Keyed by names from the config and from ingestion: objects without a prototype, so that an
+    // engine named "__proto__" or "constructor" is an entry like any other.
+    const collectors: Record<string, { success: boolean; error?: string }> = Object.create(null);
     for (const name of this.#runner.names) {
       const st = this.#runner.state(name);
       if (st) collectors[name] = { success: st.success, ...optional("error", st.error) };
     }
-    const engines: Record<string, EngineSummary & { qualityScore?: number }> = {};
+    const engines: Record<string, EngineSummary & { qualityScore?: number }> = Object.create(null);
     let latest: { at: number; latencyMs: number } | undefined;
     for (const [name, summary] of this.recorder.summary()) {
       const q = this.#analysis?.latestQuality.get(name);
