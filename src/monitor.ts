@@ -1,5 +1,4 @@
 import { EventEmitter } from "node:events";
-import { readFileSync } from "node:fs";
 import type { Server } from "node:http";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import pkg from "../package.json" with { type: "json" };
@@ -26,6 +25,7 @@ import { ProbeRunner } from "./probes/runner.ts";
 import { createExporterApp } from "./server/exporter.ts";
 import { boundAddress, closeServer, listen } from "./server/listen.ts";
 import { defaultProbeConcurrency, mountProbe } from "./server/probe-route.ts";
+import { readRegularFile } from "./util/files.ts";
 
 export const VERSION: string = pkg.version;
 const LOOP_RESOLUTION_MS = 20;
@@ -472,7 +472,11 @@ export class TTSPerformanceMonitor {
       if (auth?.value_env !== undefined) this.log.addSecret(env[auth.value_env]);
       if (auth?.value_file !== undefined) {
         try {
-          this.log.addSecret(readFileSync(auth.value_file, "utf8").trim());
+          this.log.addSecret(
+            readRegularFile(auth.value_file, 64 * 1024)
+              .toString("utf8")
+              .trim(),
+          );
         } catch {
           // Unreadable now: the engine reports it as an `auth` failure at its next request.
         }

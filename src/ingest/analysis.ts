@@ -97,6 +97,6 @@ export class AnalysisPipeline {
   }
 
   async close(): Promise<void> {
-    await this.#analyzer.close();
+    await Promise.all([this.#analyzer.close(), this.#asr.close()]);
   }
 }
