@@ -283,7 +283,7 @@ function readConfigText(file: string): string {
       [
         {
           path: "$",
-          expected: `a readable JSON file (a regular file of at most ${MAX_CONFIG_BYTES} bytes)`,
+          expected: "a readable JSON file",
           got: errorMessage(err),
         },
       ],
