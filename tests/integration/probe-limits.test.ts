@@ -8,10 +8,10 @@ import type { Engine } from "../../src/engines/types.ts";
 import { Logger } from "../../src/log.ts";
 import { MetricsRegistry } from "../../src/metrics/registry.ts";
 import { TTSPerformanceMonitor } from "../../src/monitor.ts";
-import type { ProbeResult } from "../../src/probes/probe.ts";
+import { type ProbeResult, runProbe } from "../../src/probes/probe.ts";
 import { createExporterApp } from "../../src/server/exporter.ts";
 import { closeServer } from "../../src/server/listen.ts";
-import { mountProbe } from "../../src/server/probe-route.ts";
+import { mountProbe, probeTimeoutMs } from "../../src/server/probe-route.ts";
 import { sampleValue } from "../helpers/http.ts";
 import { waitFor } from "../helpers/tools.ts";
 
@@ -168,7 +168,7 @@ describe("a flood of /probe requests against the real exporter", () => {
     // One slot: each accepted probe took the slot alone, so most of a burst is refused.
     expect(refused.length).toBeGreaterThan(100);
     for (const a of ok) expect(a.body).toContain('tts_probe_success{engine="embedded"} 1');
-    expect(metricsSeconds).toBeLessThan(5);
+    expect(metricsSeconds).toBeLessThan(10); // before probe_concurrency: over a minute for 1000
 
     // The scheduled probe still succeeds after the burst.
     const before = scheduled.length;
@@ -217,5 +217,17 @@ describe("no request gets a stack trace", () => {
     const notFound = await fetch(`${url}/nope`);
     expect(notFound.status).toBe(404);
     expect(await notFound.text()).toBe("not found\n");
+  });
+});
+
+describe("fractional timeouts anywhere", () => {
+  it("runProbe takes a deadline in fractions of a millisecond (timeout_seconds: 1.2345)", async () => {
+    const { engine, release } = heldEngine();
+    const r = await runProbe(engine, "Hello.", 1234.5);
+    expect(r.success).toBe(false);
+    expect(r.reason).toBe("timeout");
+    release();
+    expect(probeTimeoutMs(10_000, 1.2345)).toBe(734);
+    expect(probeTimeoutMs(10_000, 0.003)).toBe(1);
   });
 });
