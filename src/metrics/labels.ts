@@ -28,8 +28,3 @@ export function labelValueProblem(value: unknown): string | undefined {
 export function isLabelValue(value: unknown): value is string {
   return labelValueProblem(value) === undefined;
 }
-
-/** True when the string has no lone surrogate (String.prototype.isWellFormed, ES2024). */
-export function isWellFormed(text: string): boolean {
-  return !LONE_SURROGATE.test(text);
-}
