@@ -23,9 +23,12 @@ export class Logger {
     this.#sink = options.sink ?? { write: (line) => process.stderr.write(line) };
   }
 
-  /** Masks this value in every later log line (webhook URLs, passwords, API keys). */
+  /** Masks this value in every later log line (webhook URLs, passwords, API keys), and in clip(). */
   addSecret(value: string | undefined): void {
-    if (value && value.length >= 4) this.#secrets.add(value);
+    if (value && value.length >= 4) {
+      this.#secrets.add(value);
+      processSecrets.add(value);
+    }
   }
 
   setSink(sink: LogSink): void {
@@ -84,6 +87,35 @@ export class Logger {
   reset(key: string): void {
     this.#once.delete(key);
   }
+}
+
+/**
+ * Every secret any logger of this process was given. Text is cut short in many places (an engine's
+ * error body, a command's stderr) before it reaches a log line; a secret cut in half would no
+ * longer match the logger's mask, so clip() masks first and cuts after.
+ */
+const processSecrets = new Set<string>();
+
+/** The text with every known secret replaced by <redacted>. */
+export function maskSecrets(text: string): string {
+  let out = text;
+  for (const s of processSecrets) if (out.includes(s)) out = out.split(s).join("<redacted>");
+  return out;
+}
+
+/** The first `max` characters of the text, secrets masked before the cut. */
+export function clip(text: string, max: number): string {
+  let longest = 0;
+  for (const s of processSecrets) longest = Math.max(longest, s.length);
+  // Every secret that starts before the cut lies whole in this window.
+  return maskSecrets(text.slice(0, max + longest)).slice(0, max);
+}
+
+/** clip() for bytes (UTF-8): the window is wide enough for a secret of 4-byte characters. */
+export function clipBytes(bytes: Uint8Array, max: number): string {
+  let longest = 0;
+  for (const s of processSecrets) longest = Math.max(longest, Buffer.byteLength(s));
+  return clip(Buffer.from(bytes.subarray(0, (max + longest) * 4)).toString("utf8"), max);
 }
 
 export function errorMessage(err: unknown): string {

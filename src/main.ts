@@ -10,7 +10,7 @@ import { DEFAULT_CONFIG_PATH, resolveConfigPath } from "./config/locate.ts";
 import { createEngine } from "./engines/index.ts";
 import { Logger } from "./log.ts";
 import { TTSPerformanceMonitor, VERSION } from "./monitor.ts";
-import { generateAll, writeGenerated } from "./monitoring/generate.ts";
+import { generateAll, generationProblems, writeGenerated } from "./monitoring/generate.ts";
 import { runProbe } from "./probes/probe.ts";
 import { type Dashboard, startDashboard } from "./server/dashboard.ts";
 import { ListenError } from "./server/listen.ts";
@@ -216,7 +216,10 @@ export async function main(argv: string[]): Promise<void> {
           describe: "Output directory (repository root by default)",
         }),
       async (a) => {
-        const config = loadConfig(resolveConfigPath(a.config));
+        const file = resolveConfigPath(a.config);
+        const config = loadConfig(file);
+        const problems = generationProblems(config);
+        if (problems.length > 0) throw new ConfigError(file, problems);
         const written = await writeGenerated(generateAll(config), resolve(a.out));
         for (const file of written) process.stdout.write(`wrote ${file}\n`);
       },

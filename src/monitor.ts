@@ -24,7 +24,7 @@ import type { ProbeResult } from "./probes/probe.ts";
 import { ProbeRunner } from "./probes/runner.ts";
 import { createExporterApp } from "./server/exporter.ts";
 import { boundAddress, closeServer, listen } from "./server/listen.ts";
-import { mountProbe } from "./server/probe-route.ts";
+import { defaultProbeConcurrency, mountProbe } from "./server/probe-route.ts";
 import { registryAudioSink, SeriesLifetimes } from "./state/lifetimes.ts";
 import { buildSnapshot, type CurrentMetrics } from "./state/snapshot.ts";
 
@@ -417,6 +417,7 @@ export class TTSPerformanceMonitor {
       const app = createExporterApp({
         registry: this.registry,
         isReady: () => this.#ready,
+        log: this.log,
         mount: (a) => {
           mountIngest(a, {
             registry: this.registry,
@@ -438,6 +439,10 @@ export class TTSPerformanceMonitor {
               return e === undefined ? undefined : e.enabled ? "enabled" : "disabled";
             },
             timeoutMs: (engine) => this.#engineTimeoutMs(engine),
+            maxConcurrent: (engine) =>
+              this.#config.engines.find((e) => e.name === engine.name)?.probe_concurrency ??
+              defaultProbeConcurrency(engine.type),
+            registry: this.registry,
             text: () => this.#config.probes.texts[0] ?? "Hello.",
             ...(this.#analysis && {
               analyse: async (result, registry) => {

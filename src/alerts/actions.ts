@@ -1,4 +1,4 @@
-import { errorMessage, type Logger } from "../log.ts";
+import { clip, errorMessage, type Logger } from "../log.ts";
 import type { MetricsRegistry } from "../metrics/registry.ts";
 import { RunError, runCommand } from "../util/exec.ts";
 import type { ActionConfig } from "./schema.ts";
@@ -84,7 +84,7 @@ export class ActionRunner {
       signal: AbortSignal.timeout(action.timeout_seconds * 1000),
     });
     const body = await res.text();
-    if (!res.ok) throw new Error(`HTTP ${res.status}: ${body.slice(0, 200)}`);
+    if (!res.ok) throw new Error(`HTTP ${res.status}: ${clip(body, 200)}`);
     return `HTTP ${res.status}`;
   }
 
@@ -105,6 +105,6 @@ export class ActionRunner {
         TTS_ALERT_THRESHOLD: String(event.threshold),
       },
     });
-    return `exit code 0${r.stdout.length ? `: ${r.stdout.toString("utf8").trim().slice(0, 200)}` : ""}`;
+    return `exit code 0${r.stdout.length ? `: ${clip(r.stdout.toString("utf8").trim(), 200)}` : ""}`;
   }
 }

@@ -288,6 +288,7 @@ export class Intelligibility {
   #warned = false;
   #queue: Promise<unknown> = Promise.resolve();
   #child: ReturnType<typeof spawn> | undefined;
+  #closed = false;
 
   /** Takes the options, or just the logger (`new Intelligibility(log)`). */
   constructor(arg: IntelligibilityOptions | IntelligibilityLogger = {}) {
@@ -322,7 +323,19 @@ export class Intelligibility {
     this.#child?.kill("SIGKILL");
   }
 
+  /**
+   * Stops for good: kills a running recognition and resolves once its temporary directory is
+   * removed (an exporter that exits while pocketsphinx runs would leave a tts-asr-* directory).
+   * Later score() calls resolve undefined.
+   */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.kill();
+    await this.#queue;
+  }
+
   async #score(decoded: DecodedAudio, text: string): Promise<IntelligibilityResult | undefined> {
+    if (this.#closed) return undefined;
     const why = missing(this.#binary, this.#modelDir);
     if (why) {
       if (!this.#warned) {
@@ -334,6 +347,7 @@ export class Intelligibility {
     const { hmm, dict } = paths(this.#modelDir);
     this.#lexicon ??= loadLexicon(dict);
     const lex = await this.#lexicon;
+    if (this.#closed) return undefined;
     const words = probeWords(text).filter((w) => lex.pron.has(w));
     if (words.length === 0) return undefined;
     const sentences = [words, ...decoySentences(lex, words, this.#decoys)];

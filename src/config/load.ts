@@ -1,7 +1,10 @@
 import { isUtf8 } from "node:buffer";
-import { readFileSync } from "node:fs";
 import type { z } from "zod";
 import { editDistance } from "../util/edit-distance.ts";
+import { readRegularFile } from "../util/files.ts";
+
+const errorMessage = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
 import { jsonErrorOffset } from "./json-error.ts";
 import { type Config, configSchema } from "./schema.ts";
 
@@ -264,31 +267,28 @@ export function parseConfig(input: unknown, file: string, env: Env = {}): Config
   return result.data;
 }
 
-const READ_ERRORS: Readonly<Record<string, string>> = {
-  ENOENT: "no such file",
-  EACCES: "permission denied",
-  EPERM: "permission denied",
-  EISDIR: "a directory",
-  ENOTDIR: "a path through something that is not a directory",
-  ELOOP: "a symbolic link loop",
-};
-
-/** Why a file could not be read, in words and with the system's code: "no such file (ENOENT)". */
-function readError(err: unknown): string {
-  const code = (err as NodeJS.ErrnoException).code ?? "unknown error";
-  const what = READ_ERRORS[code];
-  return what ? `${what} (${code})` : code;
-}
+/** The config file's size limit: a config is a few kilobytes; anything near this is not one. */
+export const MAX_CONFIG_BYTES = 1024 * 1024;
+/** A token or password file's size limit. */
+const MAX_SECRET_BYTES = 64 * 1024;
 
 /** The file's text, or a ConfigError saying why it cannot be read as UTF-8 JSON text. */
 function readConfigText(file: string): string {
   let bytes: Buffer;
   try {
-    bytes = readFileSync(file);
+    bytes = readRegularFile(file, MAX_CONFIG_BYTES);
   } catch (err) {
-    throw new ConfigError(file, [{ path: "$", expected: "a readable JSON file", got: readError(err) }], {
-      cause: err,
-    });
+    throw new ConfigError(
+      file,
+      [
+        {
+          path: "$",
+          expected: "a readable JSON file",
+          got: errorMessage(err),
+        },
+      ],
+      { cause: err },
+    );
   }
   const utf16 =
     bytes[0] === 0xff && bytes[1] === 0xfe ? "FF FE" : bytes[0] === 0xfe && bytes[1] === 0xff ? "FE FF" : "";
@@ -338,9 +338,9 @@ export class SecretFileError extends Error {
 export function readSecret(secretFile: string): string {
   let text: string;
   try {
-    text = readFileSync(secretFile, "utf8").trim();
+    text = readRegularFile(secretFile, MAX_SECRET_BYTES).toString("utf8").trim();
   } catch (err) {
-    throw new SecretFileError(secretFile, readError(err), { cause: err });
+    throw new SecretFileError(secretFile, errorMessage(err), { cause: err });
   }
   if (text === "") throw new SecretFileError(secretFile, "an empty file");
   return text;

@@ -2,6 +2,7 @@ import { statSync } from "node:fs";
 import { isAbsolute } from "node:path";
 import { z } from "zod";
 import { alertsSchema, dashboardSchema } from "../alerts/schema.ts";
+import { LABEL_VALUE_EXPECTED, labelValueProblem } from "../metrics/labels.ts";
 
 // The config file's shape (SPEC §4). Every object is strict: an unknown key is an error, because a
 // misspelt key that is silently ignored is a setting the user believes in and does not have.
@@ -18,9 +19,20 @@ const processRef = z
     message: "exactly one of pid_file or name",
   });
 
+/** A string that becomes a label value: the same check as ingested events (src/metrics/labels.ts). */
+const labelValue = z.string().superRefine((v, ctx) => {
+  const problem = labelValueProblem(v);
+  if (problem === undefined) return;
+  const shown = JSON.stringify(v.length > 60 ? `${v.slice(0, 57)}...` : v);
+  ctx.addIssue({
+    code: "custom",
+    message: LABEL_VALUE_EXPECTED,
+    params: { got: `${shown}, which ${problem}` },
+  });
+});
+
 const engineCommon = {
-  name: z
-    .string()
+  name: labelValue
     .regex(/^[A-Za-z0-9_.-]{1,64}$/, "letters, digits, '_', '.', '-' (1-64 characters)")
     .refine(
       (n) => n !== "exporter" && n !== "other",
@@ -28,7 +40,9 @@ const engineCommon = {
     ),
   enabled: z.boolean().default(true),
   timeout_seconds: seconds(600).optional(),
-  voice: z.string().min(1).optional(),
+  /** GET /probe requests of this engine running at once (default 1 for embedded and command, 4 otherwise). */
+  probe_concurrency: z.number().int().min(1).max(64).optional(),
+  voice: labelValue.optional(),
   process: processRef.optional(),
   /** Extra HTTP header for network engines, e.g. { "name": "Authorization", "value_env": "TTS_TOKEN" }. */
   auth_header: z

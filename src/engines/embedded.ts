@@ -1,5 +1,6 @@
 import { createRequire } from "node:module";
 import { Worker } from "node:worker_threads";
+import { clip } from "../log.ts";
 import { type EngineConfigOf, type EngineContext, engineTimeoutMs } from "./context.ts";
 import { abortError, throwIfAborted, withDeadline } from "./errors.ts";
 import { FLITE_WORKER_SOURCE } from "./flite-worker-source.ts";
@@ -100,7 +101,7 @@ export class FliteWorker {
       if (reply.code === undefined) {
         job.reject(new EngineError(`flite crashed: ${reply.error.split("\n")[0]}`, "other"));
       } else if (reply.code !== 0 || !reply.wav) {
-        job.reject(new EngineError(`flite exit code ${reply.code}: ${reply.stderr.slice(0, 200)}`, "other"));
+        job.reject(new EngineError(`flite exit code ${reply.code}: ${clip(reply.stderr, 200)}`, "other"));
       } else {
         job.resolve(new Uint8Array(reply.wav));
       }

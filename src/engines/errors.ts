@@ -1,3 +1,4 @@
+import { clipBytes } from "../log.ts";
 import { EngineError, type FailureReason } from "./types.ts";
 
 /** The error an engine throws when its signal fired: `timeout` for a deadline, `other` for shutdown. */
@@ -54,6 +55,7 @@ export function throwIfAborted(signal: AbortSignal, where: string): void {
 
 /** A short, printable excerpt of a body that was not audio, for the error message. */
 export function excerpt(bytes: Uint8Array, max = 120): string {
-  const text = Buffer.from(bytes.subarray(0, max)).toString("utf8");
+  // Masked before the cut: an echoed webhook URL cut in half would escape the log's mask.
+  const text = clipBytes(bytes, max);
   return JSON.stringify(text.replace(/[\u0000-\u001f\u007f-\u009f]/g, "."));
 }

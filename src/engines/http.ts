@@ -1,8 +1,8 @@
-import { readFile } from "node:fs/promises";
 import http from "node:http";
 import https from "node:https";
 import zlib from "node:zlib";
 import type { AudioFormat } from "../audio/format.ts";
+import { readRegularFile } from "../util/files.ts";
 import { abortError, excerpt, toEngineError, transportError } from "./errors.ts";
 import { EngineError, type SynthesisTimings } from "./types.ts";
 import { checkPcm, checkWav, compressedAudio, probeWavHeader } from "./wav-header.ts";
@@ -57,7 +57,10 @@ export async function authHeaders(
       );
   } else if (auth.value_file !== undefined) {
     try {
-      value = (await readFile(auth.value_file, "utf8")).trim();
+      // Not readFile: a FIFO there would hold a thread of the pool for good.
+      value = readRegularFile(auth.value_file, 64 * 1024)
+        .toString("utf8")
+        .trim();
     } catch (error) {
       throw new EngineError(`${where}: auth header ${auth.name}: cannot read ${auth.value_file}`, "auth", {
         cause: error,

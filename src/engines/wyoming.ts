@@ -1,5 +1,6 @@
 import net from "node:net";
 import type { AudioFormat } from "../audio/format.ts";
+import { clip } from "../log.ts";
 import { type EngineConfigOf, type EngineContext, engineTimeoutMs } from "./context.ts";
 import { abortError, throwIfAborted, toEngineError, withDeadline } from "./errors.ts";
 import type { PcmFormat } from "./http.ts";
@@ -75,10 +76,10 @@ export class WyomingDecoder {
         try {
           header = JSON.parse(line);
         } catch {
-          throw new WyomingProtocolError(`header is not JSON: ${JSON.stringify(line.slice(0, 80))}`);
+          throw new WyomingProtocolError(`header is not JSON: ${JSON.stringify(clip(line, 80))}`);
         }
         if (!isObject(header) || typeof header.type !== "string") {
-          throw new WyomingProtocolError(`header without a type: ${JSON.stringify(line.slice(0, 80))}`);
+          throw new WyomingProtocolError(`header without a type: ${JSON.stringify(clip(line, 80))}`);
         }
         if (header.data !== undefined && header.data !== null && !isObject(header.data)) {
           throw new WyomingProtocolError("header data is not an object");

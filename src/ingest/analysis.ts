@@ -137,7 +137,6 @@ export class AnalysisPipeline {
   }
 
   async close(): Promise<void> {
-    this.#asr.kill();
-    await this.#analyzer.close();
+    await Promise.all([this.#analyzer.close(), this.#asr.close()]);
   }
 }

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { FAILURE_REASONS, type FailureReason } from "../engines/types.ts";
+import { isLabelValue, LABEL_VALUE_EXPECTED, labelValueProblem } from "../metrics/labels.ts";
 
 /** A synthesis as the recorder sees it (camelCase, the TypeScript API's shape). */
 export interface SynthesisEvent {
@@ -20,13 +21,10 @@ export interface SynthesisEvent {
   readonly audio?: Uint8Array;
 }
 
-/** Control characters (a NUL, a newline, an escape) have no business in a label value. */
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
-const labelValue = z
-  .string()
-  .min(1)
-  .max(128)
-  .refine((v) => !CONTROL.test(v), "must not contain control characters");
+const labelValue = z.string().superRefine((v, ctx) => {
+  const problem = labelValueProblem(v);
+  if (problem !== undefined) ctx.addIssue({ code: "custom", message: problem });
+});
 const nonNegative = z.number().finite().min(0);
 /** Standard or URL-safe base64, padding optional; line breaks and spaces (MIME style) allowed. */
 const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
@@ -148,14 +146,10 @@ export function countCharacters(text: string): number {
 export function validateApiEvent(e: SynthesisEvent): void {
   if (e === null || typeof e !== "object") throw new TypeError("recordSynthesis: expected an event object");
   if (!isLabelValue(e.engine)) {
-    throw new TypeError(
-      `recordSynthesis: engine must be a non-empty string (at most 128 characters, no control characters), got ${describe(e.engine)}`,
-    );
+    throw new TypeError(`recordSynthesis: engine must be ${LABEL_VALUE_EXPECTED}, got ${describe(e.engine)}`);
   }
   if (e.voice !== undefined && !isLabelValue(e.voice)) {
-    throw new TypeError(
-      `recordSynthesis: voice must be a non-empty string (at most 128 characters, no control characters), got ${describe(e.voice)}`,
-    );
+    throw new TypeError(`recordSynthesis: voice must be ${LABEL_VALUE_EXPECTED}, got ${describe(e.voice)}`);
   }
   if (typeof e.latencyMs !== "number" || !(e.latencyMs >= 0) || e.latencyMs === Number.POSITIVE_INFINITY) {
     const snake = (e as unknown as Record<string, unknown>).latency_ms !== undefined;
@@ -193,10 +187,6 @@ export function validateApiEvent(e: SynthesisEvent): void {
     throw new TypeError(
       `recordSynthesis: audio must be the WAV file's bytes (a Uint8Array or Buffer), got ${describe(e.audio)}`,
     );
-}
-
-function isLabelValue(v: unknown): boolean {
-  return typeof v === "string" && v.length > 0 && v.length <= 128 && !CONTROL.test(v);
 }
 
 /** A value for an error message: its type, and short values as JSON ("5" stays a string). */

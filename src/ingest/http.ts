@@ -90,7 +90,40 @@ export function mountIngest(app: Express, options: IngestRouteOptions): void {
       .json({ error: "missing or wrong bearer token" });
   };
 
-  const parse = express.json({ limit: options.maxBodyBytes, strict: false, type: () => true });
+  // Only what a browser cannot send cross-site without a CORS preflight is parsed: a text/plain or
+  // form body (a "simple" request) gets 415 before any byte of it is read.
+  const contentType: RequestHandler = (req, res, next) => {
+    const problem = contentTypeProblem(req.get("content-type"));
+    if (problem === undefined) next();
+    else res.status(415).json({ error: problem });
+  };
+
+  // Without a token, the exporter is meant for a trusted network, and any web page a user opens
+  // could post to it: a browser says where a request comes from, so a foreign page is refused.
+  // With a token, a page cannot send it (no cookie carries it), so the check is not needed.
+  const sameSite: RequestHandler = (req, res, next) => {
+    if (options.token !== undefined) {
+      next();
+      return;
+    }
+    const refused = crossSiteProblem(req.get("sec-fetch-site"), req.get("origin"), req.get("host"));
+    if (refused === undefined) next();
+    else
+      res.status(403).json({
+        error: `${refused}: ingestion without a token accepts no requests from web pages of other sites (configure ingest.token_env or ingest.token_file to post from a browser)`,
+      });
+  };
+
+  const parse = express.json({
+    limit: options.maxBodyBytes,
+    strict: false,
+    type: () => true,
+    verify: (_req, _res, body) => {
+      const utf = wideUnicode(body);
+      if (utf)
+        throw Object.assign(new Error(`a body in ${utf}`), { status: 415, type: "charset.unsupported" });
+    },
+  });
 
   const handler: RequestHandler = (req, res) => {
     const result = validateBatch(req.body, options.maxEvents);
@@ -144,8 +177,68 @@ export function mountIngest(app: Express, options: IngestRouteOptions): void {
     res.status(500).json({ error: "internal error" });
   };
 
-  app.post("/api/v1/syntheses", auth, parse, handler, onError);
+  app.post("/api/v1/syntheses", sameSite, auth, contentType, parse, handler, onError);
   app.all("/api/v1/syntheses", (_req, res) => {
     res.status(405).set("Allow", "POST").json({ error: "use POST" });
   });
+}
+
+/** Why a Content-Type is refused (415), or undefined for `application/json` in UTF-8 (charset absent or utf-8). */
+export function contentTypeProblem(header: string | undefined): string | undefined {
+  if (header === undefined || header.trim() === "")
+    return "no Content-Type: send the body as application/json";
+  const [media = "", ...params] = header.split(";");
+  if (media.trim().toLowerCase() !== "application/json")
+    return `Content-Type ${JSON.stringify(media.trim())} is not application/json`;
+  for (const p of params) {
+    const [key = "", value = ""] = p.split("=");
+    if (key.trim().toLowerCase() !== "charset") continue;
+    const charset = value
+      .trim()
+      .replace(/^"(.*)"$/, "$1")
+      .toLowerCase();
+    if (charset !== "utf-8" && charset !== "utf8")
+      return `unsupported charset ${JSON.stringify(charset)}: the body must be JSON in UTF-8`;
+  }
+  return undefined;
+}
+
+/**
+ * Why a request is refused as cross-site, or undefined. A browser marks every request it sends:
+ * `Sec-Fetch-Site: cross-site` from another site, and an `Origin` on every POST (`null` from a
+ * sandboxed frame or a file). A foreign origin on the same host (another port) is refused too; the
+ * scheme is not compared, as a TLS proxy in front keeps the Host but the page's origin is https.
+ * Programs (curl, a TTS service) send neither header.
+ */
+export function crossSiteProblem(
+  fetchSite: string | undefined,
+  origin: string | undefined,
+  host: string | undefined,
+): string | undefined {
+  if (fetchSite?.trim().toLowerCase() === "cross-site") return "a cross-site request (Sec-Fetch-Site)";
+  if (origin === undefined) return undefined;
+  let from: string;
+  try {
+    from = new URL(origin).host;
+  } catch {
+    return `a request from the origin ${JSON.stringify(origin.slice(0, 100))}`;
+  }
+  if (origin === "null" || host === undefined || from.toLowerCase() !== host.toLowerCase())
+    return `a request from the origin ${JSON.stringify(origin.slice(0, 100))}, not this exporter's`;
+  return undefined;
+}
+
+/**
+ * "UTF-16" or "UTF-32" when the body is in one of them (a byte order mark, or the zero bytes that
+ * ASCII text has in them: RFC 4627 section 3), undefined otherwise. JSON on the wire is UTF-8.
+ */
+export function wideUnicode(body: Uint8Array): "UTF-16" | "UTF-32" | undefined {
+  const [a, b, c, d] = body;
+  if ((a === 0 && b === 0 && c === 0xfe && d === 0xff) || (a === 0xff && b === 0xfe && c === 0 && d === 0))
+    return "UTF-32";
+  if ((a === 0xfe && b === 0xff) || (a === 0xff && b === 0xfe)) return "UTF-16";
+  if (body.length >= 4 && a === 0 && b === 0 && c === 0 && d !== 0) return "UTF-32";
+  if (body.length >= 4 && a !== 0 && b === 0 && c === 0 && d === 0) return "UTF-32";
+  if (body.length >= 2 && ((a === 0 && b !== 0) || (a !== 0 && b === 0))) return "UTF-16";
+  return undefined;
 }

@@ -421,6 +421,13 @@ export const catalog = {
     unit: "",
     area: "exporter",
   },
+  tts_exporter_probe_rejected_total: {
+    type: "counter",
+    help: "GET /probe requests answered 429 because the engine's probe_concurrency probes were already running.",
+    labels: ["engine"],
+    unit: "",
+    area: "exporter",
+  },
   tts_exporter_config_last_reload_successful: {
     type: "gauge",
     help: "1 when the last configuration (re)load succeeded, 0 when the last SIGHUP reload was rejected.",

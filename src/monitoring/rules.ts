@@ -178,15 +178,29 @@ function latencyBuckets(thresholdSeconds: number): {
   const bounds = bucketsOf("tts_latency_seconds");
   const lowerIndex = bounds.findLastIndex((b) => b <= thresholdSeconds);
   const upperIndex = bounds.findIndex((b) => b >= thresholdSeconds);
-  const lower = bounds[lowerIndex];
   const upper = bounds[upperIndex];
-  const next = bounds[upperIndex + 1];
-  if (lower === undefined || upper === undefined || next === undefined) {
+  if (upper === undefined || thresholdSeconds >= maxLatencyThresholdSeconds()) {
     throw new Error(
-      `thresholds.latency_max_ms must lie between the tts_latency_seconds buckets (${bounds[0]} s and ${bounds.at(-2)} s)`,
+      `thresholds.latency_max_ms must be below ${maxLatencyThresholdSeconds() * 1000} ms (generationProblems() says so first)`,
     );
   }
-  return { lower, lowerPrev: bounds[lowerIndex - 1] ?? 0, upper, next };
+  // Below the first bucket, every request puts p95 above the threshold: the quiet case has no
+  // requests at all (lower 0). Above the last finite bucket, histogram_quantile answers that
+  // bucket's bound for requests in +Inf: the breach puts every request there (next Infinity).
+  return {
+    lower: bounds[lowerIndex] ?? 0,
+    lowerPrev: bounds[lowerIndex - 1] ?? 0,
+    upper,
+    next: bounds[upperIndex + 1] ?? Number.POSITIVE_INFINITY,
+  };
+}
+
+/**
+ * The latency threshold (seconds) that Prometheus can still see crossed: histogram_quantile never
+ * answers more than the highest finite bucket of tts_latency_seconds, so p95 > that never holds.
+ */
+export function maxLatencyThresholdSeconds(): number {
+  return bucketsOf("tts_latency_seconds").at(-1) ?? Number.POSITIVE_INFINITY;
 }
 
 /** Histogram input: `perStep` observations per step, all inside the bucket whose upper bound is `into`. */
@@ -253,7 +267,9 @@ function gaugeTest(
 function p95Within(into: number): number {
   const bounds = bucketsOf("tts_latency_seconds");
   const counts = bounds.map((b) => (b === into ? 1 : 0));
-  return (histogramQuantile(0.95, bounds, [...counts, 0]) ?? Number.NaN) * 1000;
+  // Past the last finite bucket (+Inf), histogram_quantile answers that bucket's upper bound.
+  const inf = Number.isFinite(into) ? 0 : 1;
+  return (histogramQuantile(0.95, bounds, [...counts, inf]) ?? Number.NaN) * 1000;
 }
 
 const PROMETHEUS: Readonly<Record<AlertName, PrometheusRendering>> = {
@@ -267,7 +283,11 @@ const PROMETHEUS: Readonly<Record<AlertName, PrometheusRendering>> = {
       return {
         labels: c.engine,
         // Every request takes exactly the threshold (the bucket ending at or below it): p95 stays below.
-        boundary: { series: latencyHistogram(lat.lower, 60, c.steps, labels), value: p95Within(lat.lower) },
+        // Below the first bucket no request can stay under the threshold: the quiet side has none.
+        boundary: {
+          series: latencyHistogram(lat.lower, lat.lower > 0 ? 60 : 0, c.steps, labels),
+          value: lat.lower > 0 ? p95Within(lat.lower) : 0,
+        },
         // Every request falls in the bucket just above the threshold.
         breach: { series: latencyHistogram(lat.next, 60, c.steps, labels), value: p95Within(lat.next) },
         firstTrueSeconds: TEST_INTERVAL_SECONDS,

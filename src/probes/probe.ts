@@ -35,7 +35,8 @@ export async function runProbe(
   signal?: AbortSignal,
 ): Promise<ProbeResult> {
   const started = performance.now();
-  const deadline = AbortSignal.timeout(timeoutMs);
+  // AbortSignal.timeout takes whole milliseconds only (a RangeError for 1234.5).
+  const deadline = AbortSignal.timeout(Math.max(1, Math.ceil(timeoutMs)));
   const combined = signal ? AbortSignal.any([signal, deadline]) : deadline;
   const base = {
     engine: engine.name,

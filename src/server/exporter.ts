@@ -1,10 +1,14 @@
-import express, { type Express } from "express";
+import { STATUS_CODES } from "node:http";
+import express, { type ErrorRequestHandler, type Express } from "express";
+import { errorMessage, type Logger } from "../log.ts";
 import { negotiateFormat } from "../metrics/exposition.ts";
 import type { MetricsRegistry } from "../metrics/registry.ts";
 
 export interface ExporterAppOptions {
   readonly registry: MetricsRegistry;
   readonly isReady: () => boolean;
+  /** Where an unexpected error of a request is logged (one line; the client sees a generic 500). */
+  readonly log: Logger;
   /** Extra routes (probe, ingestion) mounted by later parts. */
   readonly mount?: (app: Express) => void;
 }
@@ -39,5 +43,31 @@ export function createExporterApp(options: ExporterAppOptions): Express {
           "</ul></body></html>",
       );
   });
+  app.use((_req, res) => {
+    res.status(404).type("text/plain").send("not found\n");
+  });
+  app.use(genericErrors(options.log, "exporter"));
   return app;
+}
+
+/**
+ * The last handler of an app: no request ever sees a stack trace or a source path (Express's own
+ * handler shows both). A client's mistake that Express or a parser reports (a malformed URL: 400)
+ * keeps its status with a generic text; anything else is a 500 and one log line.
+ */
+export function genericErrors(log: Logger, server: string): ErrorRequestHandler {
+  return (err: unknown, req, res, _next) => {
+    const status = (err as { status?: unknown } | undefined)?.status;
+    const clientError = typeof status === "number" && status >= 400 && status < 500;
+    if (!clientError)
+      log.error("request failed", { server, method: req.method, path: req.path, error: errorMessage(err) });
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    res
+      .status(clientError ? status : 500)
+      .type("text/plain")
+      .send(clientError ? `${STATUS_CODES[status]?.toLowerCase() ?? "bad request"}\n` : "internal error\n");
+  };
 }

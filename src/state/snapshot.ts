@@ -127,12 +127,14 @@ export function buildSnapshot(src: SnapshotSources): CurrentMetrics {
   const memory = src.collectors.state("memory");
   const gpus = gpuSnapshots(src.collectors.state("gpu"));
   const usages = gpus.flatMap((g) => (g.usagePercent === undefined ? [] : [g.usagePercent]));
-  const collectors: Record<string, CollectorSnapshot> = {};
+  // Keyed by names from the config and from ingestion: objects without a prototype, so that an
+  // engine named "__proto__" or "constructor" is an entry like any other.
+  const collectors: Record<string, CollectorSnapshot> = Object.create(null);
   for (const name of src.collectors.names) {
     const st = src.collectors.state(name);
     if (st) collectors[name] = { success: st.success, at: st.at, ...optional("error", st.error) };
   }
-  const engines: Record<string, EngineSnapshot> = {};
+  const engines: Record<string, EngineSnapshot> = Object.create(null);
   let latest: { at: number; latencyMs: number } | undefined;
   for (const [name, summary] of src.engines) {
     const q = src.quality?.get(name);

@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { clip } from "../log.ts";
 
 export interface RunOptions {
   readonly timeoutMs: number;
@@ -130,7 +131,7 @@ export function runCommand(file: string, args: readonly string[], options: RunOp
         finish(
           undefined,
           new RunError(
-            `${file}: ${detail}${result.stderr ? `: ${result.stderr.slice(0, 300)}` : ""}`,
+            `${file}: ${detail}${result.stderr ? `: ${clip(result.stderr, 300)}` : ""}`,
             "exit",
             file,
             result,

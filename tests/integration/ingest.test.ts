@@ -143,10 +143,12 @@ describe("POST /api/v1/syntheses", () => {
     });
     const chunked = await send(chunks, json, { duplex: "half" } as RequestInit);
     expect(chunked.status).toBe(413);
-    // Without a JSON Content-Type the body is still read as JSON.
-    expect((await send(event, { "content-type": "text/plain" })).status).toBe(202);
+    // Without a JSON Content-Type the body is not read (a web page can post text/plain cross-site).
+    const plain = await send(event, { "content-type": "text/plain" });
+    expect(plain.status).toBe(415);
+    expect(plain.body.error).toMatch(/not application\/json/);
     expect(await metrics()).toContain(
-      'tts_latency_seconds_count{engine="gz",voice="default",source="ingest"} 2',
+      'tts_latency_seconds_count{engine="gz",voice="default",source="ingest"} 1',
     );
   });
 

@@ -5,6 +5,7 @@ import { encodeWav16 } from "../../src/audio/decode.ts";
 import { sine } from "../../src/audio/signals.ts";
 import type { Engine } from "../../src/engines/types.ts";
 import { Logger } from "../../src/log.ts";
+import { MetricsRegistry } from "../../src/metrics/registry.ts";
 import { TTSPerformanceMonitor } from "../../src/monitor.ts";
 import { closeServer } from "../../src/server/listen.ts";
 import { mountProbe, probeTimeoutMs } from "../../src/server/probe-route.ts";
@@ -264,6 +265,8 @@ describe("GET /probe?target=", () => {
       engine: (name) => (name === "quick" ? engine : undefined),
       configured: (name) => (name === "quick" ? "enabled" : undefined),
       timeoutMs: () => 10_000,
+      maxConcurrent: () => 1,
+      registry: new MetricsRegistry(),
       text: () => "Hello.",
       analyse: () => new Promise(() => {}), // an analysis that never ends
     });

@@ -164,7 +164,7 @@ async function analysisExporter() {
     probed: ["espeak"],
   });
   const server: Server = await listen(
-    createExporterApp({ registry, isReady: () => true }),
+    createExporterApp({ registry, isReady: () => true, log }),
     "127.0.0.1:0",
     "exporter",
   );

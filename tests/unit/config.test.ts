@@ -186,7 +186,7 @@ describe("config errors name the file, the JSON path, what was expected and what
     expect(byPath["$.monitorin"]?.expected).toMatch(/did you mean "monitoring"\?/);
     // The engine's own keys (embedded: no url), picked by its type.
     expect(byPath["$.engines[0].url"]?.expected).toBe(
-      "no such key (unknown key; allowed here: name, enabled, timeout_seconds, voice, process, auth_header, type)",
+      "no such key (unknown key; allowed here: name, enabled, timeout_seconds, probe_concurrency, voice, process, auth_header, type)",
     );
   });
 
@@ -198,7 +198,7 @@ describe("config errors name the file, the JSON path, what was expected and what
     );
     const dir = tempDir();
     expect(() => loadConfig(dir, {})).toThrow(
-      `invalid configuration in ${dir}:\n  $: expected a readable JSON file, got a directory (EISDIR)`,
+      `invalid configuration in ${dir}:\n  $: expected a readable JSON file, got a directory, not a regular file`,
     );
   });
 

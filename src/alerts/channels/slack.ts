@@ -1,3 +1,4 @@
+import { clip } from "../../log.ts";
 import { formatValue } from "../expression.ts";
 import { type AlertEvent, DeliveryError, type Notifier } from "../types.ts";
 
@@ -67,7 +68,7 @@ export class SlackNotifier implements Notifier {
       signal,
     });
     // Drain the body so the connection is reused or closed cleanly.
-    const body = (await res.text().catch(() => "")).trim().slice(0, 200);
+    const body = clip((await res.text().catch(() => "")).trim(), 200);
     if (res.ok) return;
     // The URL is a secret: the error names the status and Slack's answer, never the URL.
     const message = `Slack webhook answered HTTP ${res.status}: ${body}${hint(res.status, body)}`;
