@@ -123,6 +123,8 @@ export class TTSPerformanceMonitor {
       cacheWindowSeconds: ingest.cache_window_seconds,
       maxEngines: ingest.max_engines,
       maxVoices: ingest.max_voices,
+      maxSeries: ingest.max_series,
+      maxSamples: ingest.max_samples,
       knownEngines: this.#config.engines.map((e) => e.name),
       cacheMonitoring: this.#config.monitoring.cache_monitoring,
     });

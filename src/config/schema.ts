@@ -247,6 +247,15 @@ export const configSchema = z.strictObject({
       max_engines: z.number().int().min(1).max(10_000).default(50),
       max_voices: z.number().int().min(1).max(100_000).default(200),
       cache_window_seconds: z.number().int().min(1).max(86_400).default(300),
+      /**
+       * Series budget (src/ingest/series-budget.ts): ingested (engine, voice) combinations with a
+       * series of their own, ("other", "other") included, and the samples they may add per scrape
+       * (77 per series at most); new combinations past either are folded into "other".
+       */
+      max_series: z.number().int().min(1).max(10_000).default(50),
+      max_samples: z.number().int().min(200).max(1_000_000).default(5000),
+      /** Ingested audio longer than this is not analysed (counted in tts_ingest_audio_dropped_total). */
+      max_audio_seconds: z.number().positive().max(3600).default(120),
     })
     .prefault({}),
   server: z
