@@ -4,8 +4,6 @@ import type { Server } from "node:http";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import pkg from "../package.json" with { type: "json" };
 import { AlertEvaluator, type AlertSpec } from "./alerts/evaluator.ts";
-import { decodeAudio } from "./audio/decode.ts";
-import type { DecodedAudio } from "./audio/format.ts";
 import { QUALITY_SCORE_VERSION } from "./audio/quality-score.ts";
 import { collectorTimeoutSeconds, enabledCollectors } from "./collectors/index.ts";
 import { CollectorRunner } from "./collectors/runner.ts";
@@ -26,6 +24,7 @@ import { ProbeRunner } from "./probes/runner.ts";
 import { createExporterApp } from "./server/exporter.ts";
 import { boundAddress, closeServer, listen } from "./server/listen.ts";
 import { mountProbe } from "./server/probe-route.ts";
+import { sweepTempDirs } from "./util/temp-dir.ts";
 
 export const VERSION: string = pkg.version;
 const LOOP_RESOLUTION_MS = 20;
@@ -322,28 +321,19 @@ export class TTSPerformanceMonitor {
     if (event.audio !== undefined) this.#analyseIngested(event, labels);
   }
 
-  /** Ingested audio goes through the same analysis as probe audio (bounded; undecodable audio is logged). */
+  /**
+   * Ingested audio goes through the same analysis as probe audio (bounded; undecodable or too long
+   * audio is logged and counted). Decoding happens in the analysis worker, not here.
+   */
   #analyseIngested(event: SynthesisEvent, labels: { engine: string; voice: string }): void {
     if (!this.#analysis || event.audio === undefined || event.success === false) return;
-    let decoded: DecodedAudio | undefined;
-    if (event.text !== undefined) {
-      try {
-        decoded = decodeAudio(event.audio);
-      } catch (err) {
-        this.log.warn("ingested audio is not decodable", {
-          engine: event.engine,
-          error: err instanceof Error ? err.message : String(err),
-        });
-        return;
-      }
-    }
     // The labels the recorder used: the cardinality guard holds for the audio series too.
     void this.#analysis.submit({
       engine: labels.engine,
       voice: labels.voice,
       audio: event.audio,
       ...(event.text !== undefined && { text: event.text }),
-      ...(decoded && { decoded }),
+      ingested: { maxSeconds: this.#config.ingest.max_audio_seconds },
     });
   }
 
@@ -397,6 +387,8 @@ export class TTSPerformanceMonitor {
   async startMonitoring(): Promise<void> {
     if (this.#started) return;
     this.#started = true;
+    // Temporary files of exporters that crashed or were killed; ours are removed by stop().
+    for (const dir of sweepTempDirs()) this.log.info("removed a stale temporary directory", { dir });
     this.#loopDelay.enable();
     this.#loopTimer = setInterval(() => {
       // The histogram records whole timer periods: the lag is what exceeds the sampling resolution.

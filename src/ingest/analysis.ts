@@ -1,4 +1,4 @@
-import { AudioAnalyzer } from "../audio/analyzer.ts";
+import { AudioAnalyzer, AudioTooLongError } from "../audio/analyzer.ts";
 import type { AudioFormat, DecodedAudio } from "../audio/format.ts";
 import { Intelligibility } from "../audio/intelligibility.ts";
 import { analysisSamples } from "../audio/metrics.ts";
@@ -17,8 +17,10 @@ export interface AnalysisJob {
   readonly text?: string;
   readonly audio: Uint8Array;
   readonly format?: AudioFormat;
-  /** Already decoded on the main thread (probes), for the recogniser. */
+  /** Already decoded (probes), for the recogniser; without it the analysis worker's samples are used. */
   readonly decoded?: DecodedAudio;
+  /** Ingested audio: capped at maxSeconds (ingest.max_audio_seconds), drops counted. */
+  readonly ingested?: { readonly maxSeconds: number };
 }
 
 /**
@@ -48,6 +50,7 @@ export class AnalysisPipeline {
   /** Starts the analysis of one audio; resolves when its metrics are set (never rejects). */
   submit(job: AnalysisJob, registry: MetricsRegistry = this.registry): Promise<void> {
     if (this.#pending >= this.#maxPending) {
+      if (job.ingested) this.registry.counter("tts_ingest_audio_dropped_total").inc({ reason: "backlog" });
       this.log.once(
         "analysis-backlog",
         "warn",
@@ -66,12 +69,16 @@ export class AnalysisPipeline {
 
   async #run(job: AnalysisJob, registry: MetricsRegistry): Promise<void> {
     const labels = { engine: job.engine, voice: job.voice };
+    let decoded = job.decoded;
     try {
-      const { analysis } = await this.#analyzer.analyze(
-        job.audio,
-        job.format,
-        job.text === undefined ? {} : { text: job.text },
-      );
+      const result = await this.#analyzer.analyze(job.audio, job.format, {
+        ...(job.text !== undefined && { text: job.text }),
+        ...(job.ingested && { maxSeconds: job.ingested.maxSeconds }),
+        keepSamples: job.text !== undefined && decoded === undefined,
+      });
+      const { analysis } = result;
+      const { samples, sampleRate, channels, durationSeconds } = result.decoded;
+      if (samples) decoded = { samples, sampleRate, channels, durationSeconds };
       for (const name of AUDIO_FAMILIES) registry.gauge(name).remove(labels);
       for (const s of analysisSamples(analysis, labels)) {
         if (s.metric === "tts_intelligibility_ratio") continue;
@@ -81,11 +88,17 @@ export class AnalysisPipeline {
         this.#latest.set(job.engine, { score: analysis.qualityScore.score, at: Date.now() });
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
+      if (job.ingested)
+        this.registry
+          .counter("tts_ingest_audio_dropped_total")
+          .inc({ reason: err instanceof AudioTooLongError ? "too_long" : "undecodable" });
       this.log.warn("audio analysis failed", { engine: job.engine, voice: job.voice, error: message });
       return;
     }
-    if (job.text !== undefined && job.decoded !== undefined) {
-      const r = await this.#asr.score(job.decoded, job.text).catch((err: unknown) => {
+    if (job.text !== undefined && decoded !== undefined) {
+      // The worker's samples are ours alone: handed on to the recogniser's worker, not copied.
+      const transfer = job.decoded === undefined;
+      const r = await this.#asr.score(decoded, job.text, { transfer }).catch((err: unknown) => {
         this.log.warn("intelligibility test failed", {
           engine: job.engine,
           error: err instanceof Error ? err.message : String(err),
@@ -97,6 +110,6 @@ export class AnalysisPipeline {
   }
 
   async close(): Promise<void> {
-    await this.#analyzer.close();
+    await Promise.all([this.#analyzer.close(), this.#asr.close()]);
   }
 }
