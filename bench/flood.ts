@@ -5,7 +5,8 @@
 //   engines      10,000 distinct engine names (folded into "other" by the label guard)
 //   flood        200 connections posting batches of 100 events for 10 s while /metrics is scraped
 //   audio        one 9.9 MB audio_wav_base64 at 1 kHz with a text, /-/healthy polled meanwhile
-// Usage: npx tsx bench/flood.ts [cardinality|engines|flood|audio ...]
+//   worst        the largest budget the config allows, the longest labels, every family filled
+// Usage: npx tsx bench/flood.ts [cardinality|worst|engines|flood|audio ...]
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { Agent, request } from "node:http";
@@ -190,6 +191,70 @@ async function cardinality(dir: string, anchor: Server): Promise<void> {
       "scrape max after": ms(after.max),
       "/-/healthy after": ms(healthy.ms),
       RSS: mib(memory(s.child.pid ?? 0).rss),
+      "node_exporter scrape p50": ms(a.p50),
+      "ratio ours / node_exporter (p50)": (after.p50 / a.p50).toFixed(2),
+    });
+  } finally {
+    s.child.kill("SIGTERM");
+  }
+}
+
+/**
+ * The worst case the config allows: the schema's maxima of ingest.max_series and max_samples, label
+ * values of 128 characters that all need escaping, every family filled (every failure reason,
+ * TTFA, throughput, cache flags, and the audio measures from a short WAV per pair).
+ */
+async function worst(dir: string, anchor: Server): Promise<void> {
+  const s = await startOurs(dir, {
+    ingest: { max_series: 10_000, max_samples: 1_000_000, max_engines: 10_000, max_voices: 100_000 },
+  });
+  try {
+    const rate = 16000;
+    const tone = new Float32Array(rate / 4).map((_, i) => 0.3 * Math.sin((2 * Math.PI * 220 * i) / rate));
+    const wav = Buffer.from(encodeWav16(tone, rate)).toString("base64");
+    const FAILURES = [
+      "timeout",
+      "connection",
+      "http_status",
+      "auth",
+      "protocol",
+      "empty_audio",
+      "bad_audio",
+      "other",
+    ];
+    for (let i = 0; i < 2000; i++) {
+      const id = String(i).padStart(6, "0");
+      const engine = `${id}${'"'.repeat(122)}`;
+      const voice = `${id}${"\\".repeat(122)}`;
+      const base = { engine, voice, latency_ms: 123.456789 };
+      const events = [
+        {
+          ...base,
+          ttfa_ms: 45.6789,
+          audio_duration_ms: 2345.678,
+          text: "The quick brown fox.",
+          cache_hit: false,
+        },
+        ...FAILURES.map((r) => ({ ...base, success: false, error_reason: r })),
+      ];
+      await post(s.port, events);
+      // Audio for the first pairs (the rest fold anyway); one at a time, the analysis queue is bounded.
+      if (i < 40) {
+        await post(s.port, [{ ...base, audio_wav_base64: wav }]);
+        await sleep(150);
+      }
+    }
+    await sleep(2000);
+    const after = await scrapes(s, 20);
+    const a = await scrapes(anchor, 20);
+    console.log(
+      "worst case the config allows: max_series 10000, max_samples 1e6, 128-character escaped labels",
+    );
+    console.table({
+      samples: samples(after.body),
+      "body (goal < 1 MiB)": `${(after.body.length / 1024).toFixed(1)} KiB`,
+      "scrape p50": ms(after.p50),
+      "scrape max": ms(after.max),
       "node_exporter scrape p50": ms(a.p50),
       "ratio ours / node_exporter (p50)": (after.p50 / a.p50).toFixed(2),
     });
@@ -392,6 +457,7 @@ async function main(): Promise<void> {
   );
   try {
     if (all || which.has("cardinality")) await cardinality(dir, anchor);
+    if (all || which.has("worst")) await worst(dir, anchor);
     if (all || which.has("engines")) await engines(dir);
     if (all || which.has("flood")) await flood(dir, anchor);
     if (all || which.has("audio")) await audio(dir, {}, "the defaults");
