@@ -259,7 +259,7 @@ export async function main(argv: string[]): Promise<void> {
         let report: AnalyzeReport;
         try {
           report = await analyzeFile(a.file, {
-            maxSeconds: a.maxSeconds,
+            maxSeconds: a["max-seconds"],
             ...(a.text !== undefined && { text: a.text }),
             ...(format && { format }),
           });
