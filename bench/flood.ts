@@ -1,6 +1,6 @@
 // Flood benchmark (issue 18): what one hostile client on the network does to the exporter with the
 // shipped defaults, against Debian's prometheus-node-exporter scraped in the same run (the anchor).
-// Four attacks, each on a fresh exporter process (the defaults, no GPU collector, no engine):
+// The attacks, each on a fresh exporter process (the defaults, no GPU collector, no engine):
 //   cardinality  50 POSTs × 200 voices (50 engines, TTFA, audio duration, one failure per voice)
 //   engines      10,000 distinct engine names (folded into "other" by the label guard)
 //   flood        200 connections posting batches of 100 events for 10 s while /metrics is scraped
