@@ -1,4 +1,5 @@
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -173,6 +174,35 @@ describe("ingested audio off the event loop", () => {
     expect(existsSync(wav)).toBe(false);
     expect(ourDirs()).toEqual([]);
   }, 300_000);
+
+  it("ingested speech with its text is scored by the recogniser from the worker's samples", async () => {
+    requireBinary("/usr/bin/pocketsphinx_continuous", "pocketsphinx");
+    requireBinary("/usr/bin/flite", "flite");
+    const text = "The quick brown fox jumps over the lazy dog.";
+    const file = join(root, "fox.wav");
+    execFileSync("flite", ["-t", text, "-o", file]);
+    const { base } = await start();
+    const audio = readFileSync(file).toString("base64");
+    const res = await fetch(`${base}/api/v1/syntheses`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ engine: "flite", voice: "kal", latency_ms: 80, text, audio_wav_base64: audio }),
+    });
+    expect(res.status).toBe(202);
+    const ratio = await waitFor(
+      "the intelligibility ratio",
+      async () => {
+        const m = await (await fetch(`${base}/metrics`)).text();
+        const line = m
+          .split("\n")
+          .find((l) => l.startsWith('tts_intelligibility_ratio{engine="flite",voice="kal"'));
+        return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(" ") + 1));
+      },
+      90_000,
+      200,
+    );
+    expect(ratio).toBeGreaterThanOrEqual(0.9);
+  }, 120_000);
 
   it("a start removes the temporary directories of processes that no longer run", async () => {
     const stale = join(root, "tts-monitor-999999999-AbC123"); // no such pid
