@@ -3,7 +3,7 @@
 import { resolve } from "node:path";
 import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
-import { type AnalyzeReport, analyzeFile, formatReport } from "./cli/analyze.ts";
+import { type AnalyzeReport, analyzeFile, DEFAULT_ANALYZE_MAX_SECONDS, formatReport } from "./cli/analyze.ts";
 import { LiveSummary, summaryLines } from "./cli/terminal.ts";
 import { ConfigError, loadConfig } from "./config/load.ts";
 import { DEFAULT_CONFIG_PATH, resolveConfigPath } from "./config/locate.ts";
@@ -248,6 +248,11 @@ export async function main(argv: string[]): Promise<void> {
             type: "number",
             default: 1,
             describe: "Raw PCM input: channels (with --rate)",
+          })
+          .option("max-seconds", {
+            type: "number",
+            default: DEFAULT_ANALYZE_MAX_SECONDS,
+            describe: "Longer audio is refused before analysis (memory grows with the duration)",
           }),
       async (a) => {
         const format =
@@ -257,6 +262,7 @@ export async function main(argv: string[]): Promise<void> {
         let report: AnalyzeReport;
         try {
           report = await analyzeFile(a.file, {
+            maxSeconds: a["max-seconds"],
             ...(a.text !== undefined && { text: a.text }),
             ...(format && { format }),
           });

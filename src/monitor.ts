@@ -3,8 +3,6 @@ import type { Server } from "node:http";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import pkg from "../package.json" with { type: "json" };
 import { AlertEvaluator, type AlertSpec } from "./alerts/evaluator.ts";
-import { decodeAudio } from "./audio/decode.ts";
-import type { DecodedAudio } from "./audio/format.ts";
 import { QUALITY_SCORE_VERSION } from "./audio/quality-score.ts";
 import { collectorTimeoutSeconds, enabledCollectors } from "./collectors/index.ts";
 import { CollectorRunner } from "./collectors/runner.ts";
@@ -27,6 +25,7 @@ import { boundAddress, closeServer, listen } from "./server/listen.ts";
 import { defaultProbeConcurrency, mountProbe } from "./server/probe-route.ts";
 import { registryAudioSink, SeriesLifetimes } from "./state/lifetimes.ts";
 import { buildSnapshot, type CurrentMetrics } from "./state/snapshot.ts";
+import { sweepTempDirs } from "./util/temp-dir.ts";
 
 export const VERSION: string = pkg.version;
 const LOOP_RESOLUTION_MS = 20;
@@ -103,6 +102,8 @@ export class TTSPerformanceMonitor {
       successWindowSeconds: ingest.success_window_seconds,
       maxEngines: ingest.max_engines,
       maxVoices: ingest.max_voices,
+      maxSeries: ingest.max_series,
+      maxSamples: ingest.max_samples,
       knownEngines: this.#config.engines.map((e) => e.name),
       cacheMonitoring: this.#config.monitoring.cache_monitoring,
     });
@@ -112,7 +113,10 @@ export class TTSPerformanceMonitor {
       onForget: (engine) => this.#lastProbe.delete(engine),
     });
     this.#analysis = this.#config.monitoring.audio_analysis
-      ? new AnalysisPipeline(this.#lifetimes, { warn: (msg, fields) => this.log.warn(msg, fields) })
+      ? new AnalysisPipeline(this.#lifetimes, {
+          warn: (msg, fields) => this.log.warn(msg, fields),
+          dropped: (reason) => this.registry.counter("tts_ingest_audio_dropped_total").inc({ reason }),
+        })
       : undefined;
     this.#engines = this.#buildEngines(this.#config, new Map());
     this.#probes = new ProbeRunner(
@@ -324,25 +328,19 @@ export class TTSPerformanceMonitor {
     if (event.audio !== undefined) this.#analyseIngested(event, labels);
   }
 
-  /** Ingested audio goes through the same analysis as probe audio (bounded; undecodable audio is logged). */
+  /**
+   * Ingested audio goes through the same analysis as probe audio (bounded; undecodable or too long
+   * audio is logged and counted). Decoding happens in the analysis worker, not here.
+   */
   #analyseIngested(event: SynthesisEvent, labels: { engine: string; voice: string }): void {
     if (!this.#analysis || event.audio === undefined || event.success === false) return;
-    let decoded: DecodedAudio | undefined;
-    if (event.text !== undefined) {
-      try {
-        decoded = decodeAudio(event.audio);
-      } catch (err) {
-        this.#lifetimes.failed(labels, "decode", err instanceof Error ? err.message : String(err));
-        return;
-      }
-    }
     // The labels the recorder used: the cardinality guard holds for the audio series too.
     void this.#analysis.submit({
       engine: labels.engine,
       voice: labels.voice,
       audio: event.audio,
       ...(event.text !== undefined && { text: event.text }),
-      ...(decoded && { decoded }),
+      ingested: { maxSeconds: this.#config.ingest.max_audio_seconds },
     });
   }
 
@@ -396,6 +394,8 @@ export class TTSPerformanceMonitor {
   async startMonitoring(): Promise<void> {
     if (this.#started) return;
     this.#started = true;
+    // Temporary files of exporters that crashed or were killed; ours are removed by stop().
+    for (const dir of sweepTempDirs()) this.log.info("removed a stale temporary directory", { dir });
     this.#loopDelay.enable();
     this.#loopTimer = setInterval(() => {
       // The histogram records whole timer periods: the lag is what exceeds the sampling resolution.

@@ -9,22 +9,43 @@ export interface AnalyzeRequest {
   bytes: Uint8Array;
   format: AudioFormat | undefined;
   text: string | undefined;
+  /** Longer audio is refused after decoding, before any analysis (ingest.max_audio_seconds). */
+  maxSeconds?: number | undefined;
+  /** Send the decoded samples back (transferred), for the recogniser. */
+  keepSamples?: boolean | undefined;
 }
 
 parentPort?.on("message", (req: AnalyzeRequest) => {
   try {
     const decoded = decodeAudio(req.bytes, req.format);
+    if (req.maxSeconds !== undefined && decoded.durationSeconds > req.maxSeconds) {
+      parentPort?.postMessage({
+        id: req.id,
+        ok: false,
+        name: "AudioTooLongError",
+        message: `audio is ${decoded.durationSeconds.toFixed(1)} s long, over the ${req.maxSeconds} s limit`,
+        reason: "too_long",
+      });
+      return;
+    }
     const analysis = analyzeAudio(decoded, req.text !== undefined ? { text: req.text } : {});
-    parentPort?.postMessage({
-      id: req.id,
-      ok: true,
-      decoded: {
-        sampleRate: decoded.sampleRate,
-        channels: decoded.channels,
-        durationSeconds: decoded.durationSeconds,
+    const samples = req.keepSamples ? decoded.samples : undefined;
+    parentPort?.postMessage(
+      {
+        id: req.id,
+        ok: true,
+        decoded: {
+          sampleRate: decoded.sampleRate,
+          channels: decoded.channels,
+          durationSeconds: decoded.durationSeconds,
+          ...(samples && { samples }),
+        },
+        analysis,
       },
-      analysis,
-    });
+      samples && samples.byteOffset === 0 && samples.byteLength === samples.buffer.byteLength
+        ? [samples.buffer as ArrayBuffer]
+        : [],
+    );
   } catch (e) {
     const err = e instanceof Error ? e : new Error(String(e));
     parentPort?.postMessage({

@@ -6,7 +6,8 @@ import { AudioDecodeError } from "./decode.ts";
 import type { AudioFormat } from "./format.ts";
 
 export interface AnalyzerResult {
-  decoded: { sampleRate: number; channels: number; durationSeconds: number };
+  /** samples: only when asked for (keepSamples). */
+  decoded: { sampleRate: number; channels: number; durationSeconds: number; samples?: Float32Array };
   analysis: AudioAnalysis;
 }
 
@@ -18,6 +19,11 @@ export class AnalysisWorkerError extends Error {
 type Reply =
   | ({ id: number; ok: true } & AnalyzerResult)
   | { id: number; ok: false; name: string; message: string; reason: string };
+
+/** The audio is longer than the caller's limit (maxSeconds); nothing was analysed. */
+export class AudioTooLongError extends Error {
+  override readonly name = "AudioTooLongError";
+}
 
 interface Pending {
   resolve: (r: AnalyzerResult) => void;
@@ -49,6 +55,7 @@ export class AudioAnalyzer {
       this.#pending.delete(reply.id);
       if (reply.ok) p.resolve({ decoded: reply.decoded, analysis: reply.analysis });
       else if (reply.name === "AudioDecodeError") p.reject(new AudioDecodeError(reply.reason));
+      else if (reply.name === "AudioTooLongError") p.reject(new AudioTooLongError(reply.message));
       else p.reject(new Error(`audio analysis failed: ${reply.message}`));
     });
     const failAll = (err: Error) => {
@@ -73,7 +80,7 @@ export class AudioAnalyzer {
   analyze(
     bytes: Uint8Array,
     format: AudioFormat | undefined,
-    options: { text?: string },
+    options: { text?: string; maxSeconds?: number; keepSamples?: boolean },
   ): Promise<AnalyzerResult> {
     if (this.#closed) return Promise.reject(new Error("AudioAnalyzer is closed"));
     const worker = this.#start();
@@ -91,7 +98,14 @@ export class AudioAnalyzer {
       });
       worker.ref();
       // Copy: the caller keeps its buffer; messages are queued and handled in order by the worker.
-      worker.postMessage({ id, bytes: bytes.slice(), format, text: options.text });
+      worker.postMessage({
+        id,
+        bytes: bytes.slice(),
+        format,
+        text: options.text,
+        maxSeconds: options.maxSeconds,
+        keepSamples: options.keepSamples,
+      });
     });
   }
 

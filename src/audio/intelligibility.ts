@@ -7,12 +7,12 @@
 // (0 when the decoder matches no sentence at all).
 
 import { spawn } from "node:child_process";
-import { createReadStream, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { createReadStream, existsSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { encodeWav16, resample } from "./decode.ts";
+import { makeTempDir, removeTempDir } from "../util/temp-dir.ts";
 import type { DecodedAudio } from "./format.ts";
+import { RecogniserInput } from "./recogniser-input.ts";
 import { addWhiteNoise, power } from "./signals.ts";
 
 export interface IntelligibilityLogger {
@@ -251,6 +251,9 @@ export function decoySentences(lex: Lexicon, words: string[], count: number): st
   return out;
 }
 
+/** Sample rate of the recogniser's input (the en-us acoustic model's). */
+export const RECOGNISER_RATE = 16000;
+
 /** Level of the noise floor added for the recogniser, dB below the clip's power. */
 export const RECOGNISER_NOISE_FLOOR_DB = 45;
 
@@ -288,6 +291,10 @@ export class Intelligibility {
   #warned = false;
   #queue: Promise<unknown> = Promise.resolve();
   #child: ReturnType<typeof spawn> | undefined;
+  /** The recogniser's WAV is prepared in a worker; its files live in one directory, removed by close(). */
+  readonly #input = new RecogniserInput();
+  #dir: string | undefined;
+  #jobs = 0;
   #closed = false;
 
   /** Takes the options, or just the logger (`new Intelligibility(log)`). */
@@ -310,9 +317,17 @@ export class Intelligibility {
     return missing(this.#binary, this.#modelDir) === undefined;
   }
 
-  /** Scores the audio against the text; undefined when the recogniser is missing or the text has no known word. */
-  score(decoded: DecodedAudio, text: string): Promise<IntelligibilityResult | undefined> {
-    const run = this.#queue.then(() => this.#score(decoded, text));
+  /**
+   * Scores the audio against the text; undefined when the recogniser is missing or the text has no
+   * known word. transfer: the samples' buffer is handed to the worker that prepares the recogniser's
+   * input (decoded.samples is emptied) instead of copied.
+   */
+  score(
+    decoded: DecodedAudio,
+    text: string,
+    options: { transfer?: boolean } = {},
+  ): Promise<IntelligibilityResult | undefined> {
+    const run = this.#queue.then(() => this.#score(decoded, text, options.transfer ?? false));
     // Concurrency 1: the next request waits for this one, whatever its outcome.
     this.#queue = run.catch(() => undefined);
     return run;
@@ -323,18 +338,20 @@ export class Intelligibility {
     this.#child?.kill("SIGKILL");
   }
 
-  /**
-   * Stops for good: kills a running recognition and resolves once its temporary directory is
-   * removed (an exporter that exits while pocketsphinx runs would leave a tts-asr-* directory).
-   * Later score() calls resolve undefined.
-   */
+  /** Kills a running recognition, stops the worker and removes the temporary directory. */
   async close(): Promise<void> {
     this.#closed = true;
     this.kill();
-    await this.#queue;
+    await this.#input.close();
+    if (this.#dir !== undefined) removeTempDir(this.#dir);
+    this.#dir = undefined;
   }
 
-  async #score(decoded: DecodedAudio, text: string): Promise<IntelligibilityResult | undefined> {
+  async #score(
+    decoded: DecodedAudio,
+    text: string,
+    transfer: boolean,
+  ): Promise<IntelligibilityResult | undefined> {
     if (this.#closed) return undefined;
     const why = missing(this.#binary, this.#modelDir);
     if (why) {
@@ -347,19 +364,16 @@ export class Intelligibility {
     const { hmm, dict } = paths(this.#modelDir);
     this.#lexicon ??= loadLexicon(dict);
     const lex = await this.#lexicon;
-    if (this.#closed) return undefined;
     const words = probeWords(text).filter((w) => lex.pron.has(w));
     if (words.length === 0) return undefined;
     const sentences = [words, ...decoySentences(lex, words, this.#decoys)];
     const grammar = `#JSGF V1.0;\ngrammar probe;\npublic <s> = ${sentences.map((s) => s.join(" ")).join("\n  | ")};\n`;
-    const dir = mkdtempSync(join(tmpdir(), "tts-asr-"));
+    this.#dir ??= makeTempDir();
+    const job = ++this.#jobs;
+    const wav = join(this.#dir, `probe-${job}.wav`);
+    const jsgf = join(this.#dir, `probe-${job}.jsgf`);
     try {
-      const wav = join(dir, "probe.wav");
-      const jsgf = join(dir, "probe.jsgf");
-      writeFileSync(
-        wav,
-        encodeWav16(conditionForRecogniser(resample(decoded.samples, decoded.sampleRate, 16000)), 16000),
-      );
+      await this.#input.write(decoded.samples, decoded.sampleRate, wav, transfer);
       writeFileSync(jsgf, grammar);
       // Wide beams: with a small grammar they cost little, and narrow ones lose the path in noise.
       const args = ["-infile", wav, "-jsgf", jsgf, "-hmm", hmm, "-dict", dict, "-logfn", "/dev/null"];
@@ -372,7 +386,8 @@ export class Intelligibility {
       for (let i = 0; i < words.length; i++) if (got[i] === words[i]) hits++;
       return { ratio: recognised === "" ? 0 : hits / words.length, asr: ASR_NAME, recognised };
     } finally {
-      rmSync(dir, { recursive: true, force: true });
+      rmSync(wav, { force: true });
+      rmSync(jsgf, { force: true });
     }
   }
 

@@ -11,13 +11,21 @@ export interface AnalyzeReport {
   readonly intelligibilityUnavailable?: string;
 }
 
+/** `analyze --max-seconds` default: 10 minutes, about 200 MB of analysis at 22.05 kHz. */
+export const DEFAULT_ANALYZE_MAX_SECONDS = 600;
+
 /** Analyses one file: every measure, and the recogniser's verdict when a text is given. */
 export async function analyzeFile(
   file: string,
-  options: { text?: string; format?: AudioFormat },
+  options: { text?: string; format?: AudioFormat; maxSeconds?: number },
 ): Promise<AnalyzeReport> {
   const bytes = new Uint8Array(await readFile(file));
   const decoded = decodeAudio(bytes, options.format);
+  const maxSeconds = options.maxSeconds ?? DEFAULT_ANALYZE_MAX_SECONDS;
+  if (decoded.durationSeconds > maxSeconds)
+    throw new RangeError(
+      `the audio is ${decoded.durationSeconds.toFixed(1)} s long, over --max-seconds ${maxSeconds} (raise it to analyse longer audio)`,
+    );
   const analysis = analyzeAudio(decoded, options.text === undefined ? {} : { text: options.text });
   if (options.text === undefined) return { file, analysis };
   let unavailable: string | undefined;
@@ -26,7 +34,7 @@ export async function analyzeFile(
       unavailable = String(fields?.reason ?? "recogniser not installed");
     },
   });
-  const r = await asr.score(decoded, options.text);
+  const r = await asr.score(decoded, options.text).finally(() => asr.close());
   return {
     file,
     analysis,

@@ -272,6 +272,15 @@ export const configSchema = z.strictObject({
       success_window_seconds: z.number().int().min(1).max(86_400).default(300),
       /** Gauges of an engine/voice that is not probed and not reported for this long are removed. */
       series_ttl_seconds: z.number().int().min(1).max(604_800).default(600),
+      /**
+       * Series budget (src/ingest/series-budget.ts): ingested (engine, voice) combinations with a
+       * series of their own, ("other", "other") included, and the samples they may add per scrape
+       * (every family a series could fill, about 120); new combinations past either are folded into "other".
+       */
+      max_series: z.number().int().min(1).max(10_000).default(50),
+      max_samples: z.number().int().min(200).max(1_000_000).default(10_000),
+      /** Ingested audio longer than this is not analysed (counted in tts_ingest_audio_dropped_total). */
+      max_audio_seconds: z.number().positive().max(3600).default(120),
     })
     .prefault({}),
   server: z

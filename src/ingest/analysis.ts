@@ -1,4 +1,4 @@
-import { AnalysisWorkerError, AudioAnalyzer } from "../audio/analyzer.ts";
+import { AnalysisWorkerError, AudioAnalyzer, AudioTooLongError } from "../audio/analyzer.ts";
 import { AudioDecodeError } from "../audio/decode.ts";
 import type { AudioFormat, DecodedAudio } from "../audio/format.ts";
 import { Intelligibility, RecogniserError } from "../audio/intelligibility.ts";
@@ -10,20 +10,15 @@ export interface AnalysisJob {
   readonly text?: string;
   readonly audio: Uint8Array;
   readonly format?: AudioFormat;
-  /** Already decoded on the main thread (probes), for the recogniser. */
+  /** Already decoded (probes), for the recogniser; without it the analysis worker's samples are used. */
   readonly decoded?: DecodedAudio;
+  /** Ingested audio: capped at maxSeconds (ingest.max_audio_seconds), drops counted. */
+  readonly ingested?: { readonly maxSeconds: number };
 }
 
-/** Bounded `reason` of tts_audio_analysis_failures_total (its help text lists them). */
-export const ANALYSIS_FAILURE_REASONS = [
-  "backlog",
-  "decode",
-  "worker",
-  "analysis",
-  "recogniser",
-  "recogniser_timeout",
-] as const;
-export type AnalysisFailureReason = (typeof ANALYSIS_FAILURE_REASONS)[number];
+import type { AnalysisFailureReason } from "./analysis-reasons.ts";
+
+export { ANALYSIS_FAILURE_REASONS, type AnalysisFailureReason } from "./analysis-reasons.ts";
 
 export interface AudioLabels {
   readonly engine: string;
@@ -62,6 +57,8 @@ export interface AnalysisPipelineOptions {
   readonly maxPending?: number;
   readonly analyzer?: AudioAnalyzer;
   readonly recogniser?: Intelligibility;
+  /** Ingested audio that was not analysed (tts_ingest_audio_dropped_total). */
+  readonly dropped?: (reason: "too_long" | "backlog" | "undecodable") => void;
   /** For the recogniser's one-off warning (not installed). */
   readonly warn?: (msg: string, fields?: Record<string, unknown>) => void;
 }
@@ -76,6 +73,7 @@ export class AnalysisPipeline {
   readonly #asr: Intelligibility;
   #pending = 0;
   readonly #maxPending: number;
+  readonly #dropped: (reason: "too_long" | "backlog" | "undecodable") => void;
 
   constructor(
     private readonly sink: AudioSink,
@@ -84,6 +82,7 @@ export class AnalysisPipeline {
     this.#analyzer = options.analyzer ?? new AudioAnalyzer();
     this.#asr = options.recogniser ?? new Intelligibility({ warn: options.warn ?? (() => {}) });
     this.#maxPending = options.maxPending ?? 8;
+    this.#dropped = options.dropped ?? (() => {});
   }
 
   /** Latest quality score per engine (getCurrentMetrics), as the exporter's sink keeps it. */
@@ -95,6 +94,7 @@ export class AnalysisPipeline {
   submit(job: AnalysisJob, sink: AudioSink = this.sink): Promise<void> {
     const labels = { engine: job.engine, voice: job.voice };
     if (this.#pending >= this.#maxPending) {
+      if (job.ingested) this.#dropped("backlog");
       sink.failed(labels, "backlog", `audio analysis backlog full (${this.#pending} pending)`);
       return Promise.resolve();
     }
@@ -105,14 +105,19 @@ export class AnalysisPipeline {
   }
 
   async #run(job: AnalysisJob, labels: AudioLabels, sink: AudioSink, receivedAt: number): Promise<void> {
+    let decoded = job.decoded;
     try {
-      const { analysis } = await this.#analyzer.analyze(
-        job.audio,
-        job.format,
-        job.text === undefined ? {} : { text: job.text },
-      );
+      const result = await this.#analyzer.analyze(job.audio, job.format, {
+        ...(job.text !== undefined && { text: job.text }),
+        ...(job.ingested && { maxSeconds: job.ingested.maxSeconds }),
+        keepSamples: job.text !== undefined && decoded === undefined,
+      });
+      const { analysis } = result;
+      const { samples, sampleRate, channels, durationSeconds } = result.decoded;
+      if (samples) decoded = { samples, sampleRate, channels, durationSeconds };
       sink.measured(labels, analysisSamples(analysis, labels), analysis.qualityScore.score, receivedAt);
     } catch (err) {
+      if (job.ingested) this.#dropped(err instanceof AudioTooLongError ? "too_long" : "undecodable");
       const reason =
         err instanceof AudioDecodeError
           ? "decode"
@@ -122,9 +127,10 @@ export class AnalysisPipeline {
       sink.failed(labels, reason, err instanceof Error ? err.message : String(err));
       return;
     }
-    if (job.text === undefined || job.decoded === undefined) return;
+    if (job.text === undefined || decoded === undefined) return;
     try {
-      const r = await this.#asr.score(job.decoded, job.text);
+      // The worker's samples are ours alone: handed on to the recogniser's worker, not copied.
+      const r = await this.#asr.score(decoded, job.text, { transfer: job.decoded === undefined });
       sink.recognised(labels, r && { asr: r.asr, ratio: r.ratio }, receivedAt);
     } catch (err) {
       const timedOut = err instanceof RecogniserError && err.timedOut;

@@ -177,7 +177,11 @@ export function mountIngest(app: Express, options: IngestRouteOptions): void {
     res.status(500).json({ error: "internal error" });
   };
 
-  app.post("/api/v1/syntheses", sameSite, auth, contentType, parse, handler, onError);
+  // Parsing and validating a large body are two long tasks: a scrape waiting between them gets in.
+  const yieldToLoop: RequestHandler = (_req, _res, next) => {
+    setImmediate(next);
+  };
+  app.post("/api/v1/syntheses", sameSite, auth, contentType, parse, yieldToLoop, handler, onError);
   app.all("/api/v1/syntheses", (_req, res) => {
     res.status(405).set("Allow", "POST").json({ error: "use POST" });
   });

@@ -4,6 +4,7 @@ import { catalog, type MetricName } from "../metrics/catalog.ts";
 import type { Family, FamilyValue } from "../metrics/exposition.ts";
 import type { MetricsRegistry } from "../metrics/registry.ts";
 import { countCharacters, countWords, type SynthesisEvent } from "./event.ts";
+import { SeriesBudget } from "./series-budget.ts";
 import { SlidingHistogram } from "./sliding-histogram.ts";
 
 // The recording path shared by probes, HTTP ingestion and recordSynthesis(). It is the hot path of
@@ -176,6 +177,9 @@ export interface RecorderOptions {
   readonly maxEngines: number;
   /** Distinct voice label values accepted (across engines) before folding into "other". */
   readonly maxVoices: number;
+  /** Series budget of ingested data (ingest.max_series, ingest.max_samples); default 50 and 10000. */
+  readonly maxSeries?: number;
+  readonly maxSamples?: number;
   /** Engines from the config: always accepted, never folded. */
   readonly knownEngines?: readonly string[];
   /** false: cache flags are ignored (config monitoring.cache_monitoring). */
@@ -220,6 +224,7 @@ export class SynthesisRecorder {
   readonly #ingested = new Set<string>();
   readonly #known: Set<string>;
   readonly #now: () => number;
+  readonly budget: SeriesBudget;
 
   constructor(
     private readonly registry: MetricsRegistry,
@@ -227,6 +232,10 @@ export class SynthesisRecorder {
   ) {
     this.#known = new Set(options.knownEngines ?? []);
     this.#now = options.now ?? Date.now;
+    this.budget = new SeriesBudget(registry, {
+      maxSeries: options.maxSeries ?? 50,
+      maxSamples: options.maxSamples ?? 10_000,
+    });
     this.#install();
   }
 
@@ -321,12 +330,14 @@ export class SynthesisRecorder {
    */
   record(event: SynthesisEvent, source: Source): { readonly engine: string; readonly voice: string } {
     const now = this.#now();
-    const engine = this.#engineLabel(event.engine, source);
-    const voice = this.#voiceLabel(event.voice ?? DEFAULT_VOICE, source);
-    const key = `${engine}\u0000${voice}\u0000${source}`;
-    let s = this.#series.get(key);
+    let engine = this.#engineLabel(event.engine, source);
+    let voice = this.#voiceLabel(event.voice ?? DEFAULT_VOICE, source);
+    let s = this.#series.get(`${engine}\u0000${voice}\u0000${source}`);
     if (!s) {
-      s = new Series(engine, voice, source);
+      // A new combination from outside: its own series only while the budget has room.
+      if (source === "ingest") ({ engine, voice } = this.budget.admit(engine, voice));
+      const key = `${engine}\u0000${voice}\u0000${source}`;
+      s = this.#series.get(key) ?? new Series(engine, voice, source);
       this.#series.set(key, s);
     }
     const st = this.#engineState(engine, now);

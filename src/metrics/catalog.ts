@@ -442,6 +442,20 @@ export const catalog = {
     unit: "seconds",
     area: "exporter",
   },
+  tts_exporter_series_limit_reached_total: {
+    type: "counter",
+    help: "Events from outside (data=ingest) refused a series of their own because the series budget (limit: series, samples or bytes; ingest.max_series, ingest.max_samples) was spent; they were folded into 'other'.",
+    labels: ["limit", "data"],
+    unit: "",
+    area: "exporter",
+  },
+  tts_ingest_audio_dropped_total: {
+    type: "counter",
+    help: "Ingested audio not analysed, by reason (too_long: over ingest.max_audio_seconds; backlog: the analysis queue was full; undecodable).",
+    labels: ["reason"],
+    unit: "",
+    area: "tts",
+  },
   tts_exporter_event_loop_lag_seconds: {
     type: "gauge",
     help: "Event loop delay of the exporter process (p99 over the last collection interval).",

@@ -67,7 +67,20 @@ const escapeText = (s: string) => s.replace(/\\/g, "\\\\").replace(/\n/g, "\\n")
 // OpenMetrics escapes the double quote in HELP too; the 0.0.4 text format does not.
 const escapeHelp = (s: string, openMetrics: boolean) =>
   openMetrics ? escapeText(s).replace(/"/g, '\\"') : escapeText(s);
-const escapeLabel = (s: string) => s.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"');
+const NEEDS_ESCAPE = /[\\\n"]/;
+// Escaped values, remembered: a label value full of quotes costs a regex pass per sample otherwise,
+// and the series budget keeps the distinct values few. Bounded all the same (cleared when full).
+const escaped = new Map<string, string>();
+const escapeLabel = (s: string) => {
+  if (!NEEDS_ESCAPE.test(s)) return s;
+  let e = escaped.get(s);
+  if (e === undefined) {
+    e = s.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"');
+    if (escaped.size >= 4096) escaped.clear();
+    escaped.set(s, e);
+  }
+  return e;
+};
 
 export function formatValue(v: number): string {
   if (Number.isNaN(v)) return "NaN";

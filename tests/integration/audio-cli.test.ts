@@ -80,4 +80,17 @@ describe("tts-monitor analyze on real-world files", () => {
       /^tts-monitor: cannot analyse .*: cannot decode audio: MP3 .*not a RIFF\/WAV file\n$/,
     );
   });
+
+  it("audio longer than --max-seconds (default 600): exit 1 with one line naming the limit", async () => {
+    const rate = 1000;
+    const file = join(tempDir(), "long.wav");
+    writeFileSync(file, encodeWav16(new Float32Array(rate * 601).fill(0.1), rate));
+    const r = await runCliArgs(["analyze", file]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(
+      /^tts-monitor: cannot analyse .*: the audio is 601\.0 s long, over --max-seconds 600 .*\n$/,
+    );
+    const ok = await runCliArgs(["analyze", file, "--max-seconds", "700", "--json"], 60_000);
+    expect(ok.code).toBe(0);
+  });
 });
