@@ -27,7 +27,12 @@ export class AudioAnalyzer {
 
   #start(): Worker {
     if (this.#worker) return this.#worker;
-    const worker = new Worker(new URL("./analyzer-worker.mjs", import.meta.url));
+    // Compiled (dist/): the worker's own .js. From the TypeScript sources (vitest, tsx): a bootstrap
+    // that registers tsx in the worker first, since a worker does not inherit its parent's loader.
+    const compiled = import.meta.url.endsWith(".js");
+    const worker = new Worker(
+      new URL(compiled ? "./analyzer-worker.js" : "./analyzer-worker.mjs", import.meta.url),
+    );
     worker.on("message", (reply: Reply) => {
       const p = this.#pending.get(reply.id);
       if (!p) return;
