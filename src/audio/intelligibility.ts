@@ -121,7 +121,7 @@ function rhymeOf(phones: string[]): { onset: string; rhyme: string } | undefined
 }
 
 /** Reads the dictionary without blocking the event loop (asynchronous read; any whitespace normalised). */
-async function loadLexicon(dictPath: string): Promise<Lexicon> {
+export async function loadLexicon(dictPath: string): Promise<Lexicon> {
   let text = await readFile(dictPath, "utf8");
   if (/[\t\r]| {2}|^ | \n|\n /m.test(text))
     text = text
