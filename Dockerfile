@@ -1,5 +1,14 @@
-# The exporter image: Node.js running the TypeScript sources through tsx (a runtime dependency),
+# The exporter image: the compiled package (dist/, built in a first stage with the dev dependencies),
 # production dependencies only, pocketsphinx + its en-us model for the intelligibility metric, non-root.
+FROM node:20.19.0-bookworm-slim AS build
+WORKDIR /src
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY scripts/build.mjs ./scripts/build.mjs
+COPY src ./src
+RUN npm run build
+
 FROM node:20.19.0-bookworm-slim
 
 # pocketsphinx: offline recogniser for tts_intelligibility_ratio (SPEC §6); flite: a command-line
@@ -10,10 +19,9 @@ RUN apt-get update \
 
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
-COPY tsconfig.json ./
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+COPY --from=build /src/dist ./dist
 COPY bin ./bin
-COPY src ./src
 COPY config ./config
 COPY alerting-rules ./alerting-rules
 COPY alertmanager ./alertmanager
@@ -27,5 +35,5 @@ ENV NODE_ENV=production
 EXPOSE 9090
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:9090/-/healthy').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-ENTRYPOINT ["node", "--import", "tsx", "src/main.ts"]
+ENTRYPOINT ["node", "dist/main.js"]
 CMD ["--prometheus-export", "--config", "config/config.json"]

@@ -1,6 +1,3 @@
 #!/usr/bin/env node
-// Runs the TypeScript sources through tsx's loader, so the published package needs no build step.
-import { register } from "tsx/esm/api";
-
-register();
-await import("../src/main.ts");
+// The command: the compiled CLI in dist/ (built by `npm run build`, run by `prepare` on `npm ci`).
+await import("../dist/main.js");

@@ -3,18 +3,20 @@
 import { resolve } from "node:path";
 import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
-import { type AnalyzeReport, analyzeFile, DEFAULT_ANALYZE_MAX_SECONDS, formatReport } from "./cli/analyze.ts";
+import type { AnalyzeReport } from "./cli/analyze.ts";
+import { DEFAULT_ANALYZE_MAX_SECONDS } from "./cli/analyze-defaults.ts";
 import { LiveSummary, summaryLines } from "./cli/terminal.ts";
 import { ConfigError, loadConfig } from "./config/load.ts";
 import { DEFAULT_CONFIG_PATH, resolveConfigPath } from "./config/locate.ts";
 import { createEngine } from "./engines/index.ts";
 import { Logger } from "./log.ts";
 import { TTSPerformanceMonitor, VERSION } from "./monitor.ts";
-import { generateAll, generationProblems, writeGenerated } from "./monitoring/generate.ts";
 import { runProbe } from "./probes/probe.ts";
-import { type Dashboard, startDashboard } from "./server/dashboard.ts";
+import type { Dashboard } from "./server/dashboard.ts";
 import { ListenError } from "./server/listen.ts";
 
+// The exporter path loads only what it runs: the generator (Grafana SDK), the web dashboard and the
+// file analyser are imported by the commands that use them (start time and memory, docs/benchmarks.md).
 const EXIT_CONFIG = 2;
 const EXIT_LISTEN = 3;
 
@@ -58,6 +60,7 @@ async function run(args: RunArgs): Promise<void> {
   let dashboard: Dashboard | undefined;
   if (args.webDashboard) {
     try {
+      const { startDashboard } = await import("./server/dashboard.ts");
       dashboard = await startDashboard(monitor);
     } catch (err) {
       await monitor.stop();
@@ -218,6 +221,7 @@ export async function main(argv: string[]): Promise<void> {
       async (a) => {
         const file = resolveConfigPath(a.config);
         const config = loadConfig(file);
+        const { generateAll, generationProblems, writeGenerated } = await import("./monitoring/generate.ts");
         const problems = generationProblems(config);
         if (problems.length > 0) throw new ConfigError(file, problems);
         const written = await writeGenerated(generateAll(config), resolve(a.out));
@@ -259,6 +263,7 @@ export async function main(argv: string[]): Promise<void> {
           a.rate === undefined
             ? undefined
             : { kind: "pcm" as const, sampleRate: a.rate, channels: a.channels, encoding: a.encoding };
+        const { analyzeFile, formatReport } = await import("./cli/analyze.ts");
         let report: AnalyzeReport;
         try {
           report = await analyzeFile(a.file, {

@@ -1,5 +1,6 @@
-// Worker bootstrap: a Worker cannot load .ts by itself. Under tsx (npm start) or vitest the parent
-// has a TypeScript loader but workers do not inherit it, so register tsx's ESM loader here first.
+// Worker bootstrap for the TypeScript sources only (vitest, tsx; dev): a Worker cannot load .ts by
+// itself and does not inherit its parent's loader, so register tsx's ESM loader here first. The
+// compiled package (dist/) starts dist/audio/analyzer-worker.js directly and never loads this file.
 import { register } from "tsx/esm/api";
 
 register();

@@ -1,8 +1,11 @@
 // Worker side of AudioAnalyzer: decode + analyse, one message at a time.
 import { parentPort } from "node:worker_threads";
+import { lowerThisThreadPriority } from "../util/thread-priority.ts";
 import { analyzeAudio } from "./analyze.ts";
 import { AudioDecodeError, decodeAudio } from "./decode.ts";
 import type { AudioFormat } from "./format.ts";
+
+lowerThisThreadPriority();
 
 export interface AnalyzeRequest {
   id: number;

@@ -1,6 +1,8 @@
 // AudioAnalyzer: decode + analysis off the event loop, in one worker thread with a FIFO queue.
 // A scrape or an HTTP request never waits on an FFT.
+
 import { Worker } from "node:worker_threads";
+import { workerUrl } from "../util/worker-url.ts";
 import type { AudioAnalysis } from "./analyze.ts";
 import { AudioDecodeError } from "./decode.ts";
 import type { AudioFormat } from "./format.ts";
@@ -43,7 +45,7 @@ export class AudioAnalyzer {
   #closed = false;
 
   constructor(options: AudioAnalyzerOptions = {}) {
-    this.#workerUrl = options.workerUrl ?? new URL("./analyzer-worker.mjs", import.meta.url);
+    this.#workerUrl = options.workerUrl ?? workerUrl("analyzer-worker", import.meta.url);
   }
 
   #start(): Worker {

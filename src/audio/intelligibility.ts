@@ -7,9 +7,9 @@
 // (0 when the decoder matches no sentence at all).
 
 import { spawn } from "node:child_process";
-import { createReadStream, existsSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, rmSync, writeFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { makeTempDir, removeTempDir } from "../util/temp-dir.ts";
 import type { DecodedAudio } from "./format.ts";
 import { RecogniserInput } from "./recogniser-input.ts";
@@ -72,10 +72,46 @@ function missing(binary: string, modelDir: string): string | undefined {
   return undefined;
 }
 
+/**
+ * The pronunciation dictionary (3.3 MB, 135k words), kept as its text: one flat string, looked up
+ * with the string search of the runtime. A Map of every word with its phones and rhyme cost about
+ * 60 MiB of heap and 1.4 s of event-loop CPU to build at the first probe (docs/benchmarks.md); a probe
+ * needs only its own few words and their rhymes, each found in a few milliseconds.
+ */
 interface Lexicon {
-  pron: Map<string, string[]>;
-  /** rhyme (phones from the first vowel on) → words with that rhyme. */
-  byRhyme: Map<string, string[]>;
+  /** The dictionary, one `word PH1 PH2 ...` per line, with a "\n" before the first line and after the last. */
+  readonly text: string;
+}
+
+/** Lines "word(2) ..." are alternate pronunciations; probe words are plain (it's, smith's too). */
+const PROBE_WORD = /^[a-z][a-z']*$/;
+
+/** The phones of a word's first pronunciation, or undefined when it is not in the dictionary. */
+function phonesOf(lex: Lexicon, word: string): string[] | undefined {
+  if (!PROBE_WORD.test(word)) return undefined;
+  const at = lex.text.indexOf(`\n${word} `);
+  if (at < 0) return undefined;
+  const start = at + word.length + 2;
+  return lex.text.slice(start, lex.text.indexOf("\n", start)).split(" ");
+}
+
+/**
+ * Plain alphabetic words with a pronunciation of this rhyme, with their onsets, each word once, in
+ * dictionary order. (cmudict has one line per plain word: alternates are "word(2)" lines.)
+ */
+function wordsWithRhyme(lex: Lexicon, rhyme: string): { word: string; onset: string }[] {
+  const { text } = lex;
+  const needle = ` ${rhyme}\n`;
+  const out = new Map<string, string>();
+  for (let at = text.indexOf(needle); at >= 0; at = text.indexOf(needle, at + 1)) {
+    const lineStart = text.lastIndexOf("\n", at) + 1;
+    const space = text.indexOf(" ", lineStart);
+    const word = text.slice(lineStart, space);
+    if (out.has(word) || !/^[a-z]+$/.test(word)) continue;
+    const r = rhymeOf(text.slice(space + 1, at + needle.length - 1).split(" "));
+    if (r?.rhyme === rhyme) out.set(word, r.onset);
+  }
+  return [...out].map(([word, onset]) => ({ word, onset }));
 }
 
 function rhymeOf(phones: string[]): { onset: string; rhyme: string } | undefined {
@@ -84,31 +120,15 @@ function rhymeOf(phones: string[]): { onset: string; rhyme: string } | undefined
   return { onset: phones.slice(0, v).join(" "), rhyme: phones.slice(v).join(" ") };
 }
 
-/**
- * Reads the pronunciation dictionary (3.5 MB, 135k words) without blocking the event loop that also
- * answers scrapes: it is streamed in small chunks, each parsed in a few milliseconds.
- */
-async function loadLexicon(dictPath: string): Promise<Lexicon> {
-  const pron = new Map<string, string[]>();
-  const byRhyme = new Map<string, string[]>();
-  const lines = createInterface({
-    input: createReadStream(dictPath, { encoding: "utf8", highWaterMark: 16 * 1024 }),
-    crlfDelay: Infinity,
-  });
-  for await (const line of lines) {
-    const [word, ...phones] = line.trim().split(/\s+/);
-    // Alternate pronunciations are "word(2)"; contractions and possessives (it's, smith's) are
-    // probe words too, but decoys use plain alphabetic words only.
-    if (!word || phones.length === 0 || !/^[a-z][a-z']*$/.test(word) || pron.has(word)) continue;
-    pron.set(word, phones);
-    if (!/^[a-z]+$/.test(word)) continue;
-    const r = rhymeOf(phones);
-    if (!r) continue;
-    const list = byRhyme.get(r.rhyme);
-    if (list) list.push(word);
-    else byRhyme.set(r.rhyme, [word]);
-  }
-  return { pron, byRhyme };
+/** Reads the dictionary without blocking the event loop (asynchronous read; any whitespace normalised). */
+export async function loadLexicon(dictPath: string): Promise<Lexicon> {
+  let text = await readFile(dictPath, "utf8");
+  if (/[\t\r]| {2}|^ | \n|\n /m.test(text))
+    text = text
+      .replace(/\r/g, "")
+      .replace(/[ \t]+/g, " ")
+      .replace(/ ?\n ?/g, "\n");
+  return { text: `\n${text.trim()}\n` };
 }
 
 const ONES = [
@@ -220,22 +240,26 @@ export function probeWords(text: string): string[] {
  * cluster; words of 3+ letters (drops abbreviations); deterministic order (shortest first).
  */
 function rhymes(lex: Lexicon, word: string): string[] {
-  const phones = lex.pron.get(word);
+  const phones = phonesOf(lex, word);
   const r = phones && rhymeOf(phones);
   if (!r || r.onset === "") return [];
-  return (lex.byRhyme.get(r.rhyme) ?? [])
-    .filter((w) => {
-      if (w === word || w.length < 3) return false;
-      const onset = rhymeOf(lex.pron.get(w) ?? [])?.onset;
-      return onset !== undefined && onset !== "" && onset !== r.onset;
-    })
+  return wordsWithRhyme(lex, r.rhyme)
+    .filter((w) => w.word !== word && w.word.length >= 3 && w.onset !== "" && w.onset !== r.onset)
+    .map((w) => w.word)
     .sort((a, b) => a.length - b.length || (a < b ? -1 : 1))
     .slice(0, 4);
 }
 
 /** Probe + decoys: decoy i replaces every third word (offset i) by its (i/3)-th rhyme. */
 export function decoySentences(lex: Lexicon, words: string[], count: number): string[][] {
-  const alternatives = words.map((w) => rhymes(lex, w));
+  return decoysFrom(
+    words,
+    words.map((w) => rhymes(lex, w)),
+    count,
+  );
+}
+
+function decoysFrom(words: string[], alternatives: string[][], count: number): string[][] {
   const seen = new Set([words.join(" ")]);
   const out: string[][] = [];
   for (let i = 0; out.length < count && i < count * 4; i++) {
@@ -253,6 +277,18 @@ export function decoySentences(lex: Lexicon, words: string[], count: number): st
 
 /** Sample rate of the recogniser's input (the en-us acoustic model's). */
 export const RECOGNISER_RATE = 16000;
+/** decoySentences, yielding to the event loop after each word's rhyme search (a few ms each). */
+async function decoySentencesAsync(lex: Lexicon, words: string[], count: number): Promise<string[][]> {
+  const alternatives: string[][] = [];
+  for (const w of words) {
+    alternatives.push(rhymes(lex, w));
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  return decoysFrom(words, alternatives, count);
+}
+
+/** Texts whose decoys an Intelligibility keeps (oldest dropped first). */
+const DECOY_CACHE_SIZE = 64;
 
 /** Level of the noise floor added for the recogniser, dB below the clip's power. */
 export const RECOGNISER_NOISE_FLOOR_DB = 45;
@@ -288,6 +324,7 @@ export class Intelligibility {
   readonly #decoys: number;
   readonly #logger: IntelligibilityLogger | undefined;
   #lexicon: Promise<Lexicon> | undefined;
+  readonly #decoyCache = new Map<string, string[][]>();
   #warned = false;
   #queue: Promise<unknown> = Promise.resolve();
   #child: ReturnType<typeof spawn> | undefined;
@@ -364,9 +401,18 @@ export class Intelligibility {
     const { hmm, dict } = paths(this.#modelDir);
     this.#lexicon ??= loadLexicon(dict);
     const lex = await this.#lexicon;
-    const words = probeWords(text).filter((w) => lex.pron.has(w));
+    const words = probeWords(text).filter((w) => phonesOf(lex, w) !== undefined);
     if (words.length === 0) return undefined;
-    const sentences = [words, ...decoySentences(lex, words, this.#decoys)];
+    // Probe texts repeat (every probe interval): their decoys are searched once.
+    const key = words.join(" ");
+    let decoys = this.#decoyCache.get(key);
+    if (!decoys) {
+      decoys = await decoySentencesAsync(lex, words, this.#decoys);
+      if (this.#decoyCache.size >= DECOY_CACHE_SIZE)
+        this.#decoyCache.delete(this.#decoyCache.keys().next().value ?? "");
+      this.#decoyCache.set(key, decoys);
+    }
+    const sentences = [words, ...decoys];
     const grammar = `#JSGF V1.0;\ngrammar probe;\npublic <s> = ${sentences.map((s) => s.join(" ")).join("\n  | ")};\n`;
     this.#dir ??= makeTempDir();
     const job = ++this.#jobs;

@@ -1,6 +1,8 @@
 // RecogniserInput: writes the recogniser's 16 kHz WAV from decoded samples in a worker thread (one
 // at a time, FIFO), so a long clip never holds the event loop that answers scrapes.
+
 import { Worker } from "node:worker_threads";
+import { workerUrl } from "../util/worker-url.ts";
 
 interface Pending {
   resolve: () => void;
@@ -14,7 +16,7 @@ export class RecogniserInput {
 
   #start(): Worker {
     if (this.#worker) return this.#worker;
-    const worker = new Worker(new URL("./recogniser-input-worker.mjs", import.meta.url));
+    const worker = new Worker(workerUrl("recogniser-input-worker", import.meta.url));
     worker.on("message", (reply: { id: number; ok: boolean; message?: string }) => {
       const p = this.#pending.get(reply.id);
       if (!p) return;

@@ -11,8 +11,9 @@ export interface AnalyzeReport {
   readonly intelligibilityUnavailable?: string;
 }
 
-/** `analyze --max-seconds` default: 10 minutes, about 200 MB of analysis at 22.05 kHz. */
-export const DEFAULT_ANALYZE_MAX_SECONDS = 600;
+import { DEFAULT_ANALYZE_MAX_SECONDS } from "./analyze-defaults.ts";
+
+export { DEFAULT_ANALYZE_MAX_SECONDS };
 
 /** Analyses one file: every measure, and the recogniser's verdict when a text is given. */
 export async function analyzeFile(

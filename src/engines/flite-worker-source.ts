@@ -16,6 +16,21 @@ export const FLITE_WORKER_SOURCE = String.raw`
 const { parentPort, workerData } = require("node:worker_threads");
 const { readFileSync } = require("node:fs");
 
+// Below the event loop that answers scrapes (Linux: a thread id is a pid for setpriority; see
+// src/util/thread-priority.ts, which this string cannot import).
+try {
+  const tid = Number(require("node:fs").readlinkSync("/proc/thread-self").split("/").pop());
+  require("node:os").setPriority(tid, 10);
+} catch {}
+// Each synthesis leaves a dead instance whose linear memory (about 17 MiB) V8 frees only at a full
+// collection, which its small heap rarely needs: six probes held 145 MiB. One collection after each
+// synthesis keeps the worker at its compiled module plus one instance (docs/benchmarks.md).
+let collect = () => {};
+try {
+  require("node:v8").setFlagsFromString("--expose-gc");
+  collect = require("node:vm").runInNewContext("gc");
+} catch {}
+
 const module_ = new WebAssembly.Module(readFileSync(workerData.wasmPath));
 const ERRNO = { SUCCESS: 0, BADF: 8, INVAL: 28, NOENT: 44, SPIPE: 70 };
 const enc = new TextEncoder();
@@ -164,5 +179,6 @@ parentPort.on("message", (msg) => {
   } catch (e) {
     parentPort.postMessage({ id: msg.id, error: String((e && e.stack) || e) });
   }
+  collect();
 });
 `;

@@ -166,10 +166,21 @@ describe("docker-compose.yml", () => {
       .map((l) => l.trim())
       .filter((l) => l && !l.startsWith("#"));
     const copied = [...df.matchAll(/^COPY (?!--from)(.+) \S+$/gm)].flatMap((m) => (m[1] ?? "").split(/\s+/));
-    // tsx reads tsconfig.json; links.ts reads package.json; the CLI starts from bin/ and src/.
+    // The build stage compiles src/ with both tsconfigs; links.ts reads package.json; the CLI starts
+    // from bin/ and the image runs dist/ (copied from the build stage).
     expect(copied).toEqual(
-      expect.arrayContaining(["package.json", "package-lock.json", "tsconfig.json", "bin", "src", "config"]),
+      expect.arrayContaining([
+        "package.json",
+        "package-lock.json",
+        "tsconfig.json",
+        "tsconfig.build.json",
+        "bin",
+        "src",
+        "config",
+      ]),
     );
+    expect(df).toMatch(/^COPY --from=build \/src\/dist \.\/dist$/m);
+    expect(df).toMatch(/^ENTRYPOINT \["node", "dist\/main\.js"\]$/m);
     for (const source of copied) {
       expect(existsSync(join(REPO_ROOT, source)), source).toBe(true);
       const top = source.split("/")[0] ?? source;
@@ -189,8 +200,10 @@ describe("docker-compose.yml", () => {
     const pkg = JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")) as {
       dependencies: Record<string, string>;
     };
+    // Compiled: no TypeScript loader at run time; generate (Grafana SDK) and the stack (js-yaml) run in the image.
     expect(Object.keys(pkg.dependencies)).toEqual(
-      expect.arrayContaining(["tsx", "@grafana/grafana-foundation-sdk", "js-yaml"]),
+      expect.arrayContaining(["@grafana/grafana-foundation-sdk", "js-yaml"]),
     );
+    expect(Object.keys(pkg.dependencies)).not.toContain("tsx");
   });
 });

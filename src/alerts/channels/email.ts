@@ -1,4 +1,4 @@
-import nodemailer from "nodemailer";
+import type { Transporter } from "nodemailer";
 import { type AlertEvent, DeliveryError, type Notifier } from "../types.ts";
 
 export interface SmtpSettings {
@@ -44,34 +44,43 @@ export function emailBody(event: AlertEvent): string {
 
 export class EmailNotifier implements Notifier {
   readonly channel = "email" as const;
-  readonly #transport: ReturnType<typeof nodemailer.createTransport>;
+  // nodemailer is loaded at the first e-mail, not at start (about 0.1 s of start-up CPU; docs/benchmarks.md).
+  #transport: Promise<Transporter> | undefined;
 
-  constructor(private readonly settings: SmtpSettings) {
-    // secure and port are passed only when set: nodemailer then pairs them itself (465 is implicit
-    // TLS), whereas an explicit secure: false on 465 waits for a greeting that never comes.
-    this.#transport = nodemailer.createTransport({
-      host: settings.host,
-      ...(settings.port !== undefined && { port: settings.port }),
-      ...(settings.secure !== undefined && { secure: settings.secure }),
-      ...(settings.requireTls && { requireTLS: true }),
-      ...(settings.insecureSkipVerify && { tls: { rejectUnauthorized: false } }),
-      ...(settings.user !== undefined && { auth: { user: settings.user, pass: settings.password ?? "" } }),
-      // Every phase has a deadline, so a dead or silent server costs one attempt, never a hang.
-      connectionTimeout: settings.timeoutMs,
-      greetingTimeout: settings.timeoutMs,
-      socketTimeout: settings.timeoutMs,
-      dnsTimeout: settings.timeoutMs,
-    });
+  constructor(private readonly settings: SmtpSettings) {}
+
+  #createTransport(): Promise<Transporter> {
+    const settings = this.settings;
+    this.#transport ??= import("nodemailer").then(({ default: nodemailer }) =>
+      // secure and port are passed only when set: nodemailer then pairs them itself (465 is implicit
+      // TLS), whereas an explicit secure: false on 465 waits for a greeting that never comes.
+      nodemailer.createTransport({
+        host: settings.host,
+        ...(settings.port !== undefined && { port: settings.port }),
+        ...(settings.secure !== undefined && { secure: settings.secure }),
+        ...(settings.requireTls && { requireTLS: true }),
+        ...(settings.insecureSkipVerify && { tls: { rejectUnauthorized: false } }),
+        ...(settings.user !== undefined && { auth: { user: settings.user, pass: settings.password ?? "" } }),
+        // Every phase has a deadline, so a dead or silent server costs one attempt, never a hang.
+        connectionTimeout: settings.timeoutMs,
+        greetingTimeout: settings.timeoutMs,
+        socketTimeout: settings.timeoutMs,
+        dnsTimeout: settings.timeoutMs,
+      }),
+    );
+    return this.#transport;
   }
 
   async send(event: AlertEvent, signal: AbortSignal): Promise<void> {
     signal.throwIfAborted();
-    const sending = this.#transport.sendMail({
-      from: this.settings.from,
-      to: this.settings.to,
-      subject: emailSubject(event),
-      text: emailBody(event),
-    });
+    const sending = this.#createTransport().then((transport) =>
+      transport.sendMail({
+        from: this.settings.from,
+        to: this.settings.to,
+        subject: emailSubject(event),
+        text: emailBody(event),
+      }),
+    );
     // nodemailer takes no AbortSignal: race it, so a hung server cannot hold the retry loop.
     await new Promise<void>((resolve, reject) => {
       const onAbort = () => reject(signal.reason ?? new Error("aborted"));
@@ -90,7 +99,7 @@ export class EmailNotifier implements Notifier {
   }
 
   close(): void {
-    this.#transport.close();
+    void this.#transport?.then((transport) => transport.close());
   }
 }
 
