@@ -127,7 +127,10 @@ export class TTSPerformanceMonitor {
       cacheMonitoring: this.#config.monitoring.cache_monitoring,
     });
     this.#analysis = this.#config.monitoring.audio_analysis
-      ? new AnalysisPipeline(this.registry, this.log)
+      ? new AnalysisPipeline(this.registry, this.log, {
+          enabled: this.#config.monitoring.mos,
+          maxWindows: this.#config.monitoring.mos_max_windows,
+        })
       : undefined;
     this.#engines = this.#buildEngines(this.#config, new Map());
     this.#probes = new ProbeRunner(

@@ -2,13 +2,15 @@ import { AudioAnalyzer } from "../audio/analyzer.ts";
 import type { AudioFormat, DecodedAudio } from "../audio/format.ts";
 import { Intelligibility } from "../audio/intelligibility.ts";
 import { analysisSamples } from "../audio/metrics.ts";
+import { MosScorer } from "../audio/mos/index.ts";
+import { recordMos } from "../audio/mos/metrics.ts";
 import type { Logger } from "../log.ts";
 import { catalog, type MetricName, metricNames } from "../metrics/catalog.ts";
 import type { MetricsRegistry } from "../metrics/registry.ts";
 
 /** The audio families set per (engine, voice): replaced together so a measure absent this time does not linger. */
 const AUDIO_FAMILIES: MetricName[] = metricNames.filter(
-  (n) => catalog[n].area === "audio" && n !== "tts_intelligibility_ratio",
+  (n) => catalog[n].area === "audio" && n !== "tts_intelligibility_ratio" && n !== "tts_audio_predicted_mos",
 );
 
 export interface AnalysisJob {
@@ -32,12 +34,17 @@ export class AnalysisPipeline {
   #pending = 0;
   readonly #maxPending = 8;
   readonly #latest = new Map<string, { score: number; at: number }>();
+  /** Predicted MOS (monitoring.mos); its series are set and removed by recordMos alone. */
+  readonly #mos: MosScorer | undefined;
 
   constructor(
     private readonly registry: MetricsRegistry,
     private readonly log: Logger,
+    mos: { enabled: boolean; maxWindows: number } = { enabled: true, maxWindows: 3 },
   ) {
     this.#asr = new Intelligibility({ warn: (msg, fields) => log.warn(msg, fields) });
+    if (mos.enabled)
+      this.#mos = new MosScorer({ maxWindows: mos.maxWindows, logger: { warn: (m, f) => log.warn(m, f) } });
   }
 
   /** Latest quality score per engine (getCurrentMetrics). */
@@ -59,9 +66,14 @@ export class AnalysisPipeline {
       return Promise.resolve();
     }
     this.#pending++;
-    return this.#run(job, registry).finally(() => {
+    const run = this.#run(job, registry).finally(() => {
       this.#pending--;
     });
+    // Not counted in #pending: the scorer has its own bound (one in flight, one waiting per source).
+    const mos = this.#mos?.score(job.audio, job.format, `${job.engine}\0${job.voice}`).then((o) => {
+      recordMos(registry, { engine: job.engine, voice: job.voice }, o);
+    });
+    return mos ? Promise.all([run, mos]).then(() => undefined) : run;
   }
 
   async #run(job: AnalysisJob, registry: MetricsRegistry): Promise<void> {
@@ -97,6 +109,7 @@ export class AnalysisPipeline {
   }
 
   async close(): Promise<void> {
+    await this.#mos?.close();
     await this.#analyzer.close();
   }
 }
