@@ -65,7 +65,9 @@ export interface CurrentMetrics {
   readonly qualityScore: number | undefined;
   /** Cache hit rate over the window: hits / lookups of all engines that report cache flags, pooled. */
   readonly cacheHitRate: number | undefined;
-  readonly engines: Readonly<Record<string, EngineSummary & { readonly qualityScore?: number }>>;
+  readonly engines: Readonly<
+    Record<string, EngineSummary & { readonly qualityScore?: number; readonly predictedMos?: number }>
+  >;
   /** Mean GPU utilisation across GPUs (0-100); undefined without a GPU. */
   readonly gpuUsage: number | undefined;
   readonly gpus: readonly GpuSnapshot[];
@@ -555,11 +557,16 @@ export class TTSPerformanceMonitor {
       const st = this.#runner.state(name);
       if (st) collectors[name] = { success: st.success, ...optional("error", st.error) };
     }
-    const engines: Record<string, EngineSummary & { qualityScore?: number }> = {};
+    const engines: Record<string, EngineSummary & { qualityScore?: number; predictedMos?: number }> = {};
     let latest: { at: number; latencyMs: number } | undefined;
     for (const [name, summary] of this.recorder.summary()) {
       const q = this.#analysis?.latestQuality.get(name);
-      engines[name] = { ...summary, ...(q !== undefined && { qualityScore: q.score }) };
+      const mos = this.#analysis?.latestMos.get(name);
+      engines[name] = {
+        ...summary,
+        ...(q !== undefined && { qualityScore: q.score }),
+        ...(mos !== undefined && { predictedMos: mos.ovrl }),
+      };
       if (
         summary.latencyMs !== undefined &&
         summary.lastAt !== undefined &&

@@ -3,23 +3,48 @@ import { type AudioAnalysis, analyzeAudio } from "../audio/analyze.ts";
 import { decodeAudio } from "../audio/decode.ts";
 import type { AudioFormat } from "../audio/format.ts";
 import { Intelligibility } from "../audio/intelligibility.ts";
+import { type MosModelResult, MosScorer } from "../audio/mos/index.ts";
 
 export interface AnalyzeReport {
   readonly file: string;
   readonly analysis: AudioAnalysis;
   readonly intelligibility?: { ratio: number; asr: string; recognised: string };
   readonly intelligibilityUnavailable?: string;
+  /** Predicted MOS per model (absent with --no-mos). */
+  readonly predictedMos?: MosModelResult[];
+  /** Why there is no predicted MOS (too short, silence, model or runtime missing). */
+  readonly predictedMosUnavailable?: string;
+}
+
+/** Predicted MOS of the file, in the same worker the exporter uses; the reason when there is none. */
+async function predictMos(
+  bytes: Uint8Array,
+  format: AudioFormat | undefined,
+): Promise<{ predictedMos: MosModelResult[] } | { predictedMosUnavailable: string }> {
+  let reason: string | undefined;
+  const scorer = new MosScorer({
+    maxWindows: 30,
+    logger: { warn: (msg, fields) => (reason = `${msg}: ${String(fields?.reason ?? fields?.error ?? "")}`) },
+  });
+  try {
+    const o = await scorer.score(bytes, format);
+    if (o.results.length > 0) return { predictedMos: o.results };
+    return { predictedMosUnavailable: reason ?? o.absent ?? "no value" };
+  } finally {
+    await scorer.close();
+  }
 }
 
 /** Analyses one file: every measure, and the recogniser's verdict when a text is given. */
 export async function analyzeFile(
   file: string,
-  options: { text?: string; format?: AudioFormat },
+  options: { text?: string; format?: AudioFormat; mos?: boolean },
 ): Promise<AnalyzeReport> {
   const bytes = new Uint8Array(await readFile(file));
   const decoded = decodeAudio(bytes, options.format);
   const analysis = analyzeAudio(decoded, options.text === undefined ? {} : { text: options.text });
-  if (options.text === undefined) return { file, analysis };
+  const mos = options.mos === false ? {} : await predictMos(bytes, options.format);
+  if (options.text === undefined) return { file, analysis, ...mos };
   let unavailable: string | undefined;
   const asr = new Intelligibility({
     warn: (_msg: string, fields?: Record<string, unknown>) => {
@@ -30,6 +55,7 @@ export async function analyzeFile(
   return {
     file,
     analysis,
+    ...mos,
     ...(r && { intelligibility: r }),
     ...(unavailable !== undefined && { intelligibilityUnavailable: unavailable }),
   };
@@ -99,6 +125,15 @@ export function formatReport(r: AnalyzeReport): string {
       `duration / expected minimum ${num(a.truncationRatio, 2)} (minimum ${num(a.expectedMinDurationSeconds, 2)} s)`,
     ]);
   }
+  for (const m of r.predictedMos ?? []) {
+    const v = (d: string) => num(m.values[d], 2);
+    rows.push([
+      `predicted MOS (${m.model})`,
+      `OVRL ${v("ovrl")}  SIG ${v("sig")}  BAK ${v("bak")}`,
+      `1-5, a prediction of P.835 ratings (noise-suppression data), not naturalness; ${m.windows} of ${m.windowsAvailable} window(s)`,
+    ]);
+  }
+  if (r.predictedMosUnavailable !== undefined) rows.push(["predicted MOS", "—", r.predictedMosUnavailable]);
   if (r.intelligibility) {
     rows.push([
       "intelligibility",

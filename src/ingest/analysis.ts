@@ -36,6 +36,7 @@ export class AnalysisPipeline {
   readonly #latest = new Map<string, { score: number; at: number }>();
   /** Predicted MOS (monitoring.mos); its series are set and removed by recordMos alone. */
   readonly #mos: MosScorer | undefined;
+  readonly #latestMos = new Map<string, { ovrl: number; at: number }>();
 
   constructor(
     private readonly registry: MetricsRegistry,
@@ -45,6 +46,11 @@ export class AnalysisPipeline {
     this.#asr = new Intelligibility({ warn: (msg, fields) => log.warn(msg, fields) });
     if (mos.enabled)
       this.#mos = new MosScorer({ maxWindows: mos.maxWindows, logger: { warn: (m, f) => log.warn(m, f) } });
+  }
+
+  /** Latest predicted overall MOS (DNSMOS P.835 OVRL) per engine (getCurrentMetrics); absent once a clip had none. */
+  get latestMos(): ReadonlyMap<string, { ovrl: number; at: number }> {
+    return this.#latestMos;
   }
 
   /** Latest quality score per engine (getCurrentMetrics). */
@@ -72,6 +78,11 @@ export class AnalysisPipeline {
     // Not counted in #pending: the scorer has its own bound (one in flight, one waiting per source).
     const mos = this.#mos?.score(job.audio, job.format, `${job.engine}\0${job.voice}`).then((o) => {
       recordMos(registry, { engine: job.engine, voice: job.voice }, o);
+      if (registry !== this.registry || o.absent === "superseded by a newer clip" || o.absent === "closed")
+        return;
+      const ovrl = o.results.find((r) => r.model === "dnsmos_p835")?.values.ovrl;
+      if (ovrl === undefined) this.#latestMos.delete(job.engine);
+      else this.#latestMos.set(job.engine, { ovrl, at: Date.now() });
     });
     return mos ? Promise.all([run, mos]).then(() => undefined) : run;
   }

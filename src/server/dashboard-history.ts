@@ -89,6 +89,7 @@ export function takeSample(
       p?.success && p.latencyMs ? p.characters / (p.latencyMs / 1000) : undefined,
     );
     put(`${k}quality_score`, e?.qualityScore);
+    put(`${k}predicted_mos`, e?.predictedMos);
     put(`${k}cache_hit_rate`, e?.cacheHitRate);
     put(`${k}success_ratio`, e?.successRatio);
   }
