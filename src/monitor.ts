@@ -132,6 +132,7 @@ export class TTSPerformanceMonitor {
       ? new AnalysisPipeline(this.registry, this.log, {
           enabled: this.#config.monitoring.mos,
           maxWindows: this.#config.monitoring.mos_max_windows,
+          nice: this.#config.monitoring.mos_nice,
         })
       : undefined;
     this.#engines = this.#buildEngines(this.#config, new Map());

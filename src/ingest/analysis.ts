@@ -41,11 +41,15 @@ export class AnalysisPipeline {
   constructor(
     private readonly registry: MetricsRegistry,
     private readonly log: Logger,
-    mos: { enabled: boolean; maxWindows: number } = { enabled: true, maxWindows: 3 },
+    mos: { enabled: boolean; maxWindows: number; nice?: number } = { enabled: true, maxWindows: 3 },
   ) {
     this.#asr = new Intelligibility({ warn: (msg, fields) => log.warn(msg, fields) });
     if (mos.enabled)
-      this.#mos = new MosScorer({ maxWindows: mos.maxWindows, logger: { warn: (m, f) => log.warn(m, f) } });
+      this.#mos = new MosScorer({
+        maxWindows: mos.maxWindows,
+        ...(mos.nice !== undefined && { nice: mos.nice }),
+        logger: { warn: (m, f) => log.warn(m, f) },
+      });
   }
 
   /** Latest predicted overall MOS (DNSMOS P.835 OVRL) per engine (getCurrentMetrics); absent once a clip had none. */

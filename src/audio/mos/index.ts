@@ -7,6 +7,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import type { AudioFormat } from "../format.ts";
+import { MOS_WORKER_NICE } from "./limits.ts";
 import { MOS_MODELS, type MosModelName } from "./models.ts";
 import type { MosModelResult, MosReply, MosRequest } from "./worker.ts";
 
@@ -25,6 +26,8 @@ export interface MosOptions {
   /** Folder holding the models (default: the package's models/). */
   modelDir?: string;
   models?: MosModelName[];
+  /** Nice value of the inference thread (monitoring.mos_nice), default MOS_WORKER_NICE. */
+  nice?: number;
 }
 
 /** What one clip got: values per model, or why it has none. */
@@ -63,6 +66,7 @@ export class MosScorer {
   readonly #maxWindows: number;
   readonly #modelDir: string;
   readonly #models: MosModelName[];
+  readonly #nice: number;
   readonly #warned = new Set<string>();
   readonly #waiting: Waiting[] = [];
   #worker: Worker | undefined;
@@ -75,6 +79,7 @@ export class MosScorer {
     this.#maxWindows = Math.max(1, Math.floor(options.maxWindows ?? DEFAULT_MAX_WINDOWS));
     this.#modelDir = options.modelDir ?? defaultModelDir();
     this.#models = options.models ?? (Object.keys(MOS_MODELS) as MosModelName[]);
+    this.#nice = options.nice ?? MOS_WORKER_NICE;
   }
 
   /**
@@ -108,7 +113,7 @@ export class MosScorer {
 
   #start(): Worker {
     if (this.#worker) return this.#worker;
-    const worker = new Worker(new URL("./worker.mjs", import.meta.url));
+    const worker = new Worker(new URL("./worker.mjs", import.meta.url), { workerData: { nice: this.#nice } });
     worker.on("message", (reply: MosReply) => {
       if (this.#inFlight?.id === reply.id) this.#inFlight.resolve(reply);
     });

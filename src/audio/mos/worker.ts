@@ -1,12 +1,13 @@
 // Worker side of MosScorer: decode, resample, run the models' ONNX sessions, one message at a time.
-// The thread runs at the lowest CPU priority and onnxruntime gets one thread, so inference only
-// takes CPU that nothing else wants.
+// The thread runs at a low CPU priority (MOS_WORKER_NICE) and onnxruntime gets one thread, so
+// inference yields to the event loop and the analyser.
 import { readFileSync } from "node:fs";
 import { setPriority } from "node:os";
 import { join } from "node:path";
-import { parentPort } from "node:worker_threads";
+import { parentPort, workerData } from "node:worker_threads";
 import { decodeAudio, resample } from "../decode.ts";
 import type { AudioFormat } from "../format.ts";
+import { MOS_MIN_SECONDS, MOS_SILENCE_PEAK, MOS_WORKER_NICE } from "./limits.ts";
 import type { MosSession } from "./model.ts";
 import { MOS_MODELS, type MosModelName } from "./models.ts";
 
@@ -40,13 +41,10 @@ export type MosReply =
     }
   | { id: number; ok: false; decode: boolean; message: string };
 
-/** Shorter audio is repeated to fill a window by the reference; below 1 s that is a buzz, not speech. */
-export const MOS_MIN_SECONDS = 1;
-/** Peak below -80 dBFS: digital silence or dither, nothing for a quality model to rate. */
-export const MOS_SILENCE_PEAK = 1e-4;
-
 try {
-  setPriority(0, 19); // on Linux: this thread only (and the threads it starts)
+  const nice = (workerData as { nice?: unknown } | null)?.nice;
+  // On Linux: this thread only (and the threads it starts).
+  setPriority(0, typeof nice === "number" ? nice : MOS_WORKER_NICE);
 } catch {
   // not permitted or not supported: inference still runs, at normal priority
 }
