@@ -1,16 +1,17 @@
 // Intelligibility by an offline recogniser (Debian's pocketsphinx + pocketsphinx-en-us), as a
-// closed-set test in the spirit of the Modified Rhyme Test (House et al. 1965): the recogniser must
-// pick the probe sentence among decoys in which words are replaced by rhymes that differ only in
-// their initial consonants (fox → box, dog → log). Open-vocabulary recognition of synthetic voices
+// closed-set test in the spirit of the Modified Rhyme Test (House et al. 1965): for every probe
+// word the recogniser must choose between the word and rhymes that differ only in their initial
+// consonants (fox | box | lox, dog | log | bog). Open-vocabulary recognition of synthetic voices
 // is too poor to score; a forced choice among near-homophones still drops sharply when the speech
-// is unclear. ratio = share of probe words, position by position, in the sentence recognised
-// (0 when the decoder matches no sentence at all).
+// is unclear. The ratio is corrected for guessing (closed-set.ts): audio that says nothing about
+// the words scores about 0, not the share a guess would get.
 
 import { spawn } from "node:child_process";
 import { createReadStream, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
+import { closedSet, MAX_ALTERNATIVES, MIN_TESTED_WORDS, scoreClosedSet } from "./closed-set.ts";
 import { encodeWav16, resample } from "./decode.ts";
 import type { DecodedAudio } from "./format.ts";
 import { addWhiteNoise, power } from "./signals.ts";
@@ -26,12 +27,16 @@ export interface IntelligibilityOptions {
   /** Default /usr/share/pocketsphinx/model/en-us. */
   modelDir?: string;
   timeoutMs?: number;
-  /** Number of decoy sentences besides the probe. */
-  decoys?: number;
 }
 
 export interface IntelligibilityResult {
+  /** Chance-corrected share of tested words heard right, 0-1. */
   ratio: number;
+  /** Words with a forced choice among rhymes, and how many the recogniser got right. */
+  testedWords: number;
+  hits: number;
+  /** Probe words the pronunciation dictionary lacks: not tested, reported. */
+  outOfDictionary: string[];
   /** The recogniser, for the bounded `asr` label: always ASR_NAME. */
   asr: string;
   /** The sentence the recogniser chose ("" when none); for logs, never a label. */
@@ -230,25 +235,7 @@ function rhymes(lex: Lexicon, word: string): string[] {
       return onset !== undefined && onset !== "" && onset !== r.onset;
     })
     .sort((a, b) => a.length - b.length || (a < b ? -1 : 1))
-    .slice(0, 4);
-}
-
-/** Probe + decoys: decoy i replaces every third word (offset i) by its (i/3)-th rhyme. */
-export function decoySentences(lex: Lexicon, words: string[], count: number): string[][] {
-  const alternatives = words.map((w) => rhymes(lex, w));
-  const seen = new Set([words.join(" ")]);
-  const out: string[][] = [];
-  for (let i = 0; out.length < count && i < count * 4; i++) {
-    const pick = Math.floor(i / 3);
-    const decoy = words.map((w, j) =>
-      (j + i) % 3 === 0 ? (alternatives[j]?.[pick % Math.max(1, alternatives[j]?.length ?? 1)] ?? w) : w,
-    );
-    const key = decoy.join(" ");
-    if (seen.has(key)) continue;
-    seen.add(key);
-    out.push(decoy);
-  }
-  return out;
+    .slice(0, MAX_ALTERNATIVES);
 }
 
 /** Level of the noise floor added for the recogniser, dB below the clip's power. */
@@ -270,7 +257,6 @@ export class Intelligibility {
   readonly #binary: string;
   readonly #modelDir: string;
   readonly #timeoutMs: number;
-  readonly #decoys: number;
   readonly #logger: IntelligibilityLogger | undefined;
   #lexicon: Promise<Lexicon> | undefined;
   #warned = false;
@@ -284,7 +270,6 @@ export class Intelligibility {
     this.#binary = options.binary ?? DEFAULT_BINARY;
     this.#modelDir = options.modelDir ?? DEFAULT_MODEL;
     this.#timeoutMs = options.timeoutMs ?? 30_000;
-    this.#decoys = options.decoys ?? 8;
     this.#logger = options.logger;
   }
 
@@ -297,7 +282,10 @@ export class Intelligibility {
     return missing(this.#binary, this.#modelDir) === undefined;
   }
 
-  /** Scores the audio against the text; undefined when the recogniser is missing or the text has no known word. */
+  /**
+   * Scores the audio against the text; undefined when the recogniser is missing or the text has
+   * fewer than MIN_TESTED_WORDS words that can be tested (a value from one or two words means little).
+   */
   score(decoded: DecodedAudio, text: string): Promise<IntelligibilityResult | undefined> {
     const run = this.#queue.then(() => this.#score(decoded, text));
     // Concurrency 1: the next request waits for this one, whatever its outcome.
@@ -322,10 +310,15 @@ export class Intelligibility {
     const { hmm, dict } = paths(this.#modelDir);
     this.#lexicon ??= loadLexicon(dict);
     const lex = await this.#lexicon;
-    const words = probeWords(text).filter((w) => lex.pron.has(w));
-    if (words.length === 0) return undefined;
-    const sentences = [words, ...decoySentences(lex, words, this.#decoys)];
-    const grammar = `#JSGF V1.0;\ngrammar probe;\npublic <s> = ${sentences.map((s) => s.join(" ")).join("\n  | ")};\n`;
+    const all = probeWords(text);
+    const words = all.filter((w) => lex.pron.has(w));
+    const outOfDictionary = all.filter((w) => !lex.pron.has(w));
+    const set = closedSet(
+      words,
+      words.map((w) => rhymes(lex, w)),
+    );
+    if (set.testedWords < MIN_TESTED_WORDS) return undefined;
+    const grammar = set.grammar;
     const dir = mkdtempSync(join(tmpdir(), "tts-asr-"));
     try {
       const wav = join(dir, "probe.wav");
@@ -341,10 +334,15 @@ export class Intelligibility {
       const stdout = await this.#run(args);
       const lines = stdout.split("\n").map((l) => l.trim());
       const recognised = lines.filter((l) => l.length > 0).pop() ?? "";
-      const got = recognised.split(/\s+/);
-      let hits = 0;
-      for (let i = 0; i < words.length; i++) if (got[i] === words[i]) hits++;
-      return { ratio: recognised === "" ? 0 : hits / words.length, asr: ASR_NAME, recognised };
+      const r = scoreClosedSet(set, recognised);
+      return {
+        ratio: r.ratio,
+        testedWords: r.tested,
+        hits: r.hits,
+        outOfDictionary,
+        asr: ASR_NAME,
+        recognised,
+      };
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -90,7 +90,15 @@ beforeAll(async () => {
   await ingest(exporter.url, [
     { engine: "calibration", voice: "tone", latency_ms: 5, audio_wav_base64: toneWav().toString("base64") },
   ]);
-}, 90_000);
+  // The predicted MOS takes seconds of CPU per clip in a worker; wait for its first value here, so
+  // the panel check below does not spend its own deadline on it.
+  const until = Date.now() + 70_000;
+  while (!(await (await fetch(`${exporter.url}/metrics`)).text()).includes("tts_audio_predicted_mos{")) {
+    if (Date.now() > until)
+      throw new Error(`no tts_audio_predicted_mos after 70 s:\n${exporter.stderr().slice(-2000)}`);
+    await sleep(1000);
+  }
+}, 150_000);
 
 function toneWav(): Buffer {
   const rate = 16_000;
