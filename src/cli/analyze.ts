@@ -1,14 +1,15 @@
 import { readFile } from "node:fs/promises";
 import { type AudioAnalysis, analyzeAudio } from "../audio/analyze.ts";
+import { MIN_TESTED_WORDS } from "../audio/closed-set.ts";
 import { decodeAudio } from "../audio/decode.ts";
 import type { AudioFormat } from "../audio/format.ts";
-import { Intelligibility } from "../audio/intelligibility.ts";
+import { Intelligibility, type IntelligibilityResult } from "../audio/intelligibility.ts";
 import { type MosModelResult, MosScorer } from "../audio/mos/index.ts";
 
 export interface AnalyzeReport {
   readonly file: string;
   readonly analysis: AudioAnalysis;
-  readonly intelligibility?: { ratio: number; asr: string; recognised: string };
+  readonly intelligibility?: IntelligibilityResult;
   readonly intelligibilityUnavailable?: string;
   /** Predicted MOS per model (absent with --no-mos). */
   readonly predictedMos?: MosModelResult[];
@@ -52,6 +53,8 @@ export async function analyzeFile(
     },
   });
   const r = await asr.score(decoded, options.text);
+  if (!r && unavailable === undefined)
+    unavailable = `text too short for a test: fewer than ${MIN_TESTED_WORDS} words with rhymes in the dictionary`;
   return {
     file,
     analysis,
@@ -138,7 +141,7 @@ export function formatReport(r: AnalyzeReport): string {
     rows.push([
       "intelligibility",
       pct(r.intelligibility.ratio, 0),
-      `${r.intelligibility.asr} closed-set test; heard "${r.intelligibility.recognised}"`,
+      `${r.intelligibility.asr} closed-set test, chance-corrected; ${r.intelligibility.hits} of ${r.intelligibility.testedWords} tested words right; heard "${r.intelligibility.recognised}"${r.intelligibility.outOfDictionary.length > 0 ? `; not in the dictionary, untested: ${r.intelligibility.outOfDictionary.join(" ")}` : ""}`,
     ]);
   } else if (r.intelligibilityUnavailable) {
     rows.push(["intelligibility", "—", r.intelligibilityUnavailable]);

@@ -162,7 +162,7 @@ export const audioMetrics = {
   },
   tts_intelligibility_ratio: {
     type: "gauge",
-    help: "Share of probe words recognised by an offline recogniser in a closed-set test (probe sentence among rhyming decoys), 0-1.",
+    help: "Chance-corrected share of probe words recognised by an offline recogniser in a closed-set test (each phrase of the probe among five rhyming decoys), 0-1: about 0 for audio that does not say the probe.",
     labels: ["engine", "voice", "asr"],
     unit: "",
     area: "audio",
