@@ -213,6 +213,18 @@ describe("predicted MOS (DNSMOS P.835)", () => {
     expect(nice).toContain(0); // the main thread keeps its priority
   });
 
+  it("close() while a clip is in inference resolves it absent and does not abort the process", async () => {
+    for (const delayMs of [0, 300, 1500]) {
+      const s = new MosScorer({ nice: 0 });
+      const pending = s.score(synthesizeWav("espeak-ng"), undefined);
+      await new Promise((r) => setTimeout(r, delayMs));
+      await s.close();
+      expect((await pending).absent).toBe("closed");
+    }
+    // Still alive (a terminate() inside onnxruntime used to abort the whole process here).
+    expect(values(await scorer.score(synthesizeWav("flite"), undefined)).ovrl).toBeGreaterThan(1);
+  });
+
   it("one clip in flight; a clip waiting from the same source is superseded by a newer one", async () => {
     const wav = synthesizeWav("espeak-ng");
     const [a, b, c] = await Promise.all([

@@ -41,6 +41,8 @@ export interface MosOutcome {
 /** Sources (engine/voice) that may wait for the worker at once. */
 export const MAX_WAITING = 8;
 export const DEFAULT_MAX_WINDOWS = 3;
+/** How long close() waits for the worker to finish its clip before terminating it. */
+export const CLOSE_WAIT_MS = 60_000;
 
 /** The package's models/ folder: the nearest ancestor of this module that has one. */
 export function defaultModelDir(): string {
@@ -185,6 +187,17 @@ export class MosScorer {
     const worker = this.#worker;
     this.#worker = undefined;
     this.#inFlight?.resolve({ id: this.#inFlight.id, ok: false, decode: false, message: "closed" });
-    if (worker) await worker.terminate();
+    if (!worker) return;
+    // Ask, do not terminate: terminating a thread inside onnxruntime aborts the process. The worker
+    // ends after the clip in progress (seconds); terminate() only if it has not within CLOSE_WAIT_MS.
+    const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
+    worker.postMessage({ close: true });
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<"late">((resolve) => {
+      timer = setTimeout(() => resolve("late"), CLOSE_WAIT_MS);
+    });
+    const outcome = await Promise.race([exited, late]);
+    clearTimeout(timer);
+    if (outcome === "late") await worker.terminate();
   }
 }

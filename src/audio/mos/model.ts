@@ -4,6 +4,7 @@
 /** One ONNX session as the worker wraps it: one float32 input, the first output's values. */
 export interface MosSession {
   run(inputName: string, data: Float32Array, dims: readonly number[]): Promise<Float32Array>;
+  release(): Promise<void>;
 }
 
 export interface MosModelScore {

@@ -88,10 +88,10 @@ async function session(model: MosModelName, modelDir: string): Promise<MosSessio
           if (!first || !(first.data instanceof Float32Array)) throw new Error("model output is not float32");
           return first.data;
         },
+        release: () => inner.release(),
       };
     })();
     sessions.set(key, s);
-    // A failed load is retried on the next clip only if the file may have changed: keep the failure.
   }
   return s;
 }
@@ -128,8 +128,25 @@ async function handle(req: MosRequest): Promise<MosReply> {
   return { ...base, results, unavailable };
 }
 
-parentPort?.on("message", (req: MosRequest) => {
-  handle(req).then(
+let busy: Promise<unknown> = Promise.resolve();
+
+/**
+ * Closing: finish the clip in progress, release the sessions, then end the thread. Terminating a
+ * worker while onnxruntime runs aborts the whole process ("terminate called after throwing an
+ * instance of 'Napi::Error'"), so MosScorer.close() asks instead of terminating.
+ */
+async function shutdown(): Promise<never> {
+  await busy.catch(() => undefined);
+  for (const s of sessions.values()) await s.then((x) => x.release()).catch(() => undefined);
+  process.exit(0);
+}
+
+parentPort?.on("message", (req: MosRequest | { close: true }) => {
+  if ("close" in req) {
+    void shutdown();
+    return;
+  }
+  busy = handle(req).then(
     (reply) => parentPort?.postMessage(reply),
     (e: unknown) =>
       parentPort?.postMessage({
