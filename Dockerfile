@@ -9,12 +9,14 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app
-COPY package.json package-lock.json ./
+# .npmrc: onnxruntime-node-install=skip (its postinstall would fetch CUDA libraries from nuget.org).
+COPY package.json package-lock.json .npmrc ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY tsconfig.json ./
 COPY bin ./bin
 COPY src ./src
 COPY config ./config
+COPY models ./models
 COPY alerting-rules ./alerting-rules
 COPY alertmanager ./alertmanager
 
