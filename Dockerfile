@@ -2,8 +2,8 @@
 # production dependencies only, pocketsphinx + its en-us model for the intelligibility metric, non-root.
 FROM node:20.19.0-bookworm-slim AS build
 WORKDIR /src
-COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+COPY package.json package-lock.json .npmrc ./
+RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY scripts/build.mjs ./scripts/build.mjs
 COPY src ./src
@@ -18,11 +18,13 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app
-COPY package.json package-lock.json ./
+# .npmrc: onnxruntime-node-install=skip (its postinstall would fetch CUDA libraries from nuget.org).
+COPY package.json package-lock.json .npmrc ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 COPY --from=build /src/dist ./dist
 COPY bin ./bin
 COPY config ./config
+COPY models ./models
 COPY alerting-rules ./alerting-rules
 COPY alertmanager ./alertmanager
 

@@ -239,6 +239,11 @@ export async function main(argv: string[]): Promise<void> {
             describe: "The text spoken: enables truncation and intelligibility",
           })
           .option("json", { type: "boolean", default: false, describe: "Print every measure as JSON" })
+          .option("mos", {
+            type: "boolean",
+            default: true,
+            describe: "Predicted MOS (DNSMOS P.835, about 1 s of CPU per 9 s of audio); --no-mos skips it",
+          })
           .option("rate", {
             type: "number",
             describe: "Raw PCM input: sample rate in Hz (the file has no header)",
@@ -270,6 +275,7 @@ export async function main(argv: string[]): Promise<void> {
             maxSeconds: a["max-seconds"],
             ...(a.text !== undefined && { text: a.text }),
             ...(format && { format }),
+            mos: a.mos,
           });
         } catch (err) {
           process.stderr.write(

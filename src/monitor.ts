@@ -116,6 +116,11 @@ export class TTSPerformanceMonitor {
       ? new AnalysisPipeline(this.#lifetimes, {
           warn: (msg, fields) => this.log.warn(msg, fields),
           dropped: (reason) => this.registry.counter("tts_ingest_audio_dropped_total").inc({ reason }),
+          mos: {
+            enabled: this.#config.monitoring.mos,
+            maxWindows: this.#config.monitoring.mos_max_windows,
+            nice: this.#config.monitoring.mos_nice,
+          },
         })
       : undefined;
     this.#engines = this.#buildEngines(this.#config, new Map());
@@ -550,6 +555,7 @@ export class TTSPerformanceMonitor {
       engines: this.recorder.summary(),
       cacheHitRate: this.recorder.cacheHitRate(),
       quality: this.#lifetimes.latestQuality,
+      mos: this.#lifetimes.latestMos,
       probes: this.#lastProbe,
     });
   }

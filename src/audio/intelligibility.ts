@@ -1,16 +1,23 @@
 // Intelligibility by an offline recogniser (Debian's pocketsphinx + pocketsphinx-en-us), as a
-// closed-set test in the spirit of the Modified Rhyme Test (House et al. 1965): the recogniser must
-// pick the probe sentence among decoys in which words are replaced by rhymes that differ only in
-// their initial consonants (fox → box, dog → log). Open-vocabulary recognition of synthetic voices
+// closed-set test in the spirit of the Modified Rhyme Test (House et al. 1965): for every probe
+// word the recogniser must choose between the word and rhymes that differ only in their initial
+// consonants (fox | box | lox, dog | log | bog). Open-vocabulary recognition of synthetic voices
 // is too poor to score; a forced choice among near-homophones still drops sharply when the speech
-// is unclear. ratio = share of probe words, position by position, in the sentence recognised
-// (0 when the decoder matches no sentence at all).
+// is unclear. The ratio is corrected for guessing (closed-set.ts): audio that says nothing about
+// the words scores about 0, not the share a guess would get.
 
 import { spawn } from "node:child_process";
 import { existsSync, rmSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { makeTempDir, removeTempDir } from "../util/temp-dir.ts";
+import {
+  type ClosedSet,
+  closedSet,
+  MAX_ALTERNATIVES,
+  MIN_TESTED_WORDS,
+  scoreClosedSet,
+} from "./closed-set.ts";
 import type { DecodedAudio } from "./format.ts";
 import { RecogniserInput } from "./recogniser-input.ts";
 import { addWhiteNoise, power } from "./signals.ts";
@@ -26,12 +33,16 @@ export interface IntelligibilityOptions {
   /** Default /usr/share/pocketsphinx/model/en-us. */
   modelDir?: string;
   timeoutMs?: number;
-  /** Number of decoy sentences besides the probe. */
-  decoys?: number;
 }
 
 export interface IntelligibilityResult {
+  /** Chance-corrected share of tested words heard right, 0-1. */
   ratio: number;
+  /** Words with a forced choice among rhymes, and how many the recogniser got right. */
+  testedWords: number;
+  hits: number;
+  /** Probe words the pronunciation dictionary lacks: not tested, reported. */
+  outOfDictionary: string[];
   /** The recogniser, for the bounded `asr` label: always ASR_NAME. */
   asr: string;
   /** The sentence the recogniser chose ("" when none); for logs, never a label. */
@@ -239,7 +250,7 @@ export function probeWords(text: string): string[] {
  * Rhyming decoys of a word, as in the MRT: same rhyme, a different (non-empty) initial consonant
  * cluster; words of 3+ letters (drops abbreviations); deterministic order (shortest first).
  */
-function rhymes(lex: Lexicon, word: string): string[] {
+export function rhymes(lex: Lexicon, word: string): string[] {
   const phones = phonesOf(lex, word);
   const r = phones && rhymeOf(phones);
   if (!r || r.onset === "") return [];
@@ -247,48 +258,24 @@ function rhymes(lex: Lexicon, word: string): string[] {
     .filter((w) => w.word !== word && w.word.length >= 3 && w.onset !== "" && w.onset !== r.onset)
     .map((w) => w.word)
     .sort((a, b) => a.length - b.length || (a < b ? -1 : 1))
-    .slice(0, 4);
-}
-
-/** Probe + decoys: decoy i replaces every third word (offset i) by its (i/3)-th rhyme. */
-export function decoySentences(lex: Lexicon, words: string[], count: number): string[][] {
-  return decoysFrom(
-    words,
-    words.map((w) => rhymes(lex, w)),
-    count,
-  );
-}
-
-function decoysFrom(words: string[], alternatives: string[][], count: number): string[][] {
-  const seen = new Set([words.join(" ")]);
-  const out: string[][] = [];
-  for (let i = 0; out.length < count && i < count * 4; i++) {
-    const pick = Math.floor(i / 3);
-    const decoy = words.map((w, j) =>
-      (j + i) % 3 === 0 ? (alternatives[j]?.[pick % Math.max(1, alternatives[j]?.length ?? 1)] ?? w) : w,
-    );
-    const key = decoy.join(" ");
-    if (seen.has(key)) continue;
-    seen.add(key);
-    out.push(decoy);
-  }
-  return out;
+    .slice(0, MAX_ALTERNATIVES);
 }
 
 /** Sample rate of the recogniser's input (the en-us acoustic model's). */
 export const RECOGNISER_RATE = 16000;
-/** decoySentences, yielding to the event loop after each word's rhyme search (a few ms each). */
-async function decoySentencesAsync(lex: Lexicon, words: string[], count: number): Promise<string[][]> {
+
+/** The closed set of a probe text, yielding to the event loop after each word's rhyme search (a few ms each). */
+async function closedSetAsync(lex: Lexicon, words: string[]): Promise<ClosedSet> {
   const alternatives: string[][] = [];
   for (const w of words) {
     alternatives.push(rhymes(lex, w));
     await new Promise((resolve) => setImmediate(resolve));
   }
-  return decoysFrom(words, alternatives, count);
+  return closedSet(words, alternatives);
 }
 
-/** Texts whose decoys an Intelligibility keeps (oldest dropped first). */
-const DECOY_CACHE_SIZE = 64;
+/** Texts whose closed sets an Intelligibility keeps (oldest dropped first). */
+const CLOSED_SET_CACHE_SIZE = 64;
 
 /** Level of the noise floor added for the recogniser, dB below the clip's power. */
 export const RECOGNISER_NOISE_FLOOR_DB = 45;
@@ -321,10 +308,9 @@ export class Intelligibility {
   readonly #binary: string;
   readonly #modelDir: string;
   readonly #timeoutMs: number;
-  readonly #decoys: number;
   readonly #logger: IntelligibilityLogger | undefined;
   #lexicon: Promise<Lexicon> | undefined;
-  readonly #decoyCache = new Map<string, string[][]>();
+  readonly #closedSets = new Map<string, ClosedSet>();
   #warned = false;
   #queue: Promise<unknown> = Promise.resolve();
   #child: ReturnType<typeof spawn> | undefined;
@@ -341,7 +327,6 @@ export class Intelligibility {
     this.#binary = options.binary ?? DEFAULT_BINARY;
     this.#modelDir = options.modelDir ?? DEFAULT_MODEL;
     this.#timeoutMs = options.timeoutMs ?? 30_000;
-    this.#decoys = options.decoys ?? 8;
     this.#logger = options.logger;
   }
 
@@ -401,19 +386,20 @@ export class Intelligibility {
     const { hmm, dict } = paths(this.#modelDir);
     this.#lexicon ??= loadLexicon(dict);
     const lex = await this.#lexicon;
-    const words = probeWords(text).filter((w) => phonesOf(lex, w) !== undefined);
-    if (words.length === 0) return undefined;
-    // Probe texts repeat (every probe interval): their decoys are searched once.
+    const all = probeWords(text);
+    const words = all.filter((w) => phonesOf(lex, w) !== undefined);
+    const outOfDictionary = all.filter((w) => phonesOf(lex, w) === undefined);
+    // Probe texts repeat (every probe interval): their rhymes are searched once.
     const key = words.join(" ");
-    let decoys = this.#decoyCache.get(key);
-    if (!decoys) {
-      decoys = await decoySentencesAsync(lex, words, this.#decoys);
-      if (this.#decoyCache.size >= DECOY_CACHE_SIZE)
-        this.#decoyCache.delete(this.#decoyCache.keys().next().value ?? "");
-      this.#decoyCache.set(key, decoys);
+    let set = this.#closedSets.get(key);
+    if (!set) {
+      set = await closedSetAsync(lex, words);
+      if (this.#closedSets.size >= CLOSED_SET_CACHE_SIZE)
+        this.#closedSets.delete(this.#closedSets.keys().next().value ?? "");
+      this.#closedSets.set(key, set);
     }
-    const sentences = [words, ...decoys];
-    const grammar = `#JSGF V1.0;\ngrammar probe;\npublic <s> = ${sentences.map((s) => s.join(" ")).join("\n  | ")};\n`;
+    if (set.testedWords < MIN_TESTED_WORDS) return undefined;
+    const grammar = set.grammar;
     this.#dir ??= makeTempDir();
     const job = ++this.#jobs;
     const wav = join(this.#dir, `probe-${job}.wav`);
@@ -427,10 +413,15 @@ export class Intelligibility {
       const stdout = await this.#run(args);
       const lines = stdout.split("\n").map((l) => l.trim());
       const recognised = lines.filter((l) => l.length > 0).pop() ?? "";
-      const got = recognised.split(/\s+/);
-      let hits = 0;
-      for (let i = 0; i < words.length; i++) if (got[i] === words[i]) hits++;
-      return { ratio: recognised === "" ? 0 : hits / words.length, asr: ASR_NAME, recognised };
+      const r = scoreClosedSet(set, recognised);
+      return {
+        ratio: r.ratio,
+        testedWords: r.tested,
+        hits: r.hits,
+        outOfDictionary,
+        asr: ASR_NAME,
+        recognised,
+      };
     } finally {
       rmSync(wav, { force: true });
       rmSync(jsgf, { force: true });

@@ -1,14 +1,39 @@
 import { readFile } from "node:fs/promises";
 import { type AudioAnalysis, analyzeAudio } from "../audio/analyze.ts";
+import { MIN_TESTED_WORDS } from "../audio/closed-set.ts";
 import { decodeAudio } from "../audio/decode.ts";
 import type { AudioFormat } from "../audio/format.ts";
-import { Intelligibility } from "../audio/intelligibility.ts";
+import { Intelligibility, type IntelligibilityResult } from "../audio/intelligibility.ts";
+import { type MosModelResult, MosScorer } from "../audio/mos/index.ts";
 
 export interface AnalyzeReport {
   readonly file: string;
   readonly analysis: AudioAnalysis;
-  readonly intelligibility?: { ratio: number; asr: string; recognised: string };
+  readonly intelligibility?: IntelligibilityResult;
   readonly intelligibilityUnavailable?: string;
+  /** Predicted MOS per model (absent with --no-mos). */
+  readonly predictedMos?: MosModelResult[];
+  /** Why there is no predicted MOS (too short, silence, model or runtime missing). */
+  readonly predictedMosUnavailable?: string;
+}
+
+/** Predicted MOS of the file, in the same worker the exporter uses; the reason when there is none. */
+async function predictMos(
+  bytes: Uint8Array,
+  format: AudioFormat | undefined,
+): Promise<{ predictedMos: MosModelResult[] } | { predictedMosUnavailable: string }> {
+  let reason: string | undefined;
+  const scorer = new MosScorer({
+    maxWindows: 30,
+    logger: { warn: (msg, fields) => (reason = `${msg}: ${String(fields?.reason ?? fields?.error ?? "")}`) },
+  });
+  try {
+    const o = await scorer.score(bytes, format);
+    if (o.results.length > 0) return { predictedMos: o.results };
+    return { predictedMosUnavailable: reason ?? o.absent ?? "no value" };
+  } finally {
+    await scorer.close();
+  }
 }
 
 import { DEFAULT_ANALYZE_MAX_SECONDS } from "./analyze-defaults.ts";
@@ -18,7 +43,7 @@ export { DEFAULT_ANALYZE_MAX_SECONDS };
 /** Analyses one file: every measure, and the recogniser's verdict when a text is given. */
 export async function analyzeFile(
   file: string,
-  options: { text?: string; format?: AudioFormat; maxSeconds?: number },
+  options: { text?: string; format?: AudioFormat; maxSeconds?: number; mos?: boolean },
 ): Promise<AnalyzeReport> {
   const bytes = new Uint8Array(await readFile(file));
   const decoded = decodeAudio(bytes, options.format);
@@ -28,7 +53,8 @@ export async function analyzeFile(
       `the audio is ${decoded.durationSeconds.toFixed(1)} s long, over --max-seconds ${maxSeconds} (raise it to analyse longer audio)`,
     );
   const analysis = analyzeAudio(decoded, options.text === undefined ? {} : { text: options.text });
-  if (options.text === undefined) return { file, analysis };
+  const mos = options.mos === false ? {} : await predictMos(bytes, options.format);
+  if (options.text === undefined) return { file, analysis, ...mos };
   let unavailable: string | undefined;
   const asr = new Intelligibility({
     warn: (_msg: string, fields?: Record<string, unknown>) => {
@@ -36,9 +62,12 @@ export async function analyzeFile(
     },
   });
   const r = await asr.score(decoded, options.text).finally(() => asr.close());
+  if (!r && unavailable === undefined)
+    unavailable = `text too short for a test: fewer than ${MIN_TESTED_WORDS} words with rhymes in the dictionary`;
   return {
     file,
     analysis,
+    ...mos,
     ...(r && { intelligibility: r }),
     ...(unavailable !== undefined && { intelligibilityUnavailable: unavailable }),
   };
@@ -108,11 +137,20 @@ export function formatReport(r: AnalyzeReport, qualityMin: number): string {
       `duration / expected minimum ${num(a.truncationRatio, 2)} (minimum ${num(a.expectedMinDurationSeconds, 2)} s)`,
     ]);
   }
+  for (const m of r.predictedMos ?? []) {
+    const v = (d: string) => num(m.values[d], 2);
+    rows.push([
+      `predicted MOS (${m.model})`,
+      `OVRL ${v("ovrl")}  SIG ${v("sig")}  BAK ${v("bak")}`,
+      `1-5, a prediction of P.835 ratings (noise-suppression data), not naturalness; ${m.windows} of ${m.windowsAvailable} window(s)`,
+    ]);
+  }
+  if (r.predictedMosUnavailable !== undefined) rows.push(["predicted MOS", "—", r.predictedMosUnavailable]);
   if (r.intelligibility) {
     rows.push([
       "intelligibility",
       pct(r.intelligibility.ratio, 0),
-      `${r.intelligibility.asr} closed-set test; heard "${r.intelligibility.recognised}"`,
+      `${r.intelligibility.asr} closed-set test, chance-corrected; ${r.intelligibility.hits} of ${r.intelligibility.testedWords} tested words right; heard "${r.intelligibility.recognised}"${r.intelligibility.outOfDictionary.length > 0 ? `; not in the dictionary, untested: ${r.intelligibility.outOfDictionary.join(" ")}` : ""}`,
     ]);
   } else if (r.intelligibilityUnavailable) {
     rows.push(["intelligibility", "—", r.intelligibilityUnavailable]);

@@ -158,6 +158,12 @@ export const configSchema = z.strictObject({
       collector_timeout_seconds: z.number().min(0.1).max(60).optional(),
       gpu_monitoring: z.boolean().default(true),
       audio_analysis: z.boolean().default(true),
+      /** Predicted MOS (DNSMOS P.835, ONNX in a low-priority worker); needs audio_analysis. */
+      mos: z.boolean().default(true),
+      /** 9.01 s model windows scored per clip at most (about 1 s of CPU each). */
+      mos_max_windows: z.number().int().min(1).max(30).default(3),
+      /** Nice value of the inference thread (0-19); higher yields more to everything else. */
+      mos_nice: z.number().int().min(0).max(19).default(10),
       cache_monitoring: z.boolean().default(true),
       collectors: collectorsSchema.prefault({}),
       nvidia_smi_path: z.string().min(1).default("nvidia-smi"),

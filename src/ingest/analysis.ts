@@ -3,6 +3,7 @@ import { AudioDecodeError } from "../audio/decode.ts";
 import type { AudioFormat, DecodedAudio } from "../audio/format.ts";
 import { Intelligibility, RecogniserError } from "../audio/intelligibility.ts";
 import { analysisSamples, type MetricSample } from "../audio/metrics.ts";
+import { type MosOutcome, MosScorer } from "../audio/mos/index.ts";
 
 export interface AnalysisJob {
   readonly engine: string;
@@ -44,6 +45,8 @@ export interface AudioSink {
     result: { asr: string; ratio: number } | undefined,
     receivedAt: number,
   ): void;
+  /** One clip's predicted MOS (or why it has none): it replaces the engine/voice's MOS series. */
+  mos(labels: AudioLabels, outcome: MosOutcome, receivedAt: number): void;
   /** An analysis or recognition that produced nothing. */
   failed(labels: AudioLabels, reason: AnalysisFailureReason, error: string): void;
   /** Latest quality score per engine and the time its audio was received, when the sink keeps it. */
@@ -57,6 +60,8 @@ export interface AnalysisPipelineOptions {
   readonly maxPending?: number;
   readonly analyzer?: AudioAnalyzer;
   readonly recogniser?: Intelligibility;
+  /** Predicted MOS (monitoring.mos, mos_max_windows, mos_nice); off when absent or not enabled. */
+  readonly mos?: { readonly enabled: boolean; readonly maxWindows: number; readonly nice?: number };
   /** Ingested audio that was not analysed (tts_ingest_audio_dropped_total). */
   readonly dropped?: (reason: "too_long" | "backlog" | "undecodable") => void;
   /** For the recogniser's one-off warning (not installed). */
@@ -74,6 +79,8 @@ export class AnalysisPipeline {
   #pending = 0;
   readonly #maxPending: number;
   readonly #dropped: (reason: "too_long" | "backlog" | "undecodable") => void;
+  /** Predicted MOS: its own bound (one clip in flight, one waiting per engine/voice). */
+  readonly #mos: MosScorer | undefined;
 
   constructor(
     private readonly sink: AudioSink,
@@ -83,6 +90,13 @@ export class AnalysisPipeline {
     this.#asr = options.recogniser ?? new Intelligibility({ warn: options.warn ?? (() => {}) });
     this.#maxPending = options.maxPending ?? 8;
     this.#dropped = options.dropped ?? (() => {});
+    const warn = options.warn ?? (() => {});
+    if (options.mos?.enabled)
+      this.#mos = new MosScorer({
+        maxWindows: options.mos.maxWindows,
+        ...(options.mos.nice !== undefined && { nice: options.mos.nice }),
+        logger: { warn },
+      });
   }
 
   /** Latest quality score per engine (getCurrentMetrics), as the exporter's sink keeps it. */
@@ -99,9 +113,15 @@ export class AnalysisPipeline {
       return Promise.resolve();
     }
     this.#pending++;
-    return this.#run(job, labels, sink, Date.now()).finally(() => {
+    const receivedAt = Date.now();
+    const run = this.#run(job, labels, sink, receivedAt).finally(() => {
       this.#pending--;
     });
+    // Not counted in #pending: the scorer has its own bound.
+    const mos = this.#mos
+      ?.score(job.audio, job.format, `${job.engine}\0${job.voice}`)
+      .then((o) => sink.mos(labels, o, receivedAt));
+    return mos ? Promise.all([run, mos]).then(() => undefined) : run;
   }
 
   async #run(job: AnalysisJob, labels: AudioLabels, sink: AudioSink, receivedAt: number): Promise<void> {
@@ -143,6 +163,8 @@ export class AnalysisPipeline {
   }
 
   async close(): Promise<void> {
+    // The MOS worker first: it finishes its clip and exits (terminating it inside onnxruntime aborts).
+    await this.#mos?.close();
     await Promise.all([this.#analyzer.close(), this.#asr.close()]);
   }
 }

@@ -10,10 +10,14 @@
 // filled: histograms, every failure reason, the audio measures, its engine's cache and temperature
 // families) and the bytes those lines take with its label values escaped. The byte ceiling is what
 // keeps /metrics under 1 MB (SPEC) whatever the label values are; it is not configurable.
+
+import { MOS_MODELS } from "../audio/mos/models.ts";
 import { FAILURE_REASONS } from "../engines/types.ts";
 import { catalog, type MetricName, metricNames } from "../metrics/catalog.ts";
 import type { MetricsRegistry } from "../metrics/registry.ts";
 import { ANALYSIS_FAILURE_REASONS } from "./analysis-reasons.ts";
+
+const MOS_DIMENSIONS = Object.values(MOS_MODELS).reduce((n, m) => n + m.dimensions.length, 0);
 
 export const FOLDED = "other";
 
@@ -57,6 +61,7 @@ function samplesOf(name: MetricName): number {
   if (name === "tts_failures_total") return FAILURE_REASONS.length;
   if (name === "tts_request_temperature_latency_seconds") return 2; // cold, warm
   if (name === "tts_audio_analysis_failures_total") return ANALYSIS_FAILURE_REASONS.length;
+  if (name === "tts_audio_predicted_mos") return MOS_DIMENSIONS; // model × dimension
   return 1;
 }
 

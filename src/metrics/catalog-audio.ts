@@ -139,6 +139,13 @@ export const audioMetrics = {
     unit: "",
     area: "audio",
   },
+  tts_audio_predicted_mos: {
+    type: "gauge",
+    help: "Predicted P.835 quality of the last analysed audio, 1-5 (5 best), by a no-reference model (model=dnsmos_p835: Microsoft DNSMOS, trained on ratings of noise-suppressed speech); dimension sig (speech signal), bak (background), ovrl (overall). A prediction, not a listening test, and not a rating of naturalness.",
+    labels: ["engine", "voice", "model", "dimension"],
+    unit: "",
+    area: "audio",
+  },
   tts_audio_truncation_ratio: {
     type: "gauge",
     help: "Speech duration / shortest plausible duration for the text, capped at 1; below 1 the audio is too short (truncated).",
@@ -155,7 +162,7 @@ export const audioMetrics = {
   },
   tts_intelligibility_ratio: {
     type: "gauge",
-    help: "Share of probe words recognised by an offline recogniser in a closed-set test (probe sentence among rhyming decoys), 0-1.",
+    help: "Chance-corrected share of probe words recognised by an offline recogniser in a closed-set test (each phrase of the probe among five rhyming decoys), 0-1: about 0 for audio that does not say the probe.",
     labels: ["engine", "voice", "asr"],
     unit: "",
     area: "audio",

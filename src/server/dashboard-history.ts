@@ -177,6 +177,7 @@ export function newMeasurements(
       put(`${k}throughput_chars_per_second`, p?.throughputCharsPerSecond);
     });
     add(`quality:${name}`, e.qualityScoreAt, (put) => put(`${k}quality_score`, e.qualityScore));
+    add(`mos:${name}`, e.predictedMosAt, (put) => put(`${k}predicted_mos`, e.predictedMos));
   }
   return out.sort((a, b) => a.t - b.t);
 }

@@ -5,6 +5,8 @@
 // lifetime"). Counters and histograms stay: they are cumulative, as Prometheus conventions allow.
 
 import type { MetricSample } from "../audio/metrics.ts";
+import type { MosOutcome } from "../audio/mos/index.ts";
+import { recordMos } from "../audio/mos/metrics.ts";
 import type { AnalysisFailureReason, AudioLabels, AudioSink } from "../ingest/analysis.ts";
 import type { SynthesisRecorder } from "../ingest/recorder.ts";
 import type { Logger } from "../log.ts";
@@ -23,7 +25,11 @@ const INTELLIGIBILITY: readonly MetricName[] = [
 
 /** The gauges one analysis sets per engine/voice, replaced together so an absent measure does not linger. */
 const MEASURE_GAUGES: readonly MetricName[] = metricNames.filter(
-  (n) => catalog[n].area === "audio" && catalog[n].type === "gauge" && !INTELLIGIBILITY.includes(n),
+  (n) =>
+    catalog[n].area === "audio" &&
+    catalog[n].type === "gauge" &&
+    !INTELLIGIBILITY.includes(n) &&
+    n !== "tts_audio_predicted_mos",
 );
 
 /** Replaces the audio measures of an engine/voice with one analysis's samples, stamped with `receivedAt`. */
@@ -66,6 +72,7 @@ function removeIntelligibility(registry: MetricsRegistry, match: Partial<AudioLa
 function removeAudio(registry: MetricsRegistry, match: Partial<AudioLabels>): number {
   let n = removeIntelligibility(registry, match);
   for (const name of MEASURE_GAUGES) n += registry.removeMatching(name, match);
+  n += registry.removeMatching("tts_audio_predicted_mos", match);
   return n;
 }
 
@@ -74,6 +81,7 @@ export function registryAudioSink(registry: MetricsRegistry): AudioSink {
   return {
     measured: (labels, samples, _score, receivedAt) => writeMeasures(registry, labels, samples, receivedAt),
     recognised: (labels, result, receivedAt) => writeIntelligibility(registry, labels, result, receivedAt),
+    mos: (labels, outcome) => recordMos(registry, labels, outcome),
     failed: (labels, reason) => {
       if (reason === "recogniser" || reason === "recogniser_timeout") removeIntelligibility(registry, labels);
       else if (reason !== "backlog") removeAudio(registry, labels);
@@ -106,6 +114,7 @@ export class SeriesLifetimes implements AudioSink {
   /** Epoch ms of the audio behind each engine/voice's measures. */
   readonly #audioAt = new Map<string, { engine: string; voice: string; at: number }>();
   readonly #latestQuality = new Map<string, { score: number; at: number }>();
+  readonly #latestMos = new Map<string, { ovrl: number; at: number }>();
   readonly #now: () => number;
   #timer: NodeJS.Timeout | undefined;
 
@@ -122,6 +131,11 @@ export class SeriesLifetimes implements AudioSink {
   /** Latest quality score per engine, with the time its audio was received (getCurrentMetrics). */
   get latestQuality(): ReadonlyMap<string, { score: number; at: number }> {
     return this.#latestQuality;
+  }
+
+  /** Latest predicted overall MOS (DNSMOS P.835 OVRL) per engine, with the time its audio was received. */
+  get latestMos(): ReadonlyMap<string, { ovrl: number; at: number }> {
+    return this.#latestMos;
   }
 
   /** Whether the engine is probed now (configured and enabled). */
@@ -159,6 +173,7 @@ export class SeriesLifetimes implements AudioSink {
     removeAudio(this.registry, { engine });
     this.recorder.forget(engine);
     this.#latestQuality.delete(engine);
+    this.#latestMos.delete(engine);
     for (const [k, a] of this.#audioAt) if (a.engine === engine) this.#audioAt.delete(k);
     this.#forgottenAt.set(engine, this.#now());
     this.options.onForget?.(engine);
@@ -192,6 +207,16 @@ export class SeriesLifetimes implements AudioSink {
     writeIntelligibility(this.registry, labels, result, receivedAt);
   }
 
+  mos(labels: AudioLabels, outcome: MosOutcome, receivedAt: number): void {
+    if (this.#stale(labels.engine, receivedAt)) return;
+    // Superseded or closed: a newer clip (or nothing) decides; recordMos leaves the series alone.
+    if (outcome.absent === "superseded by a newer clip" || outcome.absent === "closed") return;
+    recordMos(this.registry, labels, outcome);
+    const ovrl = outcome.results.find((r) => r.model === "dnsmos_p835")?.values.ovrl;
+    if (ovrl === undefined) this.#latestMos.delete(labels.engine);
+    else this.#latestMos.set(labels.engine, { ovrl, at: receivedAt });
+  }
+
   /**
    * An analysis that produced nothing: counted by reason. A failed analysis removes the engine/voice's
    * audio gauges, a failed recognition its intelligibility; a job dropped for a full backlog leaves
@@ -219,8 +244,10 @@ export class SeriesLifetimes implements AudioSink {
     }
     removeAudio(this.registry, match);
     this.#audioAt.delete(key(labels.engine, labels.voice));
-    if (![...this.#audioAt.values()].some((a) => a.engine === labels.engine))
+    if (![...this.#audioAt.values()].some((a) => a.engine === labels.engine)) {
       this.#latestQuality.delete(labels.engine);
+      this.#latestMos.delete(labels.engine);
+    }
     this.log.warn("audio analysis failed; the engine/voice's audio series removed", {
       ...match,
       reason,
@@ -257,9 +284,11 @@ export class SeriesLifetimes implements AudioSink {
       gone.push(`${engine}/${voice}`);
     }
     if (gone.length === 0) return;
-    for (const engine of this.#latestQuality.keys())
-      if (!this.#probed.has(engine) && ![...this.#audioAt.values()].some((a) => a.engine === engine))
+    for (const engine of new Set([...this.#latestQuality.keys(), ...this.#latestMos.keys()]))
+      if (!this.#probed.has(engine) && ![...this.#audioAt.values()].some((a) => a.engine === engine)) {
         this.#latestQuality.delete(engine);
+        this.#latestMos.delete(engine);
+      }
     this.log.info("series of engines/voices not reported within ingest.series_ttl_seconds removed", {
       ttl_seconds: this.options.seriesTtlSeconds,
       count: gone.length,

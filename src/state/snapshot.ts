@@ -40,6 +40,9 @@ export interface EngineSnapshot extends EngineSummary {
   readonly qualityScore?: number;
   /** When that analysis finished (epoch ms). */
   readonly qualityScoreAt?: number;
+  /** Latest predicted overall MOS (DNSMOS P.835 OVRL, 1-5) of this engine's audio, and its time. */
+  readonly predictedMos?: number;
+  readonly predictedMosAt?: number;
   /** The engine's last probe, when it is probed. */
   readonly probe?: ProbeSnapshot;
 }
@@ -102,6 +105,8 @@ export interface SnapshotSources {
   readonly cacheHitRate: number | undefined;
   /** Latest quality score per engine (AnalysisPipeline.latestQuality), when analysis is on. */
   readonly quality?: ReadonlyMap<string, { readonly score: number; readonly at: number }>;
+  /** Latest predicted OVRL per engine (SeriesLifetimes.latestMos), when MOS is on. */
+  readonly mos?: ReadonlyMap<string, { readonly ovrl: number; readonly at: number }>;
   readonly probes: ReadonlyMap<string, ProbeReading>;
 }
 
@@ -138,10 +143,12 @@ export function buildSnapshot(src: SnapshotSources): CurrentMetrics {
   let latest: { at: number; latencyMs: number } | undefined;
   for (const [name, summary] of src.engines) {
     const q = src.quality?.get(name);
+    const mos = src.mos?.get(name);
     const p = src.probes.get(name);
     engines[name] = {
       ...summary,
       ...(q && { qualityScore: q.score, qualityScoreAt: q.at }),
+      ...(mos && { predictedMos: mos.ovrl, predictedMosAt: mos.at }),
       ...(p && { probe: probeSnapshot(p) }),
     };
     // The latency is paired with the time of the success that measured it, not of a later failure.

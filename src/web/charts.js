@@ -91,6 +91,14 @@ export const CHARTS = [
     digits: 3,
   },
   {
+    id: "mos",
+    title: "Predicted MOS (DNSMOS P.835 overall, 1–5)",
+    unit: "",
+    pick: engineKeys("predicted_mos"),
+    empty: "No predicted MOS yet (monitoring.mos off, onnxruntime-node missing, or no audio of 1 s or more)",
+    digits: 2,
+  },
+  {
     id: "cache",
     title: "Cache hit rate",
     unit: "",

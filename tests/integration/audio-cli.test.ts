@@ -71,6 +71,26 @@ describe("tts-monitor analyze on real-world files", () => {
     expect(table.stdout).toContain("over full scale");
   });
 
+  it("shows the predicted MOS (DNSMOS P.835) as a prediction, never as naturalness; --no-mos skips it", async () => {
+    const clean = speech("flite");
+    const file = join(tempDir(), "flite.wav");
+    writeFileSync(file, encodeWav16(clean.samples, clean.sampleRate));
+    const table = await runCliArgs(["analyze", file], 60_000);
+    expect(table.code, table.stderr).toBe(0);
+    expect(table.stdout).toMatch(
+      /predicted MOS \(dnsmos_p835\)\s+OVRL [1-5]\.\d\d {2}SIG [1-5]\.\d\d {2}BAK [1-5]\.\d\d/,
+    );
+    expect(table.stdout).toContain("not naturalness");
+    const json = await runCliArgs(["analyze", file, "--json", "--no-mos"], 60_000);
+    expect(json.code, json.stderr).toBe(0);
+    expect(JSON.parse(json.stdout)).not.toHaveProperty("predictedMos");
+    const silent = join(tempDir(), "silent.wav");
+    writeFileSync(silent, encodeWav16(new Float32Array(32000), 16000));
+    const none = await runCliArgs(["analyze", silent], 60_000);
+    expect(none.code, none.stderr).toBe(0);
+    expect(none.stdout).toMatch(/predicted MOS\s+—\s+\(silence\)/);
+  });
+
   it("MP3 bytes named .wav: exit 1 and one line that says MP3", async () => {
     const file = join(tempDir(), "speech.wav");
     writeFileSync(file, Uint8Array.from([0x49, 0x44, 0x33, 4, 0, 0, 0, 0, 0, 0, 0xff, 0xfb, 0x90, 0x64]));

@@ -3,7 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { resample } from "../../src/audio/decode.ts";
 import { Intelligibility } from "../../src/audio/intelligibility.ts";
-import { addWhiteNoise } from "../../src/audio/signals.ts";
+import { addWhiteNoise, seededRandom } from "../../src/audio/signals.ts";
 import { PROBE_TEXT, speech, withSamples } from "../fixtures/audio/speech.ts";
 
 const TEXT = "The quick brown fox jumps over the lazy dog.";
@@ -66,7 +66,53 @@ describe("Intelligibility (pocketsphinx closed-set test)", () => {
     );
     expect(r?.ratio).toBeGreaterThanOrEqual(0);
     expect(r?.ratio).toBeLessThanOrEqual(1);
+    // ... and counted, not silently dropped.
+    expect(r?.outOfDictionary).toEqual(["zyxqvbnm"]);
   });
+
+  it("a text too short for a test (fewer than 3 testable words) gets no value, not 1", async () => {
+    for (const text of ["Hello there.", "Yes.", "The dog."]) {
+      expect(await asr.score(speech("flite", text), text), text).toBeUndefined();
+    }
+  });
+
+  // Chance correction: before, decoys changed every third word, so any audio kept two thirds of the
+  // probe's words and a different sentence scored 0.667.
+  const OTHER = "Please call Stella and ask her to bring these things with her from the store.";
+  for (const engine of ["espeak-ng", "flite", "festival"] as const) {
+    it(`${engine}: a different sentence, the probe reversed or scrambled score near 0; noise lowers the score`, async () => {
+      const d = speech(engine, PROBE_TEXT);
+      const other = await asr.score(speech(engine, OTHER), PROBE_TEXT);
+      expect(other?.ratio, `heard "${other?.recognised}"`).toBeLessThanOrEqual(0.2);
+      const reversed = await asr.score(withSamples(d, d.samples.slice().reverse()), PROBE_TEXT);
+      expect(reversed?.ratio, `heard "${reversed?.recognised}"`).toBeLessThanOrEqual(0.2);
+      // 250 ms pieces in a seeded random order: the sounds of the probe, not its words.
+      const piece = Math.round(0.25 * d.sampleRate);
+      const order = Array.from({ length: Math.ceil(d.samples.length / piece) }, (_, i) => i);
+      const rng = seededRandom(3);
+      for (let i = order.length - 1; i > 0; i--) {
+        const j = Math.floor(rng() * (i + 1));
+        [order[i], order[j]] = [order[j] ?? 0, order[i] ?? 0];
+      }
+      const scrambled = new Float32Array(d.samples.length);
+      let at = 0;
+      for (const i of order) {
+        const part = d.samples.subarray(i * piece, (i + 1) * piece);
+        scrambled.set(part, at);
+        at += part.length;
+      }
+      const s = await asr.score(withSamples(d, scrambled), PROBE_TEXT);
+      expect(s?.ratio, `heard "${s?.recognised}"`).toBeLessThanOrEqual(0.25);
+      const ratios: number[] = [];
+      for (const snr of [Number.POSITIVE_INFINITY, 20, 10, 0]) {
+        const x = snr === Number.POSITIVE_INFINITY ? d : withSamples(d, addWhiteNoise(d.samples, snr, 1));
+        ratios.push((await asr.score(x, PROBE_TEXT))?.ratio ?? Number.NaN);
+      }
+      expect(ratios[0]).toBeGreaterThanOrEqual(0.9);
+      for (let i = 1; i < ratios.length; i++) expect(ratios[i]).toBeLessThanOrEqual(ratios[i - 1] ?? 0);
+      expect(ratios[3]).toBeLessThanOrEqual(0.2);
+    });
+  }
 
   it("a missing recogniser gives undefined and exactly one log line with the reason", async () => {
     const lines: Array<{ msg: string; fields?: Record<string, unknown> }> = [];

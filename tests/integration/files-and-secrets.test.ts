@@ -176,7 +176,7 @@ describe("secrets are masked before text is cut", () => {
 });
 
 describe("stopping during recognition", () => {
-  it("close() kills pocketsphinx and removes its tts-asr-* directory", async () => {
+  it("close() kills pocketsphinx and removes its tts-monitor-* directory", async () => {
     const asr = new Intelligibility({ timeoutMs: 60_000 });
     expect(Intelligibility.available(), "apt-get install pocketsphinx pocketsphinx-en-us").toBe(true);
     const root = tempDir();
@@ -198,8 +198,8 @@ describe("stopping during recognition", () => {
         () => "rejected",
       );
       const deadline = Date.now() + 20_000;
-      while (readdirSync(own).filter((n) => n.startsWith("tts-asr-")).length === 0) {
-        if (Date.now() > deadline) throw new Error("no tts-asr-* directory appeared");
+      while (readdirSync(own).filter((n) => n.startsWith("tts-monitor-")).length === 0) {
+        if (Date.now() > deadline) throw new Error("no tts-monitor-* directory appeared");
         await new Promise((r) => setTimeout(r, 20));
       }
       await asr.close();

@@ -33,6 +33,7 @@ const TITLES: Partial<Record<MetricName, string>> = {
   tts_audio_truncation_ratio: "Duration / expected minimum",
   tts_audio_truncated: "Truncated audio",
   tts_intelligibility_ratio: "Intelligibility (closed-set recognition)",
+  tts_audio_predicted_mos: "Predicted MOS (DNSMOS P.835: sig, bak, ovrl; 1-5)",
 };
 
 /**
