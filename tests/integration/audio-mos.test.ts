@@ -220,7 +220,11 @@ describe("predicted MOS (DNSMOS P.835)", () => {
       const pending = s.score(synthesizeWav("espeak-ng"), undefined);
       await new Promise((r) => setTimeout(r, delayMs));
       await s.close();
-      expect((await pending).absent).toBe("closed");
+      // Closed before its result (the usual case), or finished just before close() on a fast
+      // machine: either way it resolves, and never with a made-up value.
+      const o = await pending;
+      if (o.absent !== undefined) expect(o.absent).toBe("closed");
+      else expect(values(o).ovrl).toBeGreaterThan(1);
     }
     // Still alive (a terminate() inside onnxruntime used to abort the whole process here).
     expect(values(await scorer.score(synthesizeWav("flite"), undefined)).ovrl).toBeGreaterThan(1);
