@@ -76,6 +76,9 @@ async function session(model: MosModelName, modelDir: string): Promise<MosSessio
         interOpNumThreads: 1,
         executionMode: "sequential",
         executionProviders: ["cpu"],
+        // One clip at a time, a few windows: no arena kept between runs (its peak stays resident).
+        enableCpuMemArena: false,
+        enableMemPattern: false,
       }).catch((e: unknown) => {
         throw new Error(
           `model file ${file} is not a valid ONNX model: ${e instanceof Error ? e.message : String(e)}`,
