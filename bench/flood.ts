@@ -7,6 +7,7 @@
 //   audio        one 9.9 MB audio_wav_base64 at 1 kHz with a text, /-/healthy polled meanwhile
 //   worst        the largest budget the config allows, the longest labels, every family filled
 // Usage: npx tsx bench/flood.ts [cardinality|worst|engines|flood|audio ...]
+
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { Agent, request } from "node:http";
@@ -15,6 +16,7 @@ import os, { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { encodeWav16 } from "../src/audio/decode.ts";
+import { FAILURE_REASONS } from "../src/engines/types.ts";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const NODE_EXPORTER = "/usr/bin/prometheus-node-exporter";
@@ -212,16 +214,7 @@ async function worst(dir: string, anchor: Server): Promise<void> {
     const rate = 16000;
     const tone = new Float32Array(rate / 4).map((_, i) => 0.3 * Math.sin((2 * Math.PI * 220 * i) / rate));
     const wav = Buffer.from(encodeWav16(tone, rate)).toString("base64");
-    const FAILURES = [
-      "timeout",
-      "connection",
-      "http_status",
-      "auth",
-      "protocol",
-      "empty_audio",
-      "bad_audio",
-      "other",
-    ];
+    const FAILURES = FAILURE_REASONS;
     for (let i = 0; i < 2000; i++) {
       const id = String(i).padStart(6, "0");
       const engine = `${id}${'"'.repeat(122)}`;
