@@ -86,6 +86,8 @@ async function session(model: MosModelName, modelDir: string): Promise<MosSessio
       });
       return {
         async run(inputName, data, dims) {
+          // Closing: the clip stops at its next window (a window is at most seconds of inference).
+          if (closing) throw new Error("closed");
           const out = await inner.run({ [inputName]: new rt.Tensor("float32", data, [...dims]) });
           const first = out[inner.outputNames[0] ?? ""];
           if (!first || !(first.data instanceof Float32Array)) throw new Error("model output is not float32");
@@ -132,13 +134,16 @@ async function handle(req: MosRequest): Promise<MosReply> {
 }
 
 let busy: Promise<unknown> = Promise.resolve();
+let closing = false;
 
 /**
- * Closing: finish the clip in progress, release the sessions, then end the thread. Terminating a
+ * Closing: the clip in progress stops after its current window, the sessions are released, then
+ * the thread ends. Terminating a
  * worker while onnxruntime runs aborts the whole process ("terminate called after throwing an
  * instance of 'Napi::Error'"), so MosScorer.close() asks instead of terminating.
  */
 async function shutdown(): Promise<never> {
+  closing = true;
   await busy.catch(() => undefined);
   for (const s of sessions.values()) await s.then((x) => x.release()).catch(() => undefined);
   process.exit(0);
