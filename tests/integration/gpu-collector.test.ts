@@ -123,18 +123,12 @@ describe("GPU collector with a fake nvidia-smi first on PATH", () => {
     });
     const bin = exporter.fakeBin ?? "";
     const hung = () => processesMatching(`${bin}/nvidia-smi`);
-    await waitFor(
-      "the fake nvidia-smi to be running",
-      () => (hung().length > 0 ? true : undefined),
-      20_000,
-      20,
-    );
-    const script = hung()[0];
-    if (!script) throw new Error("no hung nvidia-smi");
-    // bash and its sleep (bash may be seen a moment before it has started the sleep).
-    await waitFor(
-      "the fake nvidia-smi's sleep to start",
-      () => (processGroupMembers(script.pid).length >= 2 ? true : undefined),
+    // A hung one with bash and its sleep both running (bash may be seen a moment before it has
+    // started the sleep; on a slow machine one may already be killed at its timeout by then, and the
+    // next run hangs again).
+    const script = await waitFor(
+      "a fake nvidia-smi hanging in its sleep",
+      () => hung().find((p) => processGroupMembers(p.pid).length >= 2),
       20_000,
       20,
     );
