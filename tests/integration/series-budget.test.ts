@@ -107,7 +107,8 @@ describe("the series budget on the real exporter (defaults)", () => {
       );
     }
     const body = await (await fetch(`${base}/metrics`)).text();
-    // 50 series of at most 77 samples each, beside what the exporter shows idle (and its counters).
+    // 50 series; these events (successes with TTFA and audio duration, no audio analysis) fill at most
+    // 77 samples each, beside what the exporter shows idle (and its counters).
     expect(samples(body).length).toBeLessThanOrEqual(idle + 50 * 77 + 20);
     expect(total(body, 'tts_requests_total{engine="')).toBe(10_000);
   }, 120_000);
