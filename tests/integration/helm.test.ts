@@ -170,7 +170,7 @@ describe("Helm chart", () => {
     expect(c.readinessProbe.httpGet).toEqual({ path: "/-/ready", port: "http", scheme: "HTTP" });
     expect(c.args).toEqual(["--prometheus-export", "--config", "/etc/tts-monitor/config/config.json"]);
     expect(c.ports).toEqual([{ name: "http", containerPort: 9090, protocol: "TCP" }]);
-    expect(c.resources.requests).toEqual({ cpu: "250m", memory: "256Mi" });
+    expect(c.resources.requests).toEqual({ cpu: "250m", memory: "384Mi" });
     expect(pod.automountServiceAccountToken).toBe(false);
     // The image's user (Dockerfile: USER node, uid 1000).
     expect(pod.securityContext.runAsUser).toBe(1000);
