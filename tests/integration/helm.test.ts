@@ -396,5 +396,7 @@ describe("Helm chart", () => {
       ["--set", "webConfig.enabled=true", "--set", "webConfig.tls.enabled=true"],
       /webConfig\.tls\.secretName/,
     );
+    // An empty web config would serve plain HTTP while the values say the exporter is protected.
+    bad(["--set", "webConfig.enabled=true"], /webConfig\.enabled: set/);
   });
 });
