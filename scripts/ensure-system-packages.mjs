@@ -21,6 +21,9 @@ export const SYSTEM_PACKAGES = {
   chromium: "/usr/bin/chromium",
   sox: "/usr/bin/sox",
   bsdutils: "/usr/bin/script",
+  // The Helm test unpacks helm from an npm package's zip; the TLS tests make throwaway certificates.
+  unzip: "/usr/bin/unzip",
+  openssl: "/usr/bin/openssl",
 };
 
 const missing = Object.entries(SYSTEM_PACKAGES)
