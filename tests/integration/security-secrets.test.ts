@@ -23,6 +23,14 @@ function filesUnder(dir: string): string[] {
     .filter((f) => statSync(f).isFile());
 }
 
+function headerText(headers: Headers): string {
+  const lines: string[] = [];
+  headers.forEach((value, name) => {
+    lines.push(`${name}: ${value}`);
+  });
+  return lines.join("\n");
+}
+
 function leaks(where: string, text: string): string[] {
   return Object.entries(SECRETS)
     .filter(([, secret]) => text.includes(secret) || text.includes(Buffer.from(secret).toString("base64")))
@@ -66,7 +74,7 @@ describe("planted secrets", () => {
     const call = async (url: string, init: RequestInit = {}) => {
       const res = await fetch(url, { ...init, signal: AbortSignal.timeout(10_000) });
       const body = await res.text();
-      seen.push(`${init.method ?? "GET"} ${url} → ${res.status}\n${[...res.headers].join("\n")}\n${body}`);
+      seen.push(`${init.method ?? "GET"} ${url} → ${res.status}\n${headerText(res.headers)}\n${body}`);
       return res.status;
     };
     const json = (authorization: string, body: unknown) => ({
