@@ -176,7 +176,8 @@ export function parseWebConfig(
 ): WebConfig {
   let raw: unknown;
   try {
-    raw = loadYaml(text);
+    // An empty file (or one of comments only) is valid for the toolkit: plain HTTP, no auth.
+    raw = text.replace(/#.*$/gm, "").trim() === "" ? {} : loadYaml(text);
   } catch (err) {
     throw new WebConfigError(
       file,
