@@ -17,6 +17,7 @@ const seed = Number(values.seed);
 const batch = Number(values.batch);
 const weights = TARGETS.reduce((s, t) => s + t.weight, 0);
 const gc = (globalThis as { gc?: () => void }).gc;
+const MAX_HEAP_GROWTH_BYTES = 64 * 1024 * 1024;
 
 console.log(`fuzzing ${TARGETS.length} targets, ${total} inputs in all, seed ${seed}`);
 let failures = 0;
@@ -42,6 +43,9 @@ for (const [i, t] of TARGETS.entries()) {
   }
   gc?.();
   const heapAfter = process.memoryUsage().heapUsed;
+  // Bounded memory: what a target leaves on the heap after a GC is its parsers' leak.
+  if (gc && heapAfter - heapBefore > MAX_HEAP_GROWTH_BYTES)
+    found.push(`heap grew by ${((heapAfter - heapBefore) / 1e6).toFixed(1)} MB over ${runs} inputs`);
   ran += runs;
   failures += found.length;
   const seconds = (performance.now() - t0) / 1000;

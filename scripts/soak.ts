@@ -173,8 +173,8 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     if (eventsAccepted !== eventsSent)
       problems.push(`${eventsSent - eventsAccepted} of ${eventsSent} events lost`);
     if (sseDropped > 0) problems.push(`${sseDropped} SSE clients dropped`);
-    // A probe a second, with room for a loaded machine.
-    if (probes < o.durationSeconds * 0.5) problems.push(`only ${probes} probes in ${o.durationSeconds} s`);
+    // A guard that probes ran at all: one a second is planned, a loaded (or niced) host runs fewer.
+    if (probes < o.durationSeconds * 0.25) problems.push(`only ${probes} probes in ${o.durationSeconds} s`);
     return {
       samples,
       eventsSent,

@@ -538,6 +538,10 @@ export class TTSPerformanceMonitor {
     if (next.server.listen_address !== this.#config.server.listen_address) {
       this.log.warn("server.listen_address changed: restart the exporter to apply it");
     }
+    // The web config file itself is watched (src/server/web-config.ts); which file it is, is fixed at start.
+    if (next.server.web_config_file !== this.#config.server.web_config_file && !this.#options.webConfigFile) {
+      this.log.warn("server.web_config_file changed: restart the exporter to apply it");
+    }
     const wasEnabled = this.#config.tool_info.enabled;
     this.#setBuildInfo(this.#config, next);
     // Engines are built from the file; run-time changes the file left alone stay in force.
