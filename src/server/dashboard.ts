@@ -584,7 +584,8 @@ export async function startDashboard(
   );
   const bound = boundAddress(server);
   const port = /:(\d+)$/.exec(bound)?.[1] ?? "";
-  const url = `http://${isLoopback(host) || host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host}:${port}/`;
+  const scheme = monitor.webConfig?.current.tls ? "https" : "http";
+  const url = `${scheme}://${isLoopback(host) || host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host}:${port}/`;
   monitor.log.info("dashboard listening", { address: bound, url });
   return {
     address: bound,

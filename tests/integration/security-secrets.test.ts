@@ -100,6 +100,8 @@ describe("planted secrets", () => {
     ).toBe(400);
     // Basic auth passes the gate, but a route with its own token still wants the token.
     expect(await call(`${exporter.url}/api/v1/syntheses`, json(basic, event))).toBe(401);
+    expect(await call(`${dashboardUrl}api/state`)).toBe(401);
+    expect(await call(`${dashboardUrl}-/healthy`)).toBe(200);
     expect(await call(`${dashboardUrl}api/state`, { headers: { authorization: basic } })).toBe(200);
     expect(await call(`${dashboardUrl}api/export.json`, { headers: { authorization: basic } })).toBe(200);
     expect(await call(`${dashboardUrl}`, { headers: { authorization: basic } })).toBe(200);
