@@ -19,6 +19,7 @@ export function parseHostPort(address: string): { host: string; port: number } {
 const SETTING: Readonly<Record<string, string>> = {
   exporter: "server.listen_address",
   "web dashboard": "server.dashboard_address",
+  gateway: "gateway.listen_address",
 };
 
 /**

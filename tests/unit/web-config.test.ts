@@ -1,13 +1,18 @@
 // The web config parser and basic-auth checker (src/server/web-config.ts): the exporter-toolkit's
 // rules for what a file may say, and the cost of a check for a user that does not exist.
+import { mkdtempSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import bcrypt from "bcryptjs";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { Logger } from "../../src/log.ts";
 import {
   BasicAuthChecker,
   basicCredentials,
   parseWebConfig,
   RateLimiter,
   WebConfigError,
+  WebConfigSource,
 } from "../../src/server/web-config.ts";
 
 const HASH = bcrypt.hashSync("right", 4);
@@ -148,5 +153,38 @@ describe("BasicAuthChecker", () => {
     expect(basicCredentials(h("u:p:q"))).toEqual({ user: "u", password: "p:q" });
     expect(basicCredentials(h("no-colon"))).toBeUndefined();
     expect(basicCredentials("Bearer abc")).toBeUndefined();
+  });
+});
+
+describe("WebConfigSource", () => {
+  it("a changed users list replaces the old one and forgets verified passwords; a broken one is kept out", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "tts-web-source-"));
+    const lines: string[] = [];
+    const file = join(dir, "web.yml");
+    const write = (text: string, mtime: number) => {
+      writeFileSync(file, text);
+      utimesSync(file, mtime, mtime);
+    };
+    try {
+      write(`basic_auth_users:\n  alice: ${HASH}\n`, 1000);
+      const source = new WebConfigSource(
+        file,
+        new Logger({ json: true, sink: { write: (l) => void lines.push(l) } }),
+        60_000,
+      );
+      expect(await source.auth.verify(source.current.users, "alice", "right")).toBe(true);
+      write(`basic_auth_users:\n  bob: ${HASH}\n`, 2000);
+      expect(source.check()).toBe(true);
+      expect([...source.current.users.keys()]).toEqual(["bob"]);
+      expect(await source.auth.verify(source.current.users, "alice", "right")).toBe(false);
+      write("basic_auth_users: [", 3000);
+      expect(source.check()).toBe(false);
+      expect([...source.current.users.keys()]).toEqual(["bob"]);
+      expect(source.check()).toBe(false);
+      expect(lines.filter((l) => l.includes("reload rejected"))).toHaveLength(1);
+      source.stop();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
