@@ -133,13 +133,15 @@ describe("flags", () => {
     "--prometheus-export",
     "--version",
     "--web-dashboard",
+    // tests/integration/security-web-config.test.ts
+    "--web.config.file",
   ];
 
   it("--help lists only real flags and the generate command, and exits 0", async () => {
     const res = await runCliArgs(["--help"]);
     expect(res.code).toBe(0);
     expect(res.stderr).toBe("");
-    const offered = [...new Set(res.stdout.match(/--[a-z][a-z-]*/g) ?? [])].sort();
+    const offered = [...new Set(res.stdout.match(/--[a-z][a-z.-]*[a-z]/g) ?? [])].sort();
     expect(offered).toEqual(REAL_FLAGS);
     expect(res.stdout).toMatch(/-c, --config/);
     expect(res.stdout).toContain("tts-monitor generate");
