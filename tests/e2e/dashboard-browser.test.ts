@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Browser, type ConsoleMessage, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parseJsonLines } from "../helpers/exporter.ts";
+import { CLI, parseJsonLines } from "../helpers/exporter.ts";
 import { REPO_ROOT, requireBinary, waitFor } from "../helpers/tools.ts";
 
 const ARTIFACTS = join(REPO_ROOT, "test-artifacts");
@@ -44,11 +44,10 @@ beforeAll(async () => {
       server: { listen_address: "127.0.0.1:0", dashboard_address: "127.0.0.1:0" },
     }),
   );
-  child = spawn(
-    process.execPath,
-    ["--import", "tsx", "src/main.ts", "--prometheus-export", "--web-dashboard", "--config", config],
-    { cwd: REPO_ROOT, stdio: ["ignore", "ignore", "pipe"] },
-  );
+  child = spawn(process.execPath, [...CLI, "--prometheus-export", "--web-dashboard", "--config", config], {
+    cwd: REPO_ROOT,
+    stdio: ["ignore", "ignore", "pipe"],
+  });
   child.stderr?.setEncoding("utf8").on("data", (c: string) => {
     stderr += c;
   });
