@@ -207,6 +207,8 @@ export const configSchema = z.strictObject({
       memory_usage_max: z.number().gt(0).max(100).default(90),
       quality_score_min: z.number().min(0).max(1).default(0.8),
       cache_hit_rate_min: z.number().min(0).max(1).default(0.7),
+      /** TTSStreamStalling: p95 of the longest gap between audio chunks per streamed answer. */
+      stall_max_ms: z.number().positive().max(600_000).default(1000),
     })
     .prefault({}),
   alerts: alertsSchema.prefault({}).superRefine((alerts, ctx) => {
