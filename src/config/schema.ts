@@ -75,6 +75,8 @@ export const engineSchema = z.discriminatedUnion("type", [
     sample_rate: z.number().int().min(8000).max(192000).optional(),
     api_key_env: z.string().min(1).optional(),
     stream: z.boolean().optional(),
+    /** "sse": OpenAI's streamed speech (speech.audio.delta events with base64 audio, then speech.audio.done). */
+    stream_format: z.enum(["audio", "sse"]).optional(),
   }),
   z.strictObject({
     ...engineCommon,
