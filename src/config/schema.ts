@@ -89,6 +89,25 @@ export const engineSchema = z.discriminatedUnion("type", [
   z.strictObject({ ...engineCommon, type: z.literal("marytts"), url, locale: z.string().default("en_US") }),
   z.strictObject({
     ...engineCommon,
+    type: z.literal("triton"),
+    /** The server's HTTP base, e.g. http://127.0.0.1:8000 (KServe v2: /v2/models/{model}/infer). */
+    url,
+    model: z.string().min(1),
+    model_version: z.string().min(1).optional(),
+    /** The model's BYTES input that takes the text, and its shape. */
+    input_name: z.string().min(1).default("TEXT"),
+    input_shape: z.array(z.number().int().min(1)).min(1).max(4).default([1]),
+    /** A BYTES input that takes the voice (absent: the model has none). */
+    voice_input: z.string().min(1).optional(),
+    /** The output tensor holding the waveform, mono, and its datatype. */
+    output_name: z.string().min(1).default("AUDIO"),
+    output_datatype: z.enum(["FP32", "INT16", "INT32"]).default("FP32"),
+    sample_rate: z.number().int().min(8000).max(192000),
+    /** Ask for the output in Triton's binary tensor extension (less to parse than JSON numbers). */
+    binary_output: z.boolean().default(false),
+  }),
+  z.strictObject({
+    ...engineCommon,
     type: z.literal("wyoming"),
     url: z.string().regex(/^tcp:\/\/[^:/]+:\d{1,5}$/, "tcp://host:port"),
     streaming: z.boolean().optional(),

@@ -33,8 +33,9 @@ export interface HttpAudioRequest {
    * the audio then apply to the decoded audio.
    */
   readonly container?: {
-    readonly contentType: string;
-    decoder(): BodyDecoder;
+    /** The Content-Type the answer must start with (absent: any). */
+    readonly contentType?: string;
+    decoder(headers: http.IncomingHttpHeaders): BodyDecoder;
   };
 }
 
@@ -43,8 +44,8 @@ export interface BodyDecoder {
   push(bytes: Uint8Array): Buffer[];
   /** true once the body said it is complete (the rest is not read). */
   readonly done: boolean;
-  /** The body ended: throws unless it was complete. */
-  finish(): void;
+  /** The body ended: the audio still held back (a body only readable whole); throws unless complete. */
+  finish(): Buffer[];
 }
 
 export interface HttpAudioResponse {
@@ -271,7 +272,10 @@ export function fetchAudio(request: HttpAudioRequest): Promise<HttpAudioResponse
         const ok = status >= 200 && status < 300;
         const container = ok ? request.container : undefined;
         const bodyType = res.headers["content-type"];
-        if (container && !(bodyType ?? "").toLowerCase().startsWith(container.contentType)) {
+        if (
+          container?.contentType !== undefined &&
+          !(bodyType ?? "").toLowerCase().startsWith(container.contentType)
+        ) {
           res.resume();
           settle(
             new EngineError(
@@ -283,7 +287,7 @@ export function fetchAudio(request: HttpAudioRequest): Promise<HttpAudioResponse
         }
         // The audio's own type is unknown inside a container: as asked.
         const contentType = container ? undefined : bodyType;
-        const decoder = container?.decoder();
+        const decoder = container?.decoder(res.headers);
         let stream: NodeJS.ReadableStream = res;
         const encoding = (res.headers["content-encoding"] ?? "").trim().toLowerCase();
         if (ok && encoding !== "" && encoding !== "identity") {
@@ -362,9 +366,9 @@ export function fetchAudio(request: HttpAudioRequest): Promise<HttpAudioResponse
         const complete = () => {
           if (settled) return;
           const end = performance.now();
-          const bytes = Buffer.concat(chunks);
           try {
-            decoder?.finish();
+            for (const piece of decoder?.finish() ?? []) if (!onAudio(piece, end)) return;
+            const bytes = Buffer.concat(chunks);
             const format = audioFormat(bytes, contentType, request.expect, where);
             const timings: SynthesisTimings = {
               start,

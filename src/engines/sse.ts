@@ -120,9 +120,10 @@ export class OpenAiSpeechEvents {
   }
 
   /** The body ended: throws unless `speech.audio.done` came. */
-  finish(): void {
+  finish(): Buffer[] {
     if (!this.done)
       throw new EngineError(`${this.where}: SSE stream ended without speech.audio.done`, "protocol");
+    return [];
   }
 
   #event(e: SseEvent): Buffer | undefined {
