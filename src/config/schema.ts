@@ -108,6 +108,30 @@ export const engineSchema = z.discriminatedUnion("type", [
   }),
   z.strictObject({
     ...engineCommon,
+    type: z.literal("riva"),
+    /** grpc://host:port (plaintext) or grpcs://host:port (TLS). */
+    url: z
+      .string()
+      .regex(
+        /^grpcs?:\/\/(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/,
+        "grpc://host:port or grpcs://host:port",
+      ),
+    language_code: z.string().min(1).default("en-US"),
+    /** Requested output rate (Riva resamples the model's output to it). */
+    sample_rate: z.number().int().min(8000).max(192000).default(22050),
+    /** true: SynthesizeOnline (audio streamed back as it is made); false: unary Synthesize. */
+    streaming: z.boolean().default(false),
+    /** PEM file of the CA that signed the server's certificate (grpcs; default: the system's roots). */
+    ca_file: z.string().min(1).optional(),
+    /** TLS name to check the certificate against when it differs from the URL's host. */
+    tls_server_name: z.string().min(1).optional(),
+    /** Plain gRPC metadata sent with every call (e.g. NVCF's function-id); secrets go in auth_header. */
+    metadata: z
+      .record(z.string().regex(/^[0-9a-z_.-]+$/, "lower-case gRPC metadata keys"), z.string())
+      .optional(),
+  }),
+  z.strictObject({
+    ...engineCommon,
     type: z.literal("wyoming"),
     url: z.string().regex(/^tcp:\/\/[^:/]+:\d{1,5}$/, "tcp://host:port"),
     streaming: z.boolean().optional(),

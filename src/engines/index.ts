@@ -6,6 +6,7 @@ import { createEmbeddedEngine } from "./embedded.ts";
 import { createMaryTtsEngine } from "./marytts.ts";
 import { createOpenAiEngine } from "./openai.ts";
 import { createPiperEngine } from "./piper.ts";
+import { createRivaEngine } from "./riva.ts";
 import { createTritonEngine } from "./triton.ts";
 import type { Engine } from "./types.ts";
 import { createWyomingEngine } from "./wyoming.ts";
@@ -25,6 +26,7 @@ export const engineTable: {
   marytts: createMaryTtsEngine,
   wyoming: createWyomingEngine,
   triton: createTritonEngine,
+  riva: createRivaEngine,
 };
 
 /**
