@@ -1,7 +1,9 @@
 import { describe, expect, it } from "vitest";
+import { parseConfig } from "../../src/config/load.ts";
 import { chunkStats } from "../../src/engines/chunk-stats.ts";
 import { SynthesisRecorder } from "../../src/ingest/recorder.ts";
 import { MetricsRegistry } from "../../src/metrics/registry.ts";
+import { generationProblems } from "../../src/monitoring/generate.ts";
 
 function setup() {
   const registry = new MetricsRegistry();
@@ -65,5 +67,14 @@ describe("inter-chunk gap and stall histograms", () => {
     expect(value(l, 'tts_stall_seconds_bucket{engine="broke",voice="default",source="probe",le="3"}')).toBe(
       1,
     );
+  });
+});
+
+describe("thresholds.stall_max_ms", () => {
+  it("is refused by generate at or above the highest tts_stall_seconds bucket (the alert could never fire)", () => {
+    const at = (stall_max_ms: number) =>
+      generationProblems(parseConfig({ thresholds: { stall_max_ms } }, "<test>", {})).map((p) => p.path);
+    expect(at(9999)).toEqual([]);
+    expect(at(10_000)).toEqual(["$.thresholds.stall_max_ms"]);
   });
 });
