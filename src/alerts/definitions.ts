@@ -145,7 +145,7 @@ export const ALERT_DEFINITIONS = [
     unit: "ms",
     scale: 1000,
     thresholdScale: 1,
-    decimals: 1,
+    decimals: 0, // whole ms: bucket interpolations such as 24.25 would round apart in Go and JS
     summary: (c) => `TTS streams stalling for more than ${c.thresholds.stall_max_ms} ms`,
     description: (v, c) =>
       `Engine ${v.label("engine")} on ${v.label("instance")}: p95 of the longest gap between audio chunks per streamed ` +
