@@ -2,11 +2,11 @@
 // proto/riva/ from nvidia-riva/common, MIT): unary `Synthesize`, or `SynthesizeOnline`, which
 // streams the audio back as it is synthesised. LINEAR_PCM (16-bit little-endian mono) at the
 // requested sample rate. Each synthesis opens its own channel (a cold client, as the HTTP engines
-// see it) and closes it after.
+// see it) and closes it after. @grpc/grpc-js is loaded at the first Riva synthesis (about half a
+// second of start-up that every other command would pay for nothing).
 
 import { fileURLToPath } from "node:url";
-import * as grpc from "@grpc/grpc-js";
-import * as protoLoader from "@grpc/proto-loader";
+import type * as grpc from "@grpc/grpc-js";
 import { readRegularFile } from "../util/files.ts";
 import { type EngineConfigOf, type EngineContext, engineTimeoutMs } from "./context.ts";
 import { abortError, throwIfAborted, withDeadline } from "./errors.ts";
@@ -57,41 +57,73 @@ type RivaClientConstructor = new (
   options?: grpc.ClientOptions,
 ) => RivaClient;
 
-let definition: grpc.GrpcObject | undefined;
-
-/** The vendored protos, loaded once (proto field names kept: snake_case, as the server sees them). */
-export function rivaPackage(): grpc.GrpcObject {
-  definition ??= grpc.loadPackageDefinition(
-    protoLoader.loadSync(RIVA_TTS_PROTO, {
-      includeDirs: [RIVA_PROTO_DIR],
-      keepCase: true,
-      longs: String,
-      enums: Number,
-      defaults: true,
-    }),
-  );
-  return definition;
+interface RivaModules {
+  readonly grpc: typeof grpc;
+  readonly Client: RivaClientConstructor;
+  readonly definition: grpc.GrpcObject;
 }
 
-function serviceClient(): RivaClientConstructor {
-  const nvidia = rivaPackage().nvidia as grpc.GrpcObject;
-  const tts = (nvidia.riva as grpc.GrpcObject).tts as grpc.GrpcObject;
-  return tts.RivaSpeechSynthesis as unknown as RivaClientConstructor;
+let modules: Promise<RivaModules> | undefined;
+
+/** grpc-js and the vendored protos, loaded once (proto field names kept: snake_case, as the server sees them). */
+function rivaModules(): Promise<RivaModules> {
+  modules ??= (async () => {
+    const [g, protoLoader] = await Promise.all([import("@grpc/grpc-js"), import("@grpc/proto-loader")]);
+    const definition = g.loadPackageDefinition(
+      protoLoader.loadSync(RIVA_TTS_PROTO, {
+        includeDirs: [RIVA_PROTO_DIR],
+        keepCase: true,
+        longs: String,
+        enums: Number,
+        defaults: true,
+      }),
+    );
+    const nvidia = definition.nvidia as grpc.GrpcObject;
+    const tts = (nvidia.riva as grpc.GrpcObject).tts as grpc.GrpcObject;
+    return { grpc: g, definition, Client: tts.RivaSpeechSynthesis as unknown as RivaClientConstructor };
+  })();
+  return modules;
 }
+
+/** The package definition of the vendored protos (the tests' Riva server serves it). */
+export async function rivaPackage(): Promise<grpc.GrpcObject> {
+  return (await rivaModules()).definition;
+}
+
+/** gRPC status codes (grpc/doc/statuscodes.md), by number. */
+const STATUS_NAMES = [
+  "OK",
+  "CANCELLED",
+  "UNKNOWN",
+  "INVALID_ARGUMENT",
+  "DEADLINE_EXCEEDED",
+  "NOT_FOUND",
+  "ALREADY_EXISTS",
+  "PERMISSION_DENIED",
+  "RESOURCE_EXHAUSTED",
+  "FAILED_PRECONDITION",
+  "ABORTED",
+  "OUT_OF_RANGE",
+  "UNIMPLEMENTED",
+  "INTERNAL",
+  "UNAVAILABLE",
+  "DATA_LOSS",
+  "UNAUTHENTICATED",
+] as const;
 
 /** gRPC status codes as bounded reasons: the server's own error statuses are its answer's status. */
 export function grpcReason(code: number): FailureReason {
-  switch (code) {
-    case grpc.status.DEADLINE_EXCEEDED:
+  switch (STATUS_NAMES[code]) {
+    case "DEADLINE_EXCEEDED":
       return "timeout";
-    case grpc.status.UNAVAILABLE:
+    case "UNAVAILABLE":
       return "connection";
-    case grpc.status.UNAUTHENTICATED:
-    case grpc.status.PERMISSION_DENIED:
+    case "UNAUTHENTICATED":
+    case "PERMISSION_DENIED":
       return "auth";
-    case grpc.status.UNIMPLEMENTED:
+    case "UNIMPLEMENTED":
       return "protocol";
-    case grpc.status.CANCELLED:
+    case "CANCELLED":
       return "other";
     default:
       return "http_status";
@@ -100,13 +132,11 @@ export function grpcReason(code: number): FailureReason {
 
 function statusError(error: grpc.ServiceError, signal: AbortSignal, where: string): EngineError {
   if (signal.aborted) return abortError(signal, where);
-  const name = grpc.status[error.code] ?? String(error.code);
+  const name = STATUS_NAMES[error.code] ?? String(error.code);
   return new EngineError(
     `${where}: gRPC status ${error.code} ${name}: ${error.details || error.message}`,
     grpcReason(error.code),
-    {
-      cause: error,
-    },
+    { cause: error },
   );
 }
 
@@ -120,8 +150,7 @@ export function createRivaEngine(config: EngineConfigOf<"riva">, context: Engine
   const rpc = config.streaming ? "SynthesizeOnline" : "Synthesize";
   const where = `engine ${config.name} (riva ${rpc} ${config.url})`;
   const format: PcmFormat = { kind: "pcm", sampleRate: config.sample_rate, channels: 1, encoding: "s16le" };
-  const Client = serviceClient();
-  const credentials = (): grpc.ChannelCredentials => {
+  const credentials = ({ grpc }: RivaModules): grpc.ChannelCredentials => {
     if (!tls) return grpc.credentials.createInsecure();
     if (config.ca_file === undefined) return grpc.credentials.createSsl();
     let ca: Buffer;
@@ -142,6 +171,8 @@ export function createRivaEngine(config: EngineConfigOf<"riva">, context: Engine
       const signal = withDeadline(request.signal, timeoutMs);
       throwIfAborted(signal, where);
       const used = request.voice ?? voice;
+      const loaded = await rivaModules();
+      const { grpc } = loaded;
       const metadata = new grpc.Metadata();
       for (const [k, v] of Object.entries(config.metadata ?? {})) metadata.set(k, v);
       for (const [k, v] of Object.entries(await authHeaders(config.auth_header, context.env, where)))
@@ -153,7 +184,7 @@ export function createRivaEngine(config: EngineConfigOf<"riva">, context: Engine
         sample_rate_hz: config.sample_rate,
         voice_name: used,
       };
-      const client = new Client(address, credentials(), {
+      const client = new loaded.Client(address, credentials(loaded), {
         // Its own connection, not one shared with an earlier synthesis: cold as a new client is.
         "grpc.use_local_subchannel_pool": 1,
         ...(config.tls_server_name !== undefined && {

@@ -80,8 +80,9 @@ function speech(text: string, rate: number): Buffer {
 export async function startRivaServer(tls?: { key: Buffer; cert: Buffer }): Promise<RivaTestServer> {
   const server = new grpc.Server();
   const state: Omit<RivaTestServer, "address" | "close"> = { requests: [], behaviour: {} };
-  const service = (((rivaPackage().nvidia as grpc.GrpcObject).riva as grpc.GrpcObject).tts as grpc.GrpcObject)
-    .RivaSpeechSynthesis as grpc.ServiceClientConstructor;
+  const service = (
+    (((await rivaPackage()).nvidia as grpc.GrpcObject).riva as grpc.GrpcObject).tts as grpc.GrpcObject
+  ).RivaSpeechSynthesis as grpc.ServiceClientConstructor;
 
   /** The gRPC status this request is refused with, or the audio to answer. */
   const answer = (rpc: string, request: RivaSynthesizeRequest, metadata: grpc.Metadata) => {
