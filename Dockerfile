@@ -25,6 +25,7 @@ COPY --from=build /src/dist ./dist
 COPY bin ./bin
 COPY config ./config
 COPY models ./models
+COPY proto ./proto
 COPY alerting-rules ./alerting-rules
 COPY alertmanager ./alertmanager
 

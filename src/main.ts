@@ -136,6 +136,7 @@ async function probeCommand(a: {
         ["latency", ms(r.latencyMs)],
         ["first byte", ms(r.firstByteMs)],
         ["first audio", ms(r.ttfaMs)],
+        ["longest stall", r.chunkGapsMs ? ms(Math.max(...r.chunkGapsMs)) : "—"],
         ["audio", r.audioDurationMs === undefined ? "—" : `${(r.audioDurationMs / 1000).toFixed(2)} s`],
         [
           "real-time factor",

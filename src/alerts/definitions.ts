@@ -136,6 +136,24 @@ export const ALERT_DEFINITIONS = [
     inProcess: "latency_p95_5m",
   },
   {
+    name: "TTSStreamStalling",
+    threshold: "stall_max_ms",
+    metric: "tts_stall_seconds",
+    statistic: "p95_over_window",
+    op: ">",
+    tiering: "slow",
+    unit: "ms",
+    scale: 1000,
+    thresholdScale: 1,
+    decimals: 0, // whole ms: bucket interpolations such as 24.25 would round apart in Go and JS
+    summary: (c) => `TTS streams stalling for more than ${c.thresholds.stall_max_ms} ms`,
+    description: (v, c) =>
+      `Engine ${v.label("engine")} on ${v.label("instance")}: p95 of the longest gap between audio chunks per streamed ` +
+      `answer over the last ${c.window} is ${v.value} ms (threshold ${c.thresholds.stall_max_ms} ms): listeners hear the ` +
+      "audio stop mid-sentence. Statistic: histogram_quantile(0.95) of the tts_stall_seconds histogram, interpolated within its buckets.",
+    note: "streaming answers only (two audio chunks or more)",
+  },
+  {
     name: "TTSGpuTemperatureHigh",
     threshold: "gpu_temp_max",
     metric: "tts_gpu_temperature_celsius",

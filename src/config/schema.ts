@@ -75,6 +75,8 @@ export const engineSchema = z.discriminatedUnion("type", [
     sample_rate: z.number().int().min(8000).max(192000).optional(),
     api_key_env: z.string().min(1).optional(),
     stream: z.boolean().optional(),
+    /** "sse": OpenAI's streamed speech (speech.audio.delta events with base64 audio, then speech.audio.done). */
+    stream_format: z.enum(["audio", "sse"]).optional(),
   }),
   z.strictObject({
     ...engineCommon,
@@ -85,6 +87,49 @@ export const engineSchema = z.discriminatedUnion("type", [
   }),
   z.strictObject({ ...engineCommon, type: z.literal("piper"), url }),
   z.strictObject({ ...engineCommon, type: z.literal("marytts"), url, locale: z.string().default("en_US") }),
+  z.strictObject({
+    ...engineCommon,
+    type: z.literal("triton"),
+    /** The server's HTTP base, e.g. http://127.0.0.1:8000 (KServe v2: /v2/models/{model}/infer). */
+    url,
+    model: z.string().min(1),
+    model_version: z.string().min(1).optional(),
+    /** The model's BYTES input that takes the text, and its shape. */
+    input_name: z.string().min(1).default("TEXT"),
+    input_shape: z.array(z.number().int().min(1)).min(1).max(4).default([1]),
+    /** A BYTES input that takes the voice (absent: the model has none). */
+    voice_input: z.string().min(1).optional(),
+    /** The output tensor holding the waveform, mono, and its datatype. */
+    output_name: z.string().min(1).default("AUDIO"),
+    output_datatype: z.enum(["FP32", "INT16", "INT32"]).default("FP32"),
+    sample_rate: z.number().int().min(8000).max(192000),
+    /** Ask for the output in Triton's binary tensor extension (less to parse than JSON numbers). */
+    binary_output: z.boolean().default(false),
+  }),
+  z.strictObject({
+    ...engineCommon,
+    type: z.literal("riva"),
+    /** grpc://host:port (plaintext) or grpcs://host:port (TLS). */
+    url: z
+      .string()
+      .regex(
+        /^grpcs?:\/\/(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/,
+        "grpc://host:port or grpcs://host:port",
+      ),
+    language_code: z.string().min(1).default("en-US"),
+    /** Requested output rate (Riva resamples the model's output to it). */
+    sample_rate: z.number().int().min(8000).max(192000).default(22050),
+    /** true: SynthesizeOnline (audio streamed back as it is made); false: unary Synthesize. */
+    streaming: z.boolean().default(false),
+    /** PEM file of the CA that signed the server's certificate (grpcs; default: the system's roots). */
+    ca_file: z.string().min(1).optional(),
+    /** TLS name to check the certificate against when it differs from the URL's host. */
+    tls_server_name: z.string().min(1).optional(),
+    /** Plain gRPC metadata sent with every call (e.g. NVCF's function-id); secrets go in auth_header. */
+    metadata: z
+      .record(z.string().regex(/^[0-9a-z_.-]+$/, "lower-case gRPC metadata keys"), z.string())
+      .optional(),
+  }),
   z.strictObject({
     ...engineCommon,
     type: z.literal("wyoming"),
@@ -207,6 +252,8 @@ export const configSchema = z.strictObject({
       memory_usage_max: z.number().gt(0).max(100).default(90),
       quality_score_min: z.number().min(0).max(1).default(0.8),
       cache_hit_rate_min: z.number().min(0).max(1).default(0.7),
+      /** TTSStreamStalling: p95 of the longest gap between audio chunks per streamed answer. */
+      stall_max_ms: z.number().positive().max(600_000).default(1000),
     })
     .prefault({}),
   alerts: alertsSchema.prefault({}).superRefine((alerts, ctx) => {

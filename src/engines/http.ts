@@ -27,6 +27,25 @@ export interface HttpAudioRequest {
   readonly expect: { readonly kind: "wav" } | { readonly kind: "pcm"; readonly fallback: PcmFormat };
   /** Each piece of a 2xx body as it arrives (decoded when the server compressed it). */
   readonly onChunk?: (chunk: AudioChunk) => void;
+  /**
+   * A 2xx body that wraps the audio (an event stream): what its Content-Type must be, and a fresh
+   * decoder per answer that turns body bytes into audio bytes. Timings, chunks and the checks of
+   * the audio then apply to the decoded audio.
+   */
+  readonly container?: {
+    /** The Content-Type the answer must start with (absent: any). */
+    readonly contentType?: string;
+    decoder(headers: http.IncomingHttpHeaders): BodyDecoder;
+  };
+}
+
+/** Turns a 2xx body into its audio as it arrives; throws an EngineError on a broken body. */
+export interface BodyDecoder {
+  push(bytes: Uint8Array): Buffer[];
+  /** true once the body said it is complete (the rest is not read). */
+  readonly done: boolean;
+  /** The body ended: the audio still held back (a body only readable whole); throws unless complete. */
+  finish(): Buffer[];
 }
 
 export interface HttpAudioResponse {
@@ -250,8 +269,25 @@ export function fetchAudio(request: HttpAudioRequest): Promise<HttpAudioResponse
           }
           return;
         }
-        const contentType = res.headers["content-type"];
         const ok = status >= 200 && status < 300;
+        const container = ok ? request.container : undefined;
+        const bodyType = res.headers["content-type"];
+        if (
+          container?.contentType !== undefined &&
+          !(bodyType ?? "").toLowerCase().startsWith(container.contentType)
+        ) {
+          res.resume();
+          settle(
+            new EngineError(
+              `${where}: ${bodyType ? JSON.stringify(bodyType) : "no Content-Type"} instead of ${container.contentType}: the server does not stream that way`,
+              "protocol",
+            ),
+          );
+          return;
+        }
+        // The audio's own type is unknown inside a container: as asked.
+        const contentType = container ? undefined : bodyType;
+        const decoder = container?.decoder(res.headers);
         let stream: NodeJS.ReadableStream = res;
         const encoding = (res.headers["content-encoding"] ?? "").trim().toLowerCase();
         if (ok && encoding !== "" && encoding !== "identity") {
@@ -279,19 +315,17 @@ export function fetchAudio(request: HttpAudioRequest): Promise<HttpAudioResponse
         const clock = new ChunkClock();
         // Decided at the first byte: a RIFF stream is WAV whatever was asked (as audioFormat reads it).
         let streamFormat: AudioFormat | undefined;
-        stream.on("data", (chunk: Buffer) => {
-          if (settled) return;
-          const now = performance.now();
+        const onAudio = (chunk: Buffer, now: number): boolean => {
           if (ok) finder.feed(chunk, now);
           size += chunk.length;
           if (size > (ok ? MAX_AUDIO_BYTES : MAX_ERROR_BODY)) {
             if (ok)
               settle(new EngineError(`${where}: body larger than ${MAX_AUDIO_BYTES} bytes`, "bad_audio"));
             else res.destroy();
-            return;
+            return false;
           }
           chunks.push(chunk);
-          if (!ok || chunk.length === 0) return;
+          if (!ok || chunk.length === 0) return true;
           clock.mark(now);
           if (request.onChunk) {
             streamFormat ??=
@@ -300,13 +334,41 @@ export function fetchAudio(request: HttpAudioRequest): Promise<HttpAudioResponse
                 : pcmFromContentType(contentType, request.expect.fallback);
             request.onChunk({ bytes: chunk, at: now, format: streamFormat });
           }
+          return true;
+        };
+        let wrapped = 0;
+        stream.on("data", (chunk: Buffer) => {
+          if (settled) return;
+          const now = performance.now();
+          if (!decoder) {
+            onAudio(chunk, now);
+            return;
+          }
+          wrapped += chunk.length;
+          if (wrapped > MAX_AUDIO_BYTES * 2) {
+            settle(new EngineError(`${where}: body larger than ${MAX_AUDIO_BYTES * 2} bytes`, "bad_audio"));
+            return;
+          }
+          let pieces: Buffer[];
+          try {
+            pieces = decoder.push(chunk);
+          } catch (error) {
+            settle(error instanceof EngineError ? error : toEngineError(error, signal, where));
+            return;
+          }
+          for (const piece of pieces) if (!onAudio(piece, now)) return;
+          if (decoder.done) {
+            complete();
+            res.destroy();
+          }
         });
         res.on("error", (error) => settle(toEngineError(error, signal, where)));
         const complete = () => {
           if (settled) return;
           const end = performance.now();
-          const bytes = Buffer.concat(chunks);
           try {
+            for (const piece of decoder?.finish() ?? []) if (!onAudio(piece, end)) return;
+            const bytes = Buffer.concat(chunks);
             const format = audioFormat(bytes, contentType, request.expect, where);
             const timings: SynthesisTimings = {
               start,

@@ -6,6 +6,8 @@ import { createEmbeddedEngine } from "./embedded.ts";
 import { createMaryTtsEngine } from "./marytts.ts";
 import { createOpenAiEngine } from "./openai.ts";
 import { createPiperEngine } from "./piper.ts";
+import { createRivaEngine } from "./riva.ts";
+import { createTritonEngine } from "./triton.ts";
 import type { Engine } from "./types.ts";
 import { createWyomingEngine } from "./wyoming.ts";
 
@@ -23,6 +25,8 @@ export const engineTable: {
   piper: createPiperEngine,
   marytts: createMaryTtsEngine,
   wyoming: createWyomingEngine,
+  triton: createTritonEngine,
+  riva: createRivaEngine,
 };
 
 /**

@@ -1,6 +1,7 @@
 import { type EngineConfigOf, type EngineContext, engineTimeoutMs } from "./context.ts";
 import { throwIfAborted, withDeadline } from "./errors.ts";
 import { authHeaders, fetchAudio, type PcmFormat } from "./http.ts";
+import { OpenAiSpeechEvents } from "./sse.ts";
 import { type Engine, EngineError, type SynthesisRequest, type SynthesisResult } from "./types.ts";
 
 // OpenAI and Kokoro-FastAPI send `pcm` as 24 kHz 16-bit mono little-endian without a header.
@@ -8,7 +9,8 @@ const OPENAI_PCM_RATE = 24_000;
 
 /**
  * OpenAI's `POST /v1/audio/speech` and the servers that copy it (Kokoro-FastAPI, LocalAI,
- * openedai-speech): JSON `{model, input, voice, response_format}` in, audio bytes out.
+ * openedai-speech): JSON `{model, input, voice, response_format}` in, audio bytes out. With
+ * `stream_format: "sse"` the answer is an event stream of base64 audio deltas (src/engines/sse.ts).
  */
 export function createOpenAiEngine(config: EngineConfigOf<"openai">, context: EngineContext): Engine {
   const timeoutMs = engineTimeoutMs(config, context);
@@ -29,9 +31,14 @@ export function createOpenAiEngine(config: EngineConfigOf<"openai">, context: En
       const signal = withDeadline(request.signal, timeoutMs);
       throwIfAborted(signal, where);
       const used = request.voice ?? voice;
+      const sse = config.stream_format === "sse";
       const headers: Record<string, string> = {
         "Content-Type": "application/json",
-        Accept: config.response_format === "pcm" ? "audio/pcm, */*" : "audio/wav, */*",
+        Accept: sse
+          ? "text/event-stream"
+          : config.response_format === "pcm"
+            ? "audio/pcm, */*"
+            : "audio/wav, */*",
         ...(await authHeaders(config.auth_header, context.env, where)),
       };
       if (config.api_key_env !== undefined) {
@@ -46,6 +53,7 @@ export function createOpenAiEngine(config: EngineConfigOf<"openai">, context: En
         voice: used,
         response_format: config.response_format,
         ...(config.stream === undefined ? {} : { stream: config.stream }),
+        ...(config.stream_format === undefined ? {} : { stream_format: config.stream_format }),
       });
       const response = await fetchAudio({
         url,
@@ -56,6 +64,9 @@ export function createOpenAiEngine(config: EngineConfigOf<"openai">, context: En
         where,
         ...(request.onChunk && { onChunk: request.onChunk }),
         expect: config.response_format === "pcm" ? { kind: "pcm", fallback } : { kind: "wav" },
+        ...(sse && {
+          container: { contentType: "text/event-stream", decoder: () => new OpenAiSpeechEvents(where) },
+        }),
       });
       return { audio: response.audio, format: response.format, timings: response.timings, voice: used };
     },

@@ -15,6 +15,7 @@ import { SlidingHistogram } from "./sliding-histogram.ts";
 export type Source = "probe" | "ingest";
 
 const LATENCY_BOUNDS: readonly number[] = catalog.tts_latency_seconds.buckets;
+const CHUNK_GAP_BOUNDS: readonly number[] = catalog.tts_inter_chunk_gap_seconds.buckets;
 
 class HistogramState {
   readonly counts: Float64Array;
@@ -73,6 +74,9 @@ class Series {
   /** Every attempt's duration, successes and failures apart (tts_request_duration_seconds). */
   readonly durationSuccess = new HistogramState(LATENCY_BOUNDS);
   readonly durationFailure = new HistogramState(LATENCY_BOUNDS);
+  /** Gaps between audio chunks (every one) and the longest per request (streaming answers). */
+  readonly chunkGaps = new HistogramState(CHUNK_GAP_BOUNDS);
+  readonly stall = new HistogramState(CHUNK_GAP_BOUNDS);
   success = 0;
   failure = 0;
   readonly failures = new Map<FailureReason, number>();
@@ -400,6 +404,31 @@ export class SynthesisRecorder {
   }
 
   /**
+   * Records the gaps between one answer's audio chunks (ms, in order: chunkStats(timings).gapsMs)
+   * in the series that record() returned the labels of: every gap in tts_inter_chunk_gap_seconds,
+   * the longest in tts_stall_seconds. Failed answers too: a stream that stalled and then broke was
+   * heard stalling. Only for syntheses the exporter timed itself (probes; stress runs and the
+   * gateway when they record): the series budget does not charge ingested series for these two
+   * families, so ingested events carry no chunk times.
+   */
+  recordChunkGaps(
+    labels: { readonly engine: string; readonly voice: string },
+    source: Exclude<Source, "ingest">,
+    gapsMs: readonly number[],
+  ): void {
+    if (gapsMs.length === 0) return;
+    const s = this.#series.get(`${labels.engine}\u0000${labels.voice}\u0000${source}`);
+    if (!s) return;
+    let longest = 0;
+    for (const g of gapsMs) {
+      if (!(g >= 0) || g === Number.POSITIVE_INFINITY) continue;
+      s.chunkGaps.observe(g / 1000);
+      if (g > longest) longest = g;
+    }
+    s.stall.observe(longest / 1000);
+  }
+
+  /**
    * Cache hit rate over the window across all engines: hits / lookups pooled (an engine with 1000
    * lookups weighs more than one with 2); undefined when no lookup is in the window.
    */
@@ -483,6 +512,20 @@ export class SynthesisRecorder {
             .flatMap((s) => s.ttfa.values("tts_time_to_first_audio_seconds", s.labels)),
         ),
     });
+    for (const [name, pick] of [
+      ["tts_inter_chunk_gap_seconds", (s: Series) => s.chunkGaps],
+      ["tts_stall_seconds", (s: Series) => s.stall],
+    ] as const) {
+      r.override(name, {
+        get: () =>
+          fam(
+            name,
+            [...this.#series.values()]
+              .filter((s) => pick(s).count > 0)
+              .flatMap((s) => pick(s).values(name, s.labels)),
+          ),
+      });
+    }
     r.override("tts_request_duration_seconds", {
       get: () =>
         fam(

@@ -8,6 +8,8 @@ export type { MetricArea, MetricDef, MetricType } from "./catalog-types.ts";
 
 const LATENCY_BUCKETS = [0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30] as const;
 const TTS_LABELS = ["engine", "voice"] as const;
+/** Gaps between audio chunks of a stream: a 20 ms frame to a 10 s hang. */
+const CHUNK_GAP_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10] as const;
 const GPU_LABELS = ["gpu", "name", "uuid"] as const;
 
 export const catalog = {
@@ -52,6 +54,22 @@ export const catalog = {
     unit: "seconds",
     area: "tts",
     buckets: LATENCY_BUCKETS,
+  },
+  tts_inter_chunk_gap_seconds: {
+    type: "histogram",
+    help: "Time between consecutive audio chunks of a streamed answer (a transport read or an audio event; streaming engines, one observation per gap).",
+    labels: ["engine", "voice", "source"],
+    unit: "seconds",
+    area: "tts",
+    buckets: CHUNK_GAP_BUCKETS,
+  },
+  tts_stall_seconds: {
+    type: "histogram",
+    help: "Longest gap between consecutive audio chunks of each streamed answer (one observation per request with two chunks or more): the stall a listener hears.",
+    labels: ["engine", "voice", "source"],
+    unit: "seconds",
+    area: "tts",
+    buckets: CHUNK_GAP_BUCKETS,
   },
   tts_real_time_factor: {
     type: "gauge",

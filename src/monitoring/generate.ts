@@ -6,7 +6,7 @@ import { helmFiles } from "./helm.ts";
 import { metricsReference } from "./metrics-doc.ts";
 import { type GeneratedFile, monitoringFiles } from "./monitoring-files.ts";
 import { productionProfile, withConfigLinks } from "./profile.ts";
-import { maxLatencyThresholdSeconds } from "./rules.ts";
+import { maxLatencyThresholdSeconds, maxStallThresholdSeconds } from "./rules.ts";
 
 export type { GeneratedFile };
 
@@ -22,6 +22,13 @@ export function generationProblems(config: Config): ConfigProblem[] {
       path: "$.thresholds.latency_max_ms",
       expected: `a latency below ${maxMs} ms for the generated rules (the highest tts_latency_seconds bucket: Prometheus' histogram_quantile answers no p95 above it, so TTSLatencyHigh could never fire)`,
       got: `number ${config.thresholds.latency_max_ms}`,
+    });
+  const maxStallMs = maxStallThresholdSeconds() * 1000;
+  if (config.thresholds.stall_max_ms >= maxStallMs)
+    problems.push({
+      path: "$.thresholds.stall_max_ms",
+      expected: `a stall below ${maxStallMs} ms for the generated rules (the highest tts_stall_seconds bucket: Prometheus' histogram_quantile answers no p95 above it, so TTSStreamStalling could never fire)`,
+      got: `number ${config.thresholds.stall_max_ms}`,
     });
   return problems;
 }

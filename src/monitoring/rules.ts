@@ -194,19 +194,23 @@ export function recordingRules(profile: MonitoringProfile): RecordingRule[] {
 }
 
 /** The histogram bucket bounds just below and above a latency, for test input on each side. */
-function latencyBuckets(thresholdSeconds: number): {
+function latencyBuckets(
+  thresholdSeconds: number,
+  name: HistogramName = "tts_latency_seconds",
+): {
   lower: number;
   lowerPrev: number;
   upper: number;
   next: number;
 } {
-  const bounds = bucketsOf("tts_latency_seconds");
+  const bounds = bucketsOf(name);
   const lowerIndex = bounds.findLastIndex((b) => b <= thresholdSeconds);
   const upperIndex = bounds.findIndex((b) => b >= thresholdSeconds);
   const upper = bounds[upperIndex];
-  if (upper === undefined || thresholdSeconds >= maxLatencyThresholdSeconds()) {
+  const max = bounds.at(-1) ?? Number.POSITIVE_INFINITY;
+  if (upper === undefined || thresholdSeconds >= max) {
     throw new Error(
-      `thresholds.latency_max_ms must be below ${maxLatencyThresholdSeconds() * 1000} ms (generationProblems() says so first)`,
+      `the threshold on ${name} must be below ${max * 1000} ms (generationProblems() says so first)`,
     );
   }
   // Below the first bucket, every request puts p95 above the threshold: the quiet case has no
@@ -228,16 +232,22 @@ export function maxLatencyThresholdSeconds(): number {
   return bucketsOf("tts_latency_seconds").at(-1) ?? Number.POSITIVE_INFINITY;
 }
 
+/** The stall threshold (seconds) Prometheus can still see crossed (as maxLatencyThresholdSeconds). */
+export function maxStallThresholdSeconds(): number {
+  return bucketsOf("tts_stall_seconds").at(-1) ?? Number.POSITIVE_INFINITY;
+}
+
 /** Histogram input: `perStep` observations per step, all inside the bucket whose upper bound is `into`. */
 function latencyHistogram(
   into: number,
   perStep: number,
   steps: number,
   labels: Record<string, string>,
+  name: HistogramName = "tts_latency_seconds",
 ): InputSeries[] {
-  const les = [...bucketsOf("tts_latency_seconds").map(String), "+Inf"];
+  const les = [...bucketsOf(name).map(String), "+Inf"];
   return les.map((le) => ({
-    series: seriesText("tts_latency_seconds_bucket", { ...labels, le }),
+    series: seriesText(`${name}_bucket`, { ...labels, le }),
     values: rising(Number(le) >= into || le === "+Inf" ? perStep : 0, steps),
   }));
 }
@@ -289,8 +299,8 @@ function gaugeTest(
 }
 
 /** The p95 that histogram_quantile reports when every observation lies in the bucket ending at `into`. */
-function p95Within(into: number): number {
-  const bounds = bucketsOf("tts_latency_seconds");
+function p95Within(into: number, name: HistogramName = "tts_latency_seconds"): number {
+  const bounds = bucketsOf(name);
   const counts = bounds.map((b) => (b === into ? 1 : 0));
   // Past the last finite bucket (+Inf), histogram_quantile answers that bucket's upper bound.
   const inf = Number.isFinite(into) ? 0 : 1;
@@ -315,6 +325,28 @@ const PROMETHEUS: Readonly<Record<AlertName, PrometheusRendering>> = {
         },
         // Every request falls in the bucket just above the threshold.
         breach: { series: latencyHistogram(lat.next, 60, c.steps, labels), value: p95Within(lat.next) },
+        firstTrueSeconds: TEST_INTERVAL_SECONDS,
+      };
+    },
+  },
+  TTSStreamStalling: {
+    dashboard: DASHBOARDS.engine,
+    dashboardVars: ["engine"],
+    // As TTSLatencyHigh, over the per-request longest stall.
+    test: (c) => {
+      const name = "tts_stall_seconds";
+      const b = latencyBuckets(c.t.stall_max_ms / 1000, name);
+      const labels = { ...c.engine, voice: "af_heart", source: "probe" };
+      return {
+        labels: c.engine,
+        boundary: {
+          series: latencyHistogram(b.lower, b.lower > 0 ? 60 : 0, c.steps, labels, name),
+          value: b.lower > 0 ? p95Within(b.lower, name) : 0,
+        },
+        breach: {
+          series: latencyHistogram(b.next, 60, c.steps, labels, name),
+          value: p95Within(b.next, name),
+        },
         firstTrueSeconds: TEST_INTERVAL_SECONDS,
       };
     },

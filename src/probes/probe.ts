@@ -1,5 +1,6 @@
 import { decodeAudio } from "../audio/decode.ts";
 import type { AudioFormat, DecodedAudio } from "../audio/format.ts";
+import { chunkStats } from "../engines/chunk-stats.ts";
 import { type Engine, EngineError, type FailureReason } from "../engines/types.ts";
 import { countCharacters, countWords } from "../ingest/event.ts";
 
@@ -20,6 +21,8 @@ export interface ProbeResult {
   /** Request start → first audio sample. */
   readonly ttfaMs?: number;
   readonly audioDurationMs?: number;
+  /** Gaps between the answer's audio chunks, ms (streaming engines; absent below two chunks). */
+  readonly chunkGapsMs?: readonly number[];
   /** Wall time of the whole probe, decoding included. */
   readonly durationMs: number;
   readonly finishedAt: number;
@@ -57,11 +60,13 @@ export async function runProbe(
   try {
     const result = await engine.synthesize({ text, signal: combined });
     const t = result.timings;
+    const { gapsMs } = chunkStats(t);
     const timing = {
       voice: result.voice,
       latencyMs: t.end - t.start,
       ...(t.firstByte !== undefined && { firstByteMs: t.firstByte - t.start }),
       ...(t.firstAudio !== undefined && { ttfaMs: t.firstAudio - t.start }),
+      ...(gapsMs.length > 0 && { chunkGapsMs: gapsMs }),
     };
     if (result.audio.length === 0)
       return failed("empty_audio", `${engine.name}: no audio in the response`, timing);

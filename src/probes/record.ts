@@ -8,7 +8,7 @@ export function recordProbe(
   registry: MetricsRegistry,
   recorder: SynthesisRecorder,
 ): void {
-  recorder.record(
+  const labels = recorder.record(
     {
       engine: result.engine,
       voice: result.voice,
@@ -22,10 +22,11 @@ export function recordProbe(
     },
     "probe",
   );
-  const labels = { engine: result.engine };
-  registry.gauge("tts_probe_success").set(labels, result.success ? 1 : 0);
-  registry.gauge("tts_probe_duration_seconds").set(labels, result.durationMs / 1000);
-  registry.gauge("tts_probe_last_run_timestamp_seconds").set(labels, result.finishedAt / 1000);
+  if (result.chunkGapsMs !== undefined) recorder.recordChunkGaps(labels, "probe", result.chunkGapsMs);
+  const probe = { engine: result.engine };
+  registry.gauge("tts_probe_success").set(probe, result.success ? 1 : 0);
+  registry.gauge("tts_probe_duration_seconds").set(probe, result.durationMs / 1000);
+  registry.gauge("tts_probe_last_run_timestamp_seconds").set(probe, result.finishedAt / 1000);
 }
 
 /** Removes an engine's probe gauges (an engine removed by a reload); its counters stay, being cumulative. */

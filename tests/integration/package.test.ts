@@ -73,7 +73,9 @@ describe("npm package", () => {
     // resolutions a TypeScript project uses, with a config path that this project does not have:
     // the package's own config is used (probing the embedded voice).
     mkdirSync(join(modules, "@types"), { recursive: true });
-    symlinkSync(join(REPO_ROOT, "node_modules/@types/node"), join(modules, "@types/node"));
+    // protobufjs (under @grpc/proto-loader) installs its own @types/node there already.
+    if (!existsSync(join(modules, "@types/node")))
+      symlinkSync(join(REPO_ROOT, "node_modules/@types/node"), join(modules, "@types/node"));
     for (const [module, moduleResolution] of [
       ["NodeNext", "NodeNext"],
       ["ESNext", "Bundler"],

@@ -37,6 +37,7 @@ describe("config: the shipped file", () => {
       memory_usage_max: 90,
       quality_score_min: 0.8,
       cache_hit_rate_min: 0.7,
+      stall_max_ms: 1000,
     });
   });
 
@@ -179,7 +180,7 @@ describe("config errors name the file, the JSON path, what was expected and what
       "$.thresholds.latency_max",
     ]);
     expect(byPath["$.thresholds.latency_max"]?.expected).toBe(
-      'no such key (unknown key, did you mean "latency_max_ms"?; allowed here: latency_max_ms, gpu_temp_max, memory_usage_max, quality_score_min, cache_hit_rate_min)',
+      'no such key (unknown key, did you mean "latency_max_ms"?; allowed here: latency_max_ms, gpu_temp_max, memory_usage_max, quality_score_min, cache_hit_rate_min, stall_max_ms)',
     );
     expect(byPath["$.thresholds.latency_max"]?.got).toBe("number 300");
     expect(byPath["$.monitorin"]?.got).toBe("an object");

@@ -30,6 +30,8 @@ export interface WyomingBehaviour {
   noAudioStart?: boolean;
   /** Sends an event of a type the client does not know before the audio (a newer server's extra). */
   unknownEvent?: boolean;
+  /** Streaming synthesis: sentence i's audio starts i × sentenceMs after synthesize-stop (its synthesis time). */
+  sentenceMs?: number;
 }
 
 export interface WyomingTestServer {
@@ -179,7 +181,10 @@ export async function startWyomingServer(): Promise<WyomingTestServer> {
           const sentences = streamText.join("").match(/[^.!?]+[.!?]*/g) ?? [];
           streamText = undefined;
           void (async () => {
-            for (const s of sentences) if (s.trim()) await speak(socket, s.trim(), arrivedAt);
+            let i = 0;
+            for (const s of sentences)
+              if (s.trim())
+                await speak(socket, s.trim(), arrivedAt + i++ * (state.behaviour.sentenceMs ?? 0));
             send(socket, "synthesize-stopped");
           })();
         }
