@@ -71,12 +71,17 @@ describe.each([
     expect(result.timings.chunks).toEqual(chunks.map((c) => c.at));
   });
 
-  it("a 400 ms stall between the first chunk and the rest is a gap of at least 400 ms", async () => {
+  it("a 400 ms stall after the first chunk: first audio + the longest gap cover the 450 ms the server took", async () => {
     setBehaviour({ stream: { firstMs: 50, restMs: 400 } });
     const { result } = await collect(engine());
-    const gaps = chunkGapsSeconds(result.timings);
+    const t = result.timings;
+    const gaps = chunkGapsSeconds(t);
     expect(gaps.length).toBeGreaterThan(0);
-    expect(Math.max(...gaps)).toBeGreaterThanOrEqual(0.4 - 0.005);
+    // A first chunk read late (a busy machine) shortens the gap the client sees, never the sum:
+    // the last chunk cannot arrive before the server sent it.
+    const firstAudio = ((t.firstAudio ?? Number.NaN) - t.start) / 1000;
+    expect(firstAudio + Math.max(...gaps)).toBeGreaterThanOrEqual(0.45 - 0.005);
+    expect(Math.max(...gaps)).toBeGreaterThan(0);
   });
 });
 
