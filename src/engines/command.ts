@@ -4,7 +4,13 @@ import { join } from "node:path";
 import { RunError, runCommand } from "../util/exec.ts";
 import { type EngineConfigOf, type EngineContext, engineTimeoutMs } from "./context.ts";
 import { abortError, throwIfAborted, withDeadline } from "./errors.ts";
-import { type Engine, EngineError, type SynthesisRequest, type SynthesisResult } from "./types.ts";
+import {
+  ChunkClock,
+  type Engine,
+  EngineError,
+  type SynthesisRequest,
+  type SynthesisResult,
+} from "./types.ts";
 import { checkWav, probeWavHeader } from "./wav-header.ts";
 
 const MAX_AUDIO_BYTES = 256 * 1024 * 1024;
@@ -43,9 +49,14 @@ export function createCommandEngine(config: EngineConfigOf<"command">, context: 
         let firstByte: number | undefined;
         let firstAudio: number | undefined;
         let received = Buffer.alloc(0);
+        const clock = new ChunkClock();
         const onStdout = (chunk: Buffer) => {
           const now = performance.now();
           firstByte ??= now;
+          if (output === "stdout" && chunk.length > 0) {
+            clock.mark(now);
+            request.onChunk?.({ bytes: chunk, at: now, format: { kind: "wav" } });
+          }
           if (firstAudio !== undefined || output !== "stdout") return;
           // Until the WAV header is complete, keep what came so far to find where samples start.
           received = Buffer.concat([received, chunk]);
@@ -76,6 +87,7 @@ export function createCommandEngine(config: EngineConfigOf<"command">, context: 
         }
         const end = performance.now();
         checkWav(audio, where);
+        if (output !== "stdout") request.onChunk?.({ bytes: audio, at: end, format: { kind: "wav" } });
         const timings =
           output === "stdout"
             ? {
@@ -84,9 +96,10 @@ export function createCommandEngine(config: EngineConfigOf<"command">, context: 
                 firstByte: firstByte ?? end,
                 firstAudio: firstAudio === undefined || Number.isNaN(firstAudio) ? end : firstAudio,
                 end,
+                chunks: clock.times,
               }
             : // A file is only complete when the program exits: that is the first audio we can use.
-              { start, requestSent, firstByte: end, firstAudio: end, end };
+              { start, requestSent, firstByte: end, firstAudio: end, end, chunks: [end] };
         return { audio, format: { kind: "wav" }, voice: used, timings };
       } finally {
         await rm(dir, { recursive: true, force: true });

@@ -42,6 +42,7 @@ export function createCoquiEngine(config: EngineConfigOf<"coqui">, context: Engi
         headers,
         signal,
         where,
+        ...(request.onChunk && { onChunk: request.onChunk }),
         expect: { kind: "wav" },
       });
       return { ...response, voice: request.voice ?? voice };

@@ -167,11 +167,13 @@ export function createEmbeddedEngine(config: EngineConfigOf<"embedded">, context
       const audio = await pending;
       const end = performance.now();
       checkWav(audio, where);
+      // Flite renders the whole utterance before it returns: one chunk, at the end.
+      request.onChunk?.({ bytes: audio, at: end, format: { kind: "wav" } });
       return {
         audio,
         format: { kind: "wav" },
         voice: used,
-        timings: { start, requestSent, firstByte: end, firstAudio: end, end },
+        timings: { start, requestSent, firstByte: end, firstAudio: end, end, chunks: [end] },
       };
     },
     close: () => flite.close(),

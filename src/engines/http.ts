@@ -4,7 +4,7 @@ import zlib from "node:zlib";
 import type { AudioFormat } from "../audio/format.ts";
 import { readRegularFile } from "../util/files.ts";
 import { abortError, excerpt, toEngineError, transportError } from "./errors.ts";
-import { EngineError, type SynthesisTimings } from "./types.ts";
+import { type AudioChunk, ChunkClock, EngineError, type SynthesisTimings } from "./types.ts";
 import { checkPcm, checkWav, compressedAudio, probeWavHeader } from "./wav-header.ts";
 
 const MAX_AUDIO_BYTES = 256 * 1024 * 1024;
@@ -25,6 +25,8 @@ export interface HttpAudioRequest {
   readonly where: string;
   /** What the engine asked for. A RIFF body is read as WAV whatever was asked (servers that ignore the format). */
   readonly expect: { readonly kind: "wav" } | { readonly kind: "pcm"; readonly fallback: PcmFormat };
+  /** Each piece of a 2xx body as it arrives (decoded when the server compressed it). */
+  readonly onChunk?: (chunk: AudioChunk) => void;
 }
 
 export interface HttpAudioResponse {
@@ -274,6 +276,9 @@ export function fetchAudio(request: HttpAudioRequest): Promise<HttpAudioResponse
         const chunks: Buffer[] = [];
         let size = 0;
         const finder = new FirstAudioFinder(request.expect);
+        const clock = new ChunkClock();
+        // Decided at the first byte: a RIFF stream is WAV whatever was asked (as audioFormat reads it).
+        let streamFormat: AudioFormat | undefined;
         stream.on("data", (chunk: Buffer) => {
           if (settled) return;
           const now = performance.now();
@@ -286,6 +291,15 @@ export function fetchAudio(request: HttpAudioRequest): Promise<HttpAudioResponse
             return;
           }
           chunks.push(chunk);
+          if (!ok || chunk.length === 0) return;
+          clock.mark(now);
+          if (request.onChunk) {
+            streamFormat ??=
+              request.expect.kind === "wav" || chunks[0]?.subarray(0, 4).toString("latin1") === "RIFF"
+                ? { kind: "wav" }
+                : pcmFromContentType(contentType, request.expect.fallback);
+            request.onChunk({ bytes: chunk, at: now, format: streamFormat });
+          }
         });
         res.on("error", (error) => settle(toEngineError(error, signal, where)));
         const complete = () => {
@@ -300,6 +314,7 @@ export function fetchAudio(request: HttpAudioRequest): Promise<HttpAudioResponse
               firstByte,
               firstAudio: finder.firstAudio ?? end,
               end,
+              chunks: clock.times,
             };
             settle(undefined, { audio: bytes, format, timings, status });
           } catch (error) {

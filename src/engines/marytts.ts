@@ -39,6 +39,7 @@ export function createMaryTtsEngine(config: EngineConfigOf<"marytts">, context: 
         headers,
         signal,
         where,
+        ...(request.onChunk && { onChunk: request.onChunk }),
         expect: { kind: "wav" },
       });
       return { ...response, voice: used ?? voice };

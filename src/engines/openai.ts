@@ -54,6 +54,7 @@ export function createOpenAiEngine(config: EngineConfigOf<"openai">, context: En
         body,
         signal,
         where,
+        ...(request.onChunk && { onChunk: request.onChunk }),
         expect: config.response_format === "pcm" ? { kind: "pcm", fallback } : { kind: "wav" },
       });
       return { audio: response.audio, format: response.format, timings: response.timings, voice: used };

@@ -54,6 +54,7 @@ export function createPiperEngine(config: EngineConfigOf<"piper">, context: Engi
           signal,
           where,
           expect: { kind: "wav" },
+          ...(request.onChunk && { onChunk: request.onChunk }),
         };
         return fetchAudio(call);
       };

@@ -4,7 +4,14 @@ import { clip } from "../log.ts";
 import { type EngineConfigOf, type EngineContext, engineTimeoutMs } from "./context.ts";
 import { abortError, throwIfAborted, toEngineError, withDeadline } from "./errors.ts";
 import type { PcmFormat } from "./http.ts";
-import { type Engine, EngineError, type SynthesisRequest, type SynthesisResult } from "./types.ts";
+import {
+  type AudioChunk,
+  ChunkClock,
+  type Engine,
+  EngineError,
+  type SynthesisRequest,
+  type SynthesisResult,
+} from "./types.ts";
 
 /** One Wyoming event: a type, a JSON object, and optional binary payload (audio-chunk's PCM). */
 export interface WyomingEvent {
@@ -150,6 +157,8 @@ const sameFormat = (a: PcmFormat, b: PcmFormat) =>
   a.sampleRate === b.sampleRate && a.channels === b.channels && a.encoding === b.encoding;
 
 interface Exchange {
+  /** Each audio-chunk payload as it arrives. */
+  readonly onChunk?: ((chunk: AudioChunk) => void) | undefined;
   /** Events written right after connecting. */
   readonly send: Buffer[];
   /** A synthesis: the conversation must end with audio. */
@@ -215,7 +224,7 @@ export function createWyomingEngine(config: EngineConfigOf<"wyoming">, context: 
       const done = streaming
         ? (e: WyomingEvent) => e.type === "synthesize-stopped"
         : (e: WyomingEvent) => e.type === "audio-stop";
-      const result = await talk({ send, expectsAudio: true }, signal, done);
+      const result = await talk({ send, expectsAudio: true, onChunk: request.onChunk }, signal, done);
       return { ...result.audio, voice: used ?? voice };
     },
   };
@@ -246,6 +255,8 @@ function converse(
     let firstAudio: number | undefined;
     let format: PcmFormat | undefined;
     const chunks: Buffer[] = [];
+    const clock = new ChunkClock();
+    const onChunk = exchange.onChunk;
     const events: WyomingEvent[] = [];
     const decoder = new WyomingDecoder();
     let settled = false;
@@ -291,6 +302,8 @@ function converse(
           if (event.payload && event.payload.length > 0) {
             firstAudio ??= now;
             chunks.push(event.payload);
+            clock.mark(now);
+            onChunk?.({ bytes: event.payload, at: now, format });
           }
           return false;
         default:
@@ -312,7 +325,14 @@ function converse(
             audio: {
               audio,
               format: format ?? { kind: "pcm", sampleRate: 16000, channels: 1, encoding: "s16le" },
-              timings: { start, requestSent: sent, firstByte, firstAudio: firstAudio ?? end, end },
+              timings: {
+                start,
+                requestSent: sent,
+                firstByte,
+                firstAudio: firstAudio ?? end,
+                end,
+                chunks: clock.times,
+              },
             },
           });
           return;
