@@ -63,8 +63,8 @@ export interface SimServer {
 }
 
 interface Job {
-  readonly req: http.IncomingMessage;
   readonly res: http.ServerResponse;
+  readonly arrivedAt: number;
   gone: boolean;
 }
 
@@ -100,6 +100,9 @@ export async function startSimServer(options: SimServerOptions): Promise<SimServ
   let abandoned = 0;
   let closed = false;
   const queue: Job[] = [];
+  // Each worker's planned free time. A timer that fires late (a loaded machine) delays that answer,
+  // but the worker's next job starts at the planned time, so lateness never lowers the capacity.
+  const freeWorkers: number[] = Array.from({ length: workers }, () => 0);
   const timers = new Set<NodeJS.Timeout>();
   const sockets = new Set<Socket>();
 
@@ -141,7 +144,7 @@ export async function startSimServer(options: SimServerOptions): Promise<SimServ
   const isError = (n: number) => errorRate > 0 && Math.floor(n * errorRate) > Math.floor((n - 1) * errorRate);
 
   const startNext = () => {
-    while (inFlight < workers && queue.length > 0) {
+    while (freeWorkers.length > 0 && queue.length > 0) {
       const job = queue.shift() as Job;
       if (job.gone) {
         abandoned++;
@@ -149,17 +152,20 @@ export async function startSimServer(options: SimServerOptions): Promise<SimServ
       }
       inFlight++;
       maxInFlight = Math.max(maxInFlight, inFlight);
-      serve(job);
+      serve(job, freeWorkers.shift() as number);
     }
   };
-  const done = () => {
-    inFlight--;
-    startNext();
-  };
 
-  const serve = (job: Job) => {
-    const n = served + errors + 1;
-    const ends = finishAt(performance.now(), serviceTime());
+  let started = 0;
+  const serve = (job: Job, freeAt: number) => {
+    const n = ++started;
+    const ends = finishAt(Math.max(job.arrivedAt, freeAt), serviceTime());
+    let last = ends;
+    const done = () => {
+      inFlight--;
+      freeWorkers.push(last);
+      startNext();
+    };
     later(ends, () => {
       if (isError(n)) {
         errors++;
@@ -187,7 +193,8 @@ export async function startSimServer(options: SimServerOptions): Promise<SimServ
           done();
         } else {
           job.res.write(chunk);
-          later(finishAt(performance.now(), stream.gapMs), sendChunk);
+          last = finishAt(last, stream.gapMs);
+          later(last, sendChunk);
         }
       };
       sendChunk();
@@ -217,7 +224,7 @@ export async function startSimServer(options: SimServerOptions): Promise<SimServ
         return;
       }
       requests++;
-      const job: Job = { req, res, gone: false };
+      const job: Job = { res, arrivedAt: performance.now(), gone: false };
       res.on("close", () => {
         if (!res.writableFinished) job.gone = true;
       });
