@@ -275,7 +275,10 @@ export async function runStep(plan: StepPlan, ctx: GeneratorContext): Promise<St
     : plan.durationMs;
   const seconds = Math.max(windowMs, 1) / 1000;
   const lateRatio = sent === 0 ? 0 : lateSends / sent;
-  const valid = plan.model === "closed" || (sent > 0 && lateRatio <= lateLimit);
+  // One late send is tolerated whatever the step's size: at 1 req/s for 30 s a single hiccup of the
+  // host would otherwise be 3 % and void the step; a generator that cannot keep up is late again and again.
+  const allowed = lateLimit > 0 ? Math.max(1, lateLimit * sent) : 0;
+  const valid = plan.model === "closed" || (sent > 0 && lateSends <= allowed);
   const done = succeeded + failed;
   const latencySeconds = latency.summary();
   const ttfaSeconds = ttfa.summary();
@@ -304,7 +307,7 @@ export async function runStep(plan: StepPlan, ctx: GeneratorContext): Promise<St
       ? null
       : sent === 0
         ? "no request was sent in the measured window"
-        : `${(lateRatio * 100).toFixed(1)} % of sends were more than ${lateMs} ms late (limit ${round6(lateLimit * 100)} %): the load generator, not the engine, was the bottleneck`,
+        : `${lateSends} of ${sent} sends (${(lateRatio * 100).toFixed(1)} %) were more than ${lateMs} ms late (limit ${round6(lateLimit * 100)} %, at least one tolerated): the load generator or its host, not the engine, was the bottleneck`,
     late_sends: lateSends,
     late_send_ratio: round6(lateRatio),
     max_send_lag_seconds: round6(Math.max(0, maxLag) / 1000),
