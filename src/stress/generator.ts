@@ -269,6 +269,7 @@ export async function runStep(plan: StepPlan, ctx: GeneratorContext): Promise<St
   }
   live();
 
+  if (ctx.signal.aborted) stoppedBy ??= abortReason(ctx.signal);
   const stoppedEarly = stoppedBy !== null;
   const windowMs = stoppedEarly
     ? Math.max(1, Math.min(performance.now(), windowEnd) - windowStart)
@@ -323,6 +324,11 @@ export async function runStep(plan: StepPlan, ctx: GeneratorContext): Promise<St
     complete: !stoppedEarly,
     stopped_by: stoppedBy,
   };
+}
+
+function abortReason(signal: AbortSignal): string {
+  const r: unknown = signal.reason;
+  return r instanceof Error ? (r.name === "TimeoutError" ? "max_duration" : r.message) : String(r);
 }
 
 function isTimeout(err: unknown): boolean {

@@ -47,8 +47,10 @@ export interface StressArgs {
   readonly monitor?: string | undefined;
 }
 
+/** The rates when none of --rates, --ramp, --concurrency is given. */
+export const DEFAULT_RAMP = "1:64:x2";
+
 export const STRESS_DEFAULTS = {
-  ramp: "1:64:x2",
   arrival: "constant",
   stepDuration: "30s",
   warmup: "5s",
@@ -109,7 +111,7 @@ export function planFromArgs(args: StressArgs, config: Config, engine: EngineCon
       ? undefined
       : args.rates !== undefined
         ? parseRates(args.rates)
-        : parseRamp(args.ramp ?? STRESS_DEFAULTS.ramp);
+        : parseRamp(args.ramp ?? DEFAULT_RAMP);
   const concurrency = args.concurrency === undefined ? undefined : parseConcurrency(args.concurrency);
   const texts = args.textsFile === undefined ? [...config.probes.texts] : readTexts(args.textsFile);
   const failBelow = args.failBelow === undefined ? undefined : number(args.failBelow, "--fail-below", 0);
