@@ -96,4 +96,37 @@ describe("stress against simulated servers with a known answer", () => {
     expect(report.verdict.passed).toBe(false);
     expect(report.verdict.summary).toContain("error_rate<1%");
   }, 30_000);
+
+  it("the late-send self-check voids a step whose sends left late (a blocked event loop) and the verdict skips it", async () => {
+    const e = await target({ workers: 8, serviceTimeMs: 5 });
+    // 30 ms of busy CPU every 60 ms: sends due meanwhile leave up to 30 ms late.
+    const hog = setInterval(() => {
+      const until = performance.now() + 30;
+      while (performance.now() < until) {}
+    }, 60);
+    let report: Awaited<ReturnType<typeof runStress>>;
+    try {
+      report = await runStress(
+        e,
+        plan({
+          rates: [20],
+          warmupMs: 0,
+          stepDurationMs: 2000,
+          slo: parseSlo("p99_latency<5s"),
+          maxLateRatio: 0.01,
+        }),
+      );
+    } finally {
+      clearInterval(hog);
+    }
+    const step = report.steps[0];
+    expect(step?.late_send_ratio).toBeGreaterThan(0.1);
+    expect(step?.max_send_lag_seconds).toBeGreaterThan(0.01);
+    expect(step?.valid).toBe(false);
+    expect(step?.invalid_reason).toContain("late");
+    // Its latency met the SLO, but an invalid step is not counted.
+    expect(step?.slo_breaches).toEqual([]);
+    expect(step?.meets_slo).toBe(false);
+    expect(report.max_sustainable_rps).toBeNull();
+  }, 30_000);
 });
