@@ -41,7 +41,7 @@ export interface GeneratorContext {
   readonly engine: Engine;
   readonly texts: readonly string[];
   readonly slo: Slo;
-  /** Per-request deadline (the engine's own timeout applies too). */
+  /** Per-request deadline: the engine's own (timeout_seconds, else probes.timeout_seconds), which it enforces. */
   readonly timeoutMs: number;
   /** Ctrl-C, --max-duration: stops sending at once and aborts what is in flight. */
   readonly signal: AbortSignal;
@@ -164,9 +164,9 @@ export async function runStep(plan: StepPlan, ctx: GeneratorContext): Promise<St
     }
     ctx.budget.left--;
     changeInFlight(1);
-    const signal = AbortSignal.any([inflight.signal, AbortSignal.timeout(ctx.timeoutMs)]);
+    // The engine applies its own deadline (ctx.timeoutMs is the same one); the signal only stops the run.
     const p = ctx.engine
-      .synthesize({ text, signal })
+      .synthesize({ text, signal: inflight.signal })
       .then(
         (r: SynthesisResult) => {
           if (inflight.signal.aborted) return;
