@@ -54,7 +54,9 @@ async function main(): Promise<void> {
         .loadavg()
         .map((l) => l.toFixed(2))
         .join(" ");
-    console.log(`machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? "?"}, load ${load()}, node ${process.version}`);
+    console.log(
+      `machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? "?"}, load ${load()}, node ${process.version}`,
+    );
 
     const anchor = await autocannon({
       url: `${server.url}/v1/audio/speech`,
@@ -65,7 +67,9 @@ async function main(): Promise<void> {
       duration: SECONDS,
     });
     const anchorRps = anchor.requests.average;
-    console.log(`autocannon closed loop, ${CONNECTIONS} connections, ${SECONDS} s: ${anchorRps.toFixed(0)} req/s (p99 ${anchor.latency.p99} ms)`);
+    console.log(
+      `autocannon closed loop, ${CONNECTIONS} connections, ${SECONDS} s: ${anchorRps.toFixed(0)} req/s (p99 ${anchor.latency.p99} ms)`,
+    );
 
     const engine = createEngine(
       {
