@@ -129,4 +129,22 @@ describe("stress against simulated servers with a known answer", () => {
     expect(step?.meets_slo).toBe(false);
     expect(report.max_sustainable_rps).toBeNull();
   }, 30_000);
+
+  it("a streaming engine: inter-chunk gaps, time to first audio before the end, and the real-time factor", async () => {
+    // Headers and the first chunk after 10 ms, then 3 more chunks 60 ms apart.
+    const e = await target({ workers: 4, serviceTimeMs: 10, stream: { chunks: 4, gapMs: 60 } });
+    const report = await runStress(
+      e,
+      plan({ rates: [5], warmupMs: 0, stepDurationMs: 1500, slo: parseSlo("p99_latency<5s") }),
+    );
+    const step = report.steps[0];
+    expect(step?.succeeded).toBeGreaterThanOrEqual(5);
+    expect(step?.chunk_gap_seconds.count).toBeGreaterThanOrEqual(3 * 5);
+    // Lower bounds only: a loaded machine delays chunks, never hurries them.
+    expect(step?.chunk_gap_seconds.p99).toBeGreaterThanOrEqual(0.055);
+    expect(step?.latency_seconds.p50).toBeGreaterThanOrEqual(0.18);
+    expect(step?.ttfa_seconds.p50 as number).toBeLessThan(step?.latency_seconds.p50 as number);
+    expect(step?.real_time_factor.count).toBe(step?.succeeded);
+    expect(step?.real_time_factor.p50).toBeGreaterThan(0);
+  }, 30_000);
 });

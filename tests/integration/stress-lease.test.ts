@@ -1,5 +1,7 @@
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { type RunningExporter, startExporter } from "../helpers/exporter.ts";
+import { type RunningExporter, runCliArgs, startExporter, tempDir } from "../helpers/exporter.ts";
 import { type SimServer, startSimServer } from "../helpers/sim-server.ts";
 import { waitFor } from "../helpers/tools.ts";
 
@@ -94,4 +96,56 @@ describe("stress leases on the exporter", () => {
       ).status,
     ).toBe(404);
   }, 60_000);
+
+  it("tts-monitor stress --monitor holds the lease for the run and gives it back at the end", async () => {
+    sim = await startSimServer({ workers: 4, serviceTimeMs: 5 });
+    exporter = await startExporter({
+      config: {
+        probes: { interval_seconds: 60, texts: ["Hello."] },
+        monitoring: { collectors: { gpu: false } },
+        engines: [sim.engineConfig("sim")],
+      },
+    });
+    const leases = `${exporter.url}/api/v1/stress/leases`;
+    const held = async () =>
+      ((await (await fetch(leases)).json()) as { leases: { engine: string }[] }).leases;
+    const dir = tempDir();
+    const config = join(dir, "config.json");
+    writeFileSync(config, JSON.stringify({ engines: [sim.engineConfig("sim")] }));
+    const s = sim;
+    // The exporter probes each engine once at start (the next probe is a minute away).
+    await waitFor("the exporter's first probe", () => (s.stats().requests >= 1 ? true : undefined), 20_000);
+    const before = s.stats().requests;
+    const run = runCliArgs(
+      [
+        "stress",
+        "sim",
+        "--rates",
+        "5",
+        "--step-duration",
+        "3s",
+        "--warmup",
+        "0s",
+        "--slo",
+        "p99_latency<5s",
+        "--max-late",
+        "100%",
+        "--monitor",
+        exporter.url,
+        "--config",
+        config,
+      ],
+      60_000,
+    );
+    await waitFor(
+      "the stress run's first request",
+      () => (s.stats().requests > before ? true : undefined),
+      30_000,
+      50,
+    );
+    expect((await held()).map((l) => l.engine)).toEqual(["sim"]);
+    const r = await run;
+    expect(r.code, r.stderr).toBe(0);
+    expect(await held()).toEqual([]);
+  }, 90_000);
 });
