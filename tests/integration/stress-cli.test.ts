@@ -178,4 +178,46 @@ describe("tts-monitor stress", () => {
     expect(report.steps[0]?.complete).toBe(false);
     expect(report.steps[0]?.sent).toBeGreaterThanOrEqual(3);
   }, 60_000);
+
+  it("--stress-test stresses the enabled engines with the defaults; Ctrl-C ends it with the verdict so far", async () => {
+    sim = await startSimServer({ workers: 4, serviceTimeMs: 20 });
+    const config = join(tempDir(), "config.json");
+    writeFileSync(
+      config,
+      JSON.stringify({
+        engines: [sim.engineConfig("sim"), { name: "off", type: "embedded", enabled: false }],
+      }),
+    );
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", "src/main.ts", "--stress-test", "--config", config],
+      {
+        cwd: REPO_ROOT,
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (c: string) => {
+      stdout += c;
+    });
+    child.stderr.setEncoding("utf8").on("data", (c: string) => {
+      stderr += c;
+    });
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    const s = sim;
+    // The default ramp starts at 1 req/s (its warm-up requests count here).
+    await waitFor(
+      "--stress-test requests reaching the server",
+      () => (s.stats().served >= 2 ? true : undefined),
+      30_000,
+      50,
+    );
+    child.kill("SIGINT");
+    expect(await exited, stderr).toBe(130);
+    expect(stderr).toContain("stress test of sim");
+    expect(stderr).not.toContain("stress test of off");
+    expect(stdout).toContain("sim: FAIL");
+    expect(stdout).toContain("partial: stopped by interrupted");
+  }, 60_000);
 });
