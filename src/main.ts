@@ -40,6 +40,7 @@ interface RunArgs {
   alerts: boolean;
   desktopNotifications: boolean;
   logLevel: "debug" | "info" | "warn" | "error";
+  webConfigFile: string | undefined;
 }
 
 async function run(args: RunArgs): Promise<void> {
@@ -55,6 +56,7 @@ async function run(args: RunArgs): Promise<void> {
     logger: log,
     alerts: args.alerts,
     desktopNotifications: args.desktopNotifications,
+    ...(args.webConfigFile !== undefined && { webConfigFile: args.webConfigFile }),
   });
   await monitor.startMonitoring();
   let dashboard: Dashboard | undefined;
@@ -172,7 +174,8 @@ export async function main(argv: string[]): Promise<void> {
   await yargs(argv)
     .scriptName("tts-monitor")
     // Options are read by their kebab-case names; without this, an unknown flag is listed twice.
-    .parserConfiguration({ "camel-case-expansion": false })
+    // Without dot-notation off, --web.config.file would become { web: { config: { file } } }.
+    .parserConfiguration({ "camel-case-expansion": false, "dot-notation": false })
     .usage(
       "$0 [options]\n\nPrometheus exporter for text-to-speech services: serves /metrics on server.listen_address (default :9090).",
     )
@@ -218,6 +221,12 @@ export async function main(argv: string[]): Promise<void> {
             default: false,
             describe: "Also raise desktop notifications (notify-send, Debian package libnotify-bin)",
           })
+          .option("web.config.file", {
+            type: "string",
+            requiresArg: true,
+            describe:
+              "Prometheus exporter-toolkit web config (TLS, basic auth, headers) for every port; overrides server.web_config_file (SECURITY.md)",
+          })
           .option("stress-test", {
             type: "boolean",
             default: false,
@@ -234,6 +243,7 @@ export async function main(argv: string[]): Promise<void> {
               alerts: a.alerts || a["desktop-notifications"],
               desktopNotifications: a["desktop-notifications"],
               logLevel: a["log-level"],
+              webConfigFile: a["web.config.file"],
             }),
     )
     .command(
