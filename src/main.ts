@@ -152,6 +152,25 @@ async function probeCommand(a: {
   }
 }
 
+/** Ctrl-C stops a stress run at once; its partial report is still written (a second Ctrl-C exits). */
+function interruptSignal(): AbortSignal {
+  const controller = new AbortController();
+  process.once("SIGINT", () => {
+    controller.abort("interrupted");
+    process.once("SIGINT", () => process.exit(130));
+  });
+  process.once("SIGTERM", () => controller.abort("terminated"));
+  return controller.signal;
+}
+
+async function stressTest(configOption: string): Promise<void> {
+  const file = resolveConfigPath(configOption);
+  const config = loadConfig(file);
+  const { stressTestAll } = await import("./stress/index.ts");
+  const io = { stdout: process.stdout, stderr: process.stderr, env: process.env, signal: interruptSignal() };
+  process.exit(await stressTestAll(config, file, io));
+}
+
 export async function main(argv: string[]): Promise<void> {
   await yargs(argv)
     .scriptName("tts-monitor")
@@ -208,17 +227,25 @@ export async function main(argv: string[]): Promise<void> {
             requiresArg: true,
             describe:
               "Prometheus exporter-toolkit web config (TLS, basic auth, headers) for every port; overrides server.web_config_file (SECURITY.md)",
+          })
+          .option("stress-test", {
+            type: "boolean",
+            default: false,
+            describe:
+              "Stress every enabled engine with the defaults of `tts-monitor stress`, print the verdicts and exit",
           }),
       (a) =>
-        run({
-          config: a.config,
-          prometheusExport: a["prometheus-export"],
-          webDashboard: a["web-dashboard"],
-          alerts: a.alerts || a["desktop-notifications"],
-          desktopNotifications: a["desktop-notifications"],
-          logLevel: a["log-level"],
-          webConfigFile: a["web.config.file"],
-        }),
+        a["stress-test"]
+          ? stressTest(a.config)
+          : run({
+              config: a.config,
+              prometheusExport: a["prometheus-export"],
+              webDashboard: a["web-dashboard"],
+              alerts: a.alerts || a["desktop-notifications"],
+              desktopNotifications: a["desktop-notifications"],
+              logLevel: a["log-level"],
+              webConfigFile: a["web.config.file"],
+            }),
     )
     .command(
       "generate",
@@ -326,6 +353,170 @@ export async function main(argv: string[]): Promise<void> {
           }),
       async (a) => {
         const code = await probeCommand({ config: a.config, engine: a.engine, text: a.text, json: a.json });
+        process.exit(code);
+      },
+    )
+    .command(
+      "stress <engine>",
+      "Drive a configured engine at rising request rates (open model) and find the load it sustains under the SLO",
+      (y) =>
+        y
+          .positional("engine", {
+            type: "string",
+            demandOption: true,
+            describe: "Engine name from the config",
+          })
+          .option("rates", {
+            type: "string",
+            requiresArg: true,
+            describe: "Requests/s per step, e.g. 1,2,4,8,16",
+          })
+          .option("ramp", {
+            type: "string",
+            requiresArg: true,
+            describe:
+              "Rates from:to:xK or from:to:+K (default 1:64:x2 when neither --rates nor --concurrency)",
+          })
+          .option("concurrency", {
+            type: "string",
+            requiresArg: true,
+            describe:
+              "Closed model instead: workers per step, e.g. 1,2,4,8 (for comparison; it hides stalls)",
+          })
+          .option("arrival", {
+            choices: ["constant", "poisson"] as const,
+            default: "constant" as const,
+            describe: "Open-model arrivals",
+          })
+          .option("step-duration", {
+            type: "string",
+            default: "30s",
+            requiresArg: true,
+            describe: "Measured time per step",
+          })
+          .option("warmup", {
+            type: "string",
+            default: "5s",
+            requiresArg: true,
+            describe: "Unmeasured time before each step",
+          })
+          .option("slo", {
+            type: "string",
+            requiresArg: true,
+            describe:
+              'e.g. "p99_latency<1.5s,error_rate<1%" (default: p99 below thresholds.latency_max_ms, 1 % errors)',
+          })
+          .option("texts-file", {
+            type: "string",
+            requiresArg: true,
+            describe: "Texts to send, one per line (default probes.texts)",
+          })
+          .option("json", {
+            type: "string",
+            requiresArg: true,
+            describe: "Write the JSON report here (docs/stress.md)",
+          })
+          .option("report", {
+            type: "string",
+            requiresArg: true,
+            describe: "Write stress.md, stress.svg and stress.json into this directory",
+          })
+          .option("fail-below", {
+            type: "string",
+            requiresArg: true,
+            describe: "Exit 1 when the sustainable rate is below this many requests/s",
+          })
+          .option("max-requests", {
+            type: "string",
+            default: "100000",
+            requiresArg: true,
+            describe: "Cap on requests sent in the whole run",
+          })
+          .option("max-duration", {
+            type: "string",
+            default: "30m",
+            requiresArg: true,
+            describe: "Cap on the whole run's time",
+          })
+          .option("max-rate", {
+            type: "string",
+            default: "500",
+            requiresArg: true,
+            describe: "Cap on any step's rate (requests/s)",
+          })
+          .option("stop-after", {
+            type: "string",
+            default: "1",
+            requiresArg: true,
+            describe: "Stop after this many consecutive steps that break the SLO",
+          })
+          .option("late-send", {
+            type: "string",
+            default: "10ms",
+            requiresArg: true,
+            describe: "A send later than this is late",
+          })
+          .option("max-late", {
+            type: "string",
+            default: "1%",
+            requiresArg: true,
+            describe: "A step with more late sends is invalid",
+          })
+          .option("seed", {
+            type: "string",
+            default: "1",
+            requiresArg: true,
+            describe: "Seed of the Poisson arrivals",
+          })
+          .option("monitor", {
+            type: "string",
+            requiresArg: true,
+            describe:
+              "A running tts-monitor's exporter URL: its probes of the engine pause during the run (a lease)",
+          }),
+      async (a) => {
+        const file = resolveConfigPath(a.config);
+        const config = loadConfig(file);
+        const { stressCommand } = await import("./stress/index.ts");
+        const opt = (v: unknown, name: string): string | undefined => {
+          // Repeated, yargs makes an array of it.
+          if (v === undefined || typeof v === "string") return v;
+          process.stderr.write(`tts-monitor: --${name} may be given only once\n`);
+          process.exit(EXIT_CONFIG);
+        };
+        const io = {
+          stdout: process.stdout,
+          stderr: process.stderr,
+          env: process.env,
+          signal: interruptSignal(),
+        };
+        const code = await stressCommand(
+          {
+            engine: a.engine,
+            rates: opt(a.rates, "rates"),
+            ramp: opt(a.ramp, "ramp"),
+            concurrency: opt(a.concurrency, "concurrency"),
+            arrival: a.arrival,
+            stepDuration: opt(a["step-duration"], "step-duration") as string,
+            warmup: opt(a.warmup, "warmup") as string,
+            slo: opt(a.slo, "slo"),
+            textsFile: opt(a["texts-file"], "texts-file"),
+            json: opt(a.json, "json"),
+            report: opt(a.report, "report"),
+            failBelow: opt(a["fail-below"], "fail-below"),
+            maxRequests: opt(a["max-requests"], "max-requests") as string,
+            maxDuration: opt(a["max-duration"], "max-duration") as string,
+            maxRate: opt(a["max-rate"], "max-rate") as string,
+            lateSend: opt(a["late-send"], "late-send") as string,
+            maxLate: opt(a["max-late"], "max-late") as string,
+            stopAfter: opt(a["stop-after"], "stop-after") as string,
+            seed: opt(a.seed, "seed") as string,
+            monitor: opt(a.monitor, "monitor"),
+          },
+          config,
+          file,
+          io,
+        );
         process.exit(code);
       },
     )

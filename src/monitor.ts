@@ -23,6 +23,7 @@ import { ProbeRunner } from "./probes/runner.ts";
 import { createExporterApp } from "./server/exporter.ts";
 import { boundAddress, closeServer, listen } from "./server/listen.ts";
 import { defaultProbeConcurrency, mountProbe } from "./server/probe-route.ts";
+import { mountStressLeases, StressLeases } from "./server/stress-leases.ts";
 import { WebConfigSource } from "./server/web-config.ts";
 import { registryAudioSink, SeriesLifetimes } from "./state/lifetimes.ts";
 import { buildSnapshot, type CurrentMetrics } from "./state/snapshot.ts";
@@ -73,6 +74,8 @@ export class TTSPerformanceMonitor {
   /** "probe" (ProbeResult), "config-change" ({ setting, value, at }), and later "alert". */
   readonly events = new EventEmitter();
   readonly #probes: ProbeRunner;
+  /** Engines a `tts-monitor stress` run drives now (POST /api/v1/stress/leases): no scheduled probes, ingest as source="stress". */
+  readonly stressLeases = new StressLeases();
   #engines: Map<string, BuiltEngine>;
   readonly #analysis: AnalysisPipeline | undefined;
   #lastProbe = new Map<string, ProbeResult>();
@@ -137,7 +140,8 @@ export class TTSPerformanceMonitor {
         timeoutMs: (engine) => this.#engineTimeoutMs(engine),
         enabled: (engine) =>
           this.#config.tool_info.enabled &&
-          (this.#config.engines.find((e) => e.name === engine.name)?.enabled ?? false),
+          (this.#config.engines.find((e) => e.name === engine.name)?.enabled ?? false) &&
+          !this.stressLeases.active(engine.name),
       },
       (result) => this.#onProbe(result),
     );
@@ -348,7 +352,7 @@ export class TTSPerformanceMonitor {
    */
   recordSynthesis(event: SynthesisEvent): void {
     validateApiEvent(event);
-    const labels = this.recorder.record(event, "ingest");
+    const labels = this.recorder.record(event, this.stressLeases.active(event.engine) ? "stress" : "ingest");
     if (event.audio !== undefined) this.#analyseIngested(event, labels);
   }
 
@@ -451,10 +455,22 @@ export class TTSPerformanceMonitor {
             maxEvents: ingest.max_events_per_request,
             apply: (events) => {
               for (const e of events) {
-                const labels = this.recorder.record(e, "ingest");
+                const labels = this.recorder.record(
+                  e,
+                  this.stressLeases.active(e.engine) ? "stress" : "ingest",
+                );
                 if (e.audio !== undefined) this.#analyseIngested(e, labels);
               }
             },
+          });
+          mountStressLeases(a, {
+            leases: this.stressLeases,
+            configured: (name) => {
+              const e = this.#config.engines.find((c) => c.name === name);
+              return e === undefined ? undefined : e.enabled ? "enabled" : "disabled";
+            },
+            token,
+            log: this.log,
           });
           mountProbe(a, {
             engine: (name) => this.#probes.engine(name),

@@ -131,6 +131,8 @@ describe("flags", () => {
     "--help",
     "--log-level",
     "--prometheus-export",
+    // tests/integration/stress-cli.test.ts
+    "--stress-test",
     "--version",
     "--web-dashboard",
     // tests/integration/security-web-config.test.ts
