@@ -40,6 +40,8 @@ interface RunArgs {
   alerts: boolean;
   desktopNotifications: boolean;
   logLevel: "debug" | "info" | "warn" | "error";
+  /** `tts-monitor gateway`: the gateway runs whatever gateway.enabled says. */
+  gateway?: boolean;
 }
 
 async function run(args: RunArgs): Promise<void> {
@@ -55,6 +57,7 @@ async function run(args: RunArgs): Promise<void> {
     logger: log,
     alerts: args.alerts,
     desktopNotifications: args.desktopNotifications,
+    ...(args.gateway && { gateway: true }),
   });
   await monitor.startMonitoring();
   let dashboard: Dashboard | undefined;
@@ -207,6 +210,26 @@ export async function main(argv: string[]): Promise<void> {
           alerts: a.alerts || a["desktop-notifications"],
           desktopNotifications: a["desktop-notifications"],
           logLevel: a["log-level"],
+        }),
+    )
+    .command(
+      "gateway",
+      "Run the OpenAI-compatible TTS gateway on gateway.listen_address (default 0.0.0.0:9095) with the exporter",
+      (y) =>
+        y.option("prometheus-export", {
+          type: "boolean",
+          default: false,
+          describe: "Headless mode for containers: no terminal view, JSON logs on stderr",
+        }),
+      (a) =>
+        run({
+          config: a.config,
+          prometheusExport: a["prometheus-export"],
+          webDashboard: false,
+          alerts: false,
+          desktopNotifications: false,
+          logLevel: a["log-level"],
+          gateway: true,
         }),
     )
     .command(
