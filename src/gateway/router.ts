@@ -79,6 +79,16 @@ export class Router {
     return this.#health.get(engine)?.state === "open";
   }
 
+  /** An open circuit whose wait is over: the next request should probe the engine. */
+  #probeDue(engine: string): boolean {
+    const h = this.#health.get(engine);
+    return (
+      h !== undefined &&
+      !h.probing &&
+      (h.state === "half_open" || (h.state === "open" && this.#now() - h.openedAt >= this.options.openMs))
+    );
+  }
+
   /**
    * May a request go to the engine now? A closed circuit: yes. An open one past its wait turns
    * half-open and admits one probe; the others are refused until that probe's answer.
@@ -104,7 +114,9 @@ export class Router {
         h.latencyMs = h.latencyMs === undefined ? latencyMs : h.latencyMs * (1 - ALPHA) + latencyMs * ALPHA;
       h.consecutiveFailures = 0;
       if (h.state !== "closed") {
+        // Back in service with a clean record: its past errors would otherwise keep `auto` away.
         h.state = "closed";
+        h.errorRate = 0;
         this.options.events.closed(engine);
       }
       return;
@@ -125,7 +137,7 @@ export class Router {
   /**
    * The engines `auto` tries, best first: those within the SLO before those outside it, each group
    * by weighted score (weight 0 takes an engine out). An engine not yet measured comes first, so
-   * that it gets measured.
+   * that it gets measured, and one whose open circuit is due for its probe before all.
    */
   rank(candidates: readonly string[]): string[] {
     const slo = this.options.slo;
@@ -146,9 +158,17 @@ export class Router {
           latency === undefined
             ? Number.POSITIVE_INFINITY
             : ((this.#weights.get(engine) ?? 1) * quality * (1 - (h?.errorRate ?? 0))) / Math.max(1, latency);
-        return { engine, inSlo, score };
+        const probe = this.#probeDue(engine);
+        return { engine, inSlo, score, probe, out: !probe && h !== undefined && h.state !== "closed" };
       });
-    scored.sort((a, b) => Number(b.inSlo) - Number(a.inSlo) || b.score - a.score);
+    // An engine due for its probe goes first (one request), or it could never come back.
+    scored.sort(
+      (a, b) =>
+        Number(b.probe) - Number(a.probe) ||
+        Number(a.out) - Number(b.out) ||
+        Number(b.inSlo) - Number(a.inSlo) ||
+        b.score - a.score,
+    );
     return scored.map((s) => s.engine);
   }
 

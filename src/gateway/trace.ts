@@ -1,4 +1,4 @@
-import { createWriteStream, renameSync, statSync, type WriteStream } from "node:fs";
+import { createWriteStream, openSync, renameSync, statSync, type WriteStream } from "node:fs";
 import type { TraceEntry } from "./contract.ts";
 
 /** Bytes of lines waiting to be written before further lines are dropped (and counted). */
@@ -34,7 +34,15 @@ export class RequestTrace {
 
   #open(): void {
     if (!this.file) return;
-    this.#stream = createWriteStream(this.file.path, { flags: "a" });
+    // Opened here, not when the stream gets to it: a rotation right after must find the file.
+    let fd: number;
+    try {
+      fd = openSync(this.file.path, "a");
+    } catch (err) {
+      this.onError(err as Error);
+      return;
+    }
+    this.#stream = createWriteStream("", { fd });
     this.#stream.on("error", (err) => {
       this.onError(err);
       this.#stream = undefined;
