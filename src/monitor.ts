@@ -507,7 +507,9 @@ export class TTSPerformanceMonitor {
         const now = Date.now();
         if (!snapshot || now - snapshot.at > 1000) snapshot = { at: now, metrics: this.getCurrentMetrics() };
         const e = snapshot.metrics.engines[engine];
-        return e && { ...optional("qualityScore", e.qualityScore), ...optional("predictedMos", e.predictedMos) };
+        return (
+          e && { ...optional("qualityScore", e.qualityScore), ...optional("predictedMos", e.predictedMos) }
+        );
       },
     });
     const address = this.#options.gatewayListenAddress ?? config.listen_address;

@@ -71,16 +71,40 @@ export function createConverter(
   return format === "wav" ? new WavOut(out) : new PcmOut(out);
 }
 
-/** WAV to the client: a WAV engine's bytes as they are; raw PCM gets a streaming header first. */
+/**
+ * WAV to the client: a WAV engine's bytes as they are, once their header proved to be WAV (garbage
+ * then fails before any byte went out); raw PCM gets a streaming header first.
+ */
 class WavOut implements AudioConverter {
-  #started = false;
+  #head: Uint8Array | undefined = new Uint8Array(0);
+  #failed: string | undefined;
   constructor(private readonly out: (bytes: Uint8Array) => void) {}
   write(bytes: Uint8Array, format: AudioFormat): void {
-    if (!this.#started && format.kind === "pcm") this.out(streamingWavHeader(format));
-    this.#started = true;
-    this.out(bytes);
+    if (this.#failed !== undefined) return;
+    if (this.#head === undefined) {
+      this.out(bytes);
+      return;
+    }
+    if (format.kind === "pcm") {
+      this.#head = undefined;
+      this.out(streamingWavHeader(format));
+      this.out(bytes);
+      return;
+    }
+    const head = concat(this.#head, bytes);
+    const probe = probeWavHeader(head);
+    if (probe.state === "need_more") {
+      this.#head = head;
+      return;
+    }
+    this.#head = undefined;
+    if (probe.state === "invalid") this.#failed = probe.message;
+    else this.out(head);
   }
   end(): Promise<void> {
+    if (this.#failed !== undefined) return Promise.reject(new Error(this.#failed));
+    if (this.#head !== undefined && this.#head.length > 0)
+      return Promise.reject(new Error("WAV header cut short"));
     return Promise.resolve();
   }
   destroy(): void {}
@@ -92,6 +116,7 @@ class PcmOut implements AudioConverter {
   #failed: string | undefined;
   constructor(private readonly out: (bytes: Uint8Array) => void) {}
   write(bytes: Uint8Array, format: AudioFormat): void {
+    if (this.#failed !== undefined) return;
     if (format.kind === "pcm" || this.#head === undefined) {
       this.#head = undefined;
       this.out(bytes);

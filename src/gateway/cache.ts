@@ -66,7 +66,8 @@ export class AudioCache {
   }
 
   setCapacity(bytes: number): void {
-    if (!(Number.isInteger(bytes) && bytes >= 0)) throw new RangeError(`cache capacity must be an integer ≥ 0 bytes, got ${bytes}`);
+    if (!(Number.isInteger(bytes) && bytes >= 0))
+      throw new RangeError(`cache capacity must be an integer ≥ 0 bytes, got ${bytes}`);
     this.capacity = bytes;
     this.#shrink();
   }

@@ -2,9 +2,9 @@ import { createHash } from "node:crypto";
 import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
 import type { AudioFormat } from "../audio/format.ts";
 import type { GatewayConfig } from "../config/schema.ts";
-import { probeWavHeader } from "../engines/wav-header.ts";
 import type { Engine, FailureReason } from "../engines/types.ts";
 import { EngineError } from "../engines/types.ts";
+import { probeWavHeader } from "../engines/wav-header.ts";
 import type { SynthesisEvent } from "../ingest/event.ts";
 import type { Logger } from "../log.ts";
 import type { MetricName } from "../metrics/catalog.ts";
@@ -16,7 +16,14 @@ import { AudioCache, type CacheEntry } from "./cache.ts";
 import { type GatewayControls, type LimitSettings, TRACE_VERSION, type TraceEntry } from "./contract.ts";
 import { Flight, type FlightOutcome, type FlightSubscriber } from "./flight.ts";
 import { AdaptiveLimiter, LimitRejected } from "./limiter.ts";
-import { ApiError, engineFailure, parseSpeechRequest, type SpeechRequest, sendError, sendJson } from "./openai-api.ts";
+import {
+  ApiError,
+  engineFailure,
+  parseSpeechRequest,
+  type SpeechRequest,
+  sendError,
+  sendJson,
+} from "./openai-api.ts";
 import { type EngineQuality, type RouteReason, Router } from "./router.ts";
 import { RequestTrace } from "./trace.ts";
 
@@ -95,7 +102,11 @@ export class Gateway implements GatewayControls {
       config.trace.file === undefined
         ? undefined
         : { path: config.trace.file, maxFileBytes: config.trace.max_file_bytes },
-      (err) => deps.log.warn("gateway: cannot write the trace file", { file: config.trace.file, error: err.message }),
+      (err) =>
+        deps.log.warn("gateway: cannot write the trace file", {
+          file: config.trace.file,
+          error: err.message,
+        }),
     );
     this.#installGauges();
   }
@@ -126,7 +137,8 @@ export class Gateway implements GatewayControls {
     return out;
   }
   setLimitBounds(engine: string, bounds: { readonly min: number; readonly max: number }): void {
-    if (!this.deps.engines().has(engine)) throw new RangeError(`no enabled engine named ${JSON.stringify(engine)}`);
+    if (!this.deps.engines().has(engine))
+      throw new RangeError(`no enabled engine named ${JSON.stringify(engine)}`);
     this.#limiter(engine).setBounds(bounds.min, bounds.max);
     this.#bounds.set(engine, { min: bounds.min, max: bounds.max });
     this.deps.log.info("gateway: limit bounds set", { engine, min: bounds.min, max: bounds.max });
@@ -206,7 +218,13 @@ export class Gateway implements GatewayControls {
       req.resume();
       return sendError(
         res,
-        new ApiError(401, "authentication_error", "a valid bearer token is required", null, "invalid_api_key"),
+        new ApiError(
+          401,
+          "authentication_error",
+          "a valid bearer token is required",
+          null,
+          "invalid_api_key",
+        ),
       );
     }
     if (path === "/v1/models" && req.method === "GET") {
@@ -226,7 +244,10 @@ export class Gateway implements GatewayControls {
       return this.#speech(req, res);
     }
     req.resume();
-    return sendError(res, new ApiError(404, "invalid_request_error", `no route ${req.method} ${path}`, null, "not_found"));
+    return sendError(
+      res,
+      new ApiError(404, "invalid_request_error", `no route ${req.method} ${path}`, null, "not_found"),
+    );
   }
 
   #readBody(req: IncomingMessage): Promise<Buffer> {
@@ -241,7 +262,12 @@ export class Gateway implements GatewayControls {
         if (size > max) {
           over = true;
           reject(
-            new ApiError(413, "invalid_request_error", `request body over ${max} bytes (gateway.max_body_bytes)`, "body"),
+            new ApiError(
+              413,
+              "invalid_request_error",
+              `request body over ${max} bytes (gateway.max_body_bytes)`,
+              "body",
+            ),
           );
           return;
         }
@@ -326,6 +352,7 @@ export class Gateway implements GatewayControls {
       const outcome = result.outcome;
       if (outcome.ok || result.sent || result.clientClosed || !outcome.retriable) {
         this.#finish({ request, voice, engine: name, key, startMs, start, served, result });
+        if (!outcome.ok && !result.sent && !result.clientClosed) sendError(res, outcome.error);
         return;
       }
       // Failed before any byte reached the client: the next candidate may serve it.
@@ -334,7 +361,9 @@ export class Gateway implements GatewayControls {
       this.#finish({ request, voice, engine: name, key, startMs, start, served, result });
     }
     if (last === undefined && circuitRefused) {
-      this.deps.registry.counter("tts_gateway_rejected_total").inc({ engine: lastEngine, reason: "circuit_open" });
+      this.deps.registry
+        .counter("tts_gateway_rejected_total")
+        .inc({ engine: lastEngine, reason: "circuit_open" });
       last = new ApiError(
         503,
         "server_error",
@@ -356,7 +385,10 @@ export class Gateway implements GatewayControls {
         status: 503,
       });
     }
-    sendError(res, last ?? new ApiError(503, "server_error", "no engine can serve this request", null, "no_engine"));
+    sendError(
+      res,
+      last ?? new ApiError(503, "server_error", "no engine can serve this request", null, "no_engine"),
+    );
   }
 
   /** The engines to try, in order, each with why it is tried; an ApiError when the model is unknown. */
@@ -364,7 +396,8 @@ export class Gateway implements GatewayControls {
     const engines = this.deps.engines();
     if (model === "auto") {
       const routes = (this.#config.routes ?? [...engines.keys()]).filter((e) => engines.has(e));
-      if (routes.length === 0) return new ApiError(503, "server_error", "no engine is enabled", "model", "no_engine");
+      if (routes.length === 0)
+        return new ApiError(503, "server_error", "no engine is enabled", "model", "no_engine");
       return this.router.rank(routes).map((engine, i) => ({ engine, reason: i === 0 ? "auto" : "fallback" }));
     }
     if (!engines.has(model))
@@ -384,7 +417,8 @@ export class Gateway implements GatewayControls {
 
   #route(engine: string, reason: RouteReason): void {
     this.deps.registry.counter("tts_gateway_route_total").inc({ engine, reason });
-    if (reason === "fallback") this.deps.log.info("gateway: request switched to a fallback engine", { engine });
+    if (reason === "fallback")
+      this.deps.log.info("gateway: request switched to a fallback engine", { engine });
   }
 
   #startFlight(key: string, engine: Engine, voice: string, request: SpeechRequest): Flight {
@@ -405,7 +439,9 @@ export class Gateway implements GatewayControls {
     } catch (err) {
       this.router.abandoned(engine.name);
       if (err instanceof LimitRejected) {
-        this.deps.registry.counter("tts_gateway_rejected_total").inc({ engine: engine.name, reason: err.reason });
+        this.deps.registry
+          .counter("tts_gateway_rejected_total")
+          .inc({ engine: engine.name, reason: err.reason });
         flight.finish({
           ok: false,
           cancelled: false,
@@ -487,7 +523,13 @@ export class Gateway implements GatewayControls {
     res: ServerResponse,
     flight: Flight,
     served: Served,
-  ): Promise<{ outcome: FlightOutcome; sent: boolean; firstByteMs: number | undefined; clientClosed: boolean; bytes: number }> {
+  ): Promise<{
+    outcome: FlightOutcome;
+    sent: boolean;
+    firstByteMs: number | undefined;
+    clientClosed: boolean;
+    bytes: number;
+  }> {
     return new Promise((resolve) => {
       let firstByteMs: number | undefined;
       let bytes = 0;
@@ -596,7 +638,8 @@ export class Gateway implements GatewayControls {
         ...(a.result.firstByteMs !== undefined && { ttfaMs: a.result.firstByteMs - a.startMs }),
         cacheHit: false,
         success: outcome.ok,
-        ...(outcome.ok && outcome.audioDurationMs !== undefined && { audioDurationMs: outcome.audioDurationMs }),
+        ...(outcome.ok &&
+          outcome.audioDurationMs !== undefined && { audioDurationMs: outcome.audioDurationMs }),
         ...(reason !== undefined && { errorReason: reason }),
       });
     }
@@ -610,8 +653,20 @@ export class Gateway implements GatewayControls {
       ...(a.result.firstByteMs !== undefined && { firstByteMs: a.result.firstByteMs }),
       cacheHit: false,
       coalesced: a.served === "coalesced",
-      result: clientClosed ? "client_closed" : outcome.ok ? "success" : outcome.error.status === 429 ? "rejected" : (reason ?? "other"),
-      status: clientClosed ? 499 : outcome.ok ? 200 : a.result.firstByteMs !== undefined ? 200 : outcome.error.status,
+      result: clientClosed
+        ? "client_closed"
+        : outcome.ok
+          ? "success"
+          : outcome.error.status === 429
+            ? "rejected"
+            : (reason ?? "other"),
+      status: clientClosed
+        ? 499
+        : outcome.ok
+          ? 200
+          : a.result.firstByteMs !== undefined
+            ? 200
+            : outcome.error.status,
       ...(outcome.ok && a.served === "miss" && { engineMs: outcome.engineMs }),
     });
   }
@@ -649,7 +704,8 @@ export class Gateway implements GatewayControls {
   }
 
   async close(): Promise<void> {
-    for (const f of this.#flights.values()) f.controller.abort(new DOMException("gateway stopping", "AbortError"));
+    for (const f of this.#flights.values())
+      f.controller.abort(new DOMException("gateway stopping", "AbortError"));
     await this.#trace.close();
   }
 }

@@ -31,7 +31,9 @@ export class LimitRejected extends Error {
     /** Seconds after which a retry may find room (the Retry-After header). */
     readonly retryAfterSeconds: number,
   ) {
-    super(reason === "queue_full" ? "too many requests waiting for this engine" : "waited too long for a slot");
+    super(
+      reason === "queue_full" ? "too many requests waiting for this engine" : "waited too long for a slot",
+    );
   }
 }
 
@@ -189,7 +191,10 @@ export class AdaptiveLimiter {
     const minRtt = this.#minRtt ?? sampleRtt;
     // A faster sample than the minimum: the minimum was measured under load; take the new one.
     if (sampleRtt < minRtt) this.#minRtt = sampleRtt;
-    const gradient = Math.min(2, Math.max(0.5, ((this.#minRtt ?? minRtt) * (1 + this.settings.tolerance)) / sampleRtt));
+    const gradient = Math.min(
+      2,
+      Math.max(0.5, ((this.#minRtt ?? minRtt) * (1 + this.settings.tolerance)) / sampleRtt),
+    );
     const limit = this.#limit;
     let next = limit * gradient;
     if (gradient >= 1) next = peak * 2 < limit ? limit : next + Math.sqrt(limit);
@@ -202,5 +207,7 @@ export class AdaptiveLimiter {
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+  return sorted.length % 2 === 1
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }

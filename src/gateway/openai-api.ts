@@ -65,7 +65,10 @@ export function parseSpeechRequest(
   }
   let format = options.defaultFormat;
   if (b.response_format !== undefined && b.response_format !== null) {
-    if (typeof b.response_format !== "string" || !(RESPONSE_FORMATS as readonly string[]).includes(b.response_format))
+    if (
+      typeof b.response_format !== "string" ||
+      !(RESPONSE_FORMATS as readonly string[]).includes(b.response_format)
+    )
       throw invalid(`'response_format' must be one of ${RESPONSE_FORMATS.join(", ")}`, "response_format");
     format = b.response_format as ResponseFormat;
   }
@@ -93,7 +96,14 @@ export function engineFailure(engine: string, err: unknown): ApiError {
       return server(502, `engine ${engine} refused the gateway's credentials`);
     case "http_status":
       if (upstream === 429)
-        return new ApiError(429, "rate_limit_error", `engine ${engine} is rate limiting`, null, "engine_busy", 1);
+        return new ApiError(
+          429,
+          "rate_limit_error",
+          `engine ${engine} is rate limiting`,
+          null,
+          "engine_busy",
+          1,
+        );
       if (upstream !== undefined && upstream >= 400 && upstream < 500 && upstream !== 401 && upstream !== 403)
         return new ApiError(
           400,

@@ -71,7 +71,8 @@ export class Router {
   }
 
   setWeight(engine: string, weight: number): void {
-    if (!(Number.isFinite(weight) && weight >= 0)) throw new RangeError(`route weight must be ≥ 0, got ${weight}`);
+    if (!(Number.isFinite(weight) && weight >= 0))
+      throw new RangeError(`route weight must be ≥ 0, got ${weight}`);
     this.#weights.set(engine, weight);
   }
 
@@ -150,7 +151,9 @@ export class Router {
         const inSlo =
           (latency === undefined || latency <= slo.latencyMs) &&
           (h?.errorRate ?? 0) <= slo.maxErrorRate &&
-          (slo.minQuality === undefined || q?.qualityScore === undefined || q.qualityScore >= slo.minQuality) &&
+          (slo.minQuality === undefined ||
+            q?.qualityScore === undefined ||
+            q.qualityScore >= slo.minQuality) &&
           (slo.minMos === undefined || q?.predictedMos === undefined || q.predictedMos >= slo.minMos);
         // Faster, more reliable, better sounding: higher. Quality and MOS count only where measured.
         const quality = (q?.qualityScore ?? 1) * ((q?.predictedMos ?? 5) / 5);
