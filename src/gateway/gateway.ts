@@ -109,6 +109,22 @@ export class Gateway implements GatewayControls {
         }),
     );
     this.#installGauges();
+    for (const engine of deps.engines().keys()) this.#zeroCounters(engine);
+  }
+
+  /** Counters start at 0 for every engine, so that rates exist before the first event. */
+  #zeroCounters(engine: string): void {
+    const r = this.deps.registry;
+    for (const name of [
+      "tts_gateway_cache_hits_total",
+      "tts_gateway_cache_lookups_total",
+      "tts_gateway_coalesced_total",
+    ] as const)
+      r.counter(name).inc({ engine }, 0);
+    for (const reason of ["queue_full", "queue_timeout", "circuit_open"])
+      r.counter("tts_gateway_rejected_total").inc({ engine, reason }, 0);
+    for (const reason of ["requested", "auto", "fallback"])
+      r.counter("tts_gateway_route_total").inc({ engine, reason }, 0);
   }
 
   /** Response formats this gateway can serve (mp3, opus, aac, flac need ffmpeg). */
