@@ -11,6 +11,7 @@ import type { MetricName } from "../metrics/catalog.ts";
 import { catalog } from "../metrics/catalog.ts";
 import type { MetricsRegistry } from "../metrics/registry.ts";
 import { bearerMatches } from "../server/bearer.ts";
+import type { GatewaySnapshot } from "../state/snapshot.ts";
 import { CONTENT_TYPES, createConverter, findFfmpeg, needsEncoder, RESPONSE_FORMATS } from "./audio-out.ts";
 import { AudioCache, type CacheEntry } from "./cache.ts";
 import { type GatewayControls, type LimitSettings, TRACE_VERSION, type TraceEntry } from "./contract.ts";
@@ -65,6 +66,7 @@ export class Gateway implements GatewayControls {
   readonly #bounds = new Map<string, { min: number; max: number }>();
   readonly #ffmpeg: string | undefined;
   readonly #config: GatewayConfig;
+  readonly #stats = { hits: 0, lookups: 0, coalesced: 0, rejected: 0 };
 
   constructor(private readonly deps: GatewayDeps) {
     const config = deps.config;
@@ -165,6 +167,31 @@ export class Gateway implements GatewayControls {
   setRouteWeight(engine: string, weight: number): void {
     this.router.setWeight(engine, weight);
     this.deps.log.info("gateway: route weight set", { engine, weight });
+  }
+
+  /** The gateway's part of the one snapshot (src/state/snapshot.ts). */
+  snapshot(): GatewaySnapshot {
+    const engines: Record<string, GatewaySnapshot["engines"][string]> = Object.create(null);
+    for (const name of this.deps.engines().keys()) {
+      const l = this.#limiter(name);
+      engines[name] = {
+        limit: l.limit,
+        inFlight: l.inFlight,
+        queued: l.queueLength,
+        circuitOpen: this.router.isOpen(name),
+        ...(l.minRttMs !== undefined && { minRttMs: l.minRttMs }),
+      };
+    }
+    const s = this.#stats;
+    return {
+      cacheBytes: this.cache.bytes,
+      cacheCapacityBytes: this.cache.capacityBytes,
+      cacheEntries: this.cache.size,
+      cacheHitRatio: s.lookups > 0 ? s.hits / s.lookups : undefined,
+      coalesced: s.coalesced,
+      rejected: s.rejected,
+      engines,
+    };
   }
 
   #limiter(engine: string): AdaptiveLimiter {
@@ -344,9 +371,11 @@ export class Gateway implements GatewayControls {
       // 1. The cache.
       const lookups = this.deps.registry.counter("tts_gateway_cache_lookups_total");
       lookups.inc({ engine: name });
+      this.#stats.lookups++;
       const hit = this.#config.cache.max_bytes > 0 ? this.cache.get(key) : undefined;
       if (hit) {
         this.deps.registry.counter("tts_gateway_cache_hits_total").inc({ engine: name });
+        this.#stats.hits++;
         this.#route(name, reason);
         return this.#serveHit(res, hit, request, voice, key, startMs, start);
       }
@@ -355,6 +384,7 @@ export class Gateway implements GatewayControls {
       let served: Served = "coalesced";
       if (flight) {
         this.deps.registry.counter("tts_gateway_coalesced_total").inc({ engine: name });
+        this.#stats.coalesced++;
       } else {
         if (!this.router.admit(name)) {
           circuitRefused = true;
@@ -368,7 +398,15 @@ export class Gateway implements GatewayControls {
       const outcome = result.outcome;
       if (outcome.ok || result.sent || result.clientClosed || !outcome.retriable) {
         this.#finish({ request, voice, engine: name, key, startMs, start, served, result });
-        if (!outcome.ok && !result.sent && !result.clientClosed) sendError(res, outcome.error);
+        if (!outcome.ok && !result.sent && !result.clientClosed) {
+          const code = outcome.error.code;
+          // Each client turned away counts, not each shared synthesis.
+          if (code === "queue_full" || code === "queue_timeout") {
+            this.deps.registry.counter("tts_gateway_rejected_total").inc({ engine: name, reason: code });
+            this.#stats.rejected++;
+          }
+          sendError(res, outcome.error);
+        }
         return;
       }
       // Failed before any byte reached the client: the next candidate may serve it.
@@ -380,6 +418,7 @@ export class Gateway implements GatewayControls {
       this.deps.registry
         .counter("tts_gateway_rejected_total")
         .inc({ engine: lastEngine, reason: "circuit_open" });
+      this.#stats.rejected++;
       last = new ApiError(
         503,
         "server_error",
@@ -455,9 +494,6 @@ export class Gateway implements GatewayControls {
     } catch (err) {
       this.router.abandoned(engine.name);
       if (err instanceof LimitRejected) {
-        this.deps.registry
-          .counter("tts_gateway_rejected_total")
-          .inc({ engine: engine.name, reason: err.reason });
         flight.finish({
           ok: false,
           cancelled: false,
