@@ -178,9 +178,7 @@ describe("gateway without ffmpeg, with a token", () => {
 });
 
 /** An OpenAI-shaped engine that answers 500 while broken, a WAV otherwise; or garbage. */
-async function breakable(
-  wav: Buffer,
-): Promise<{
+async function breakable(wav: Buffer): Promise<{
   url: string;
   mode: { value: "ok" | "broken" | "garbage" };
   requests: () => number;
