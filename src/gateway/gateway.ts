@@ -397,7 +397,7 @@ export class Gateway implements GatewayControls {
       const result = await this.#stream(res, flight, served);
       const outcome = result.outcome;
       if (outcome.ok || result.sent || result.clientClosed || !outcome.retriable) {
-        this.#finish({ request, voice, engine: name, key, startMs, start, served, result });
+        this.#finish({ request, voice, engine: name, key, startMs, start, served, result, flight });
         if (!outcome.ok && !result.sent && !result.clientClosed) {
           const code = outcome.error.code;
           // Each client turned away counts, not each shared synthesis.
@@ -412,7 +412,7 @@ export class Gateway implements GatewayControls {
       // Failed before any byte reached the client: the next candidate may serve it.
       last = outcome.error;
       // Recorded and traced as the failure it is; the response comes from the next candidate.
-      this.#finish({ request, voice, engine: name, key, startMs, start, served, result });
+      this.#finish({ request, voice, engine: name, key, startMs, start, served, result, flight });
     }
     if (last === undefined && circuitRefused) {
       this.deps.registry
@@ -540,8 +540,10 @@ export class Gateway implements GatewayControls {
           storedAt: Date.now(),
           ...(audioDurationMs !== undefined && { audioDurationMs }),
         });
+      const ratio = this.#config.analysis_sample_ratio;
+      if (this.deps.analyse && ratio > 0 && (this.deps.random ?? Math.random)() < ratio)
+        flight.sampled = { audio: result.audio, format: result.format };
       flight.finish({ ok: true, audioDurationMs, engineMs });
-      this.#sample(engine.name, voice, request.input, result.audio, result.format);
     } catch (err) {
       converter.destroy();
       if (!engineDone) permit.release();
@@ -562,12 +564,6 @@ export class Gateway implements GatewayControls {
       });
       flight.finish({ ok: false, cancelled: false, retriable: !engineDone, error, ...reasonOf(err) });
     }
-  }
-
-  #sample(engine: string, voice: string, text: string, audio: Uint8Array, format: AudioFormat): void {
-    const ratio = this.#config.analysis_sample_ratio;
-    if (!this.deps.analyse || ratio <= 0 || (this.deps.random ?? Math.random)() >= ratio) return;
-    this.deps.analyse({ engine, voice, text, audio, format });
   }
 
   /** Streams a flight to one client; resolves when the flight ended for it. */
@@ -676,13 +672,14 @@ export class Gateway implements GatewayControls {
     start: number;
     served: Served;
     result: { outcome: FlightOutcome; firstByteMs: number | undefined; clientClosed: boolean; bytes: number };
+    flight: Flight;
   }): void {
     const { outcome, clientClosed } = a.result;
     const chars = [...a.request.input].length;
     const latencyMs = performance.now() - a.start;
     const reason: FailureReason | undefined = outcome.ok ? undefined : (outcome.reason ?? "other");
     if (!clientClosed && !(outcome.ok === false && outcome.error.status === 429)) {
-      this.deps.record({
+      const labels = this.deps.record({
         engine: a.engine,
         voice: a.voice,
         characters: chars,
@@ -694,6 +691,10 @@ export class Gateway implements GatewayControls {
           outcome.audioDurationMs !== undefined && { audioDurationMs: outcome.audioDurationMs }),
         ...(reason !== undefined && { errorReason: reason }),
       });
+      // Sampled audio is analysed under the labels the recorder used (its cardinality guard holds).
+      const sampled = a.served === "miss" ? a.flight.sampled : undefined;
+      if (sampled && this.deps.analyse)
+        this.deps.analyse({ engine: labels.engine, voice: labels.voice, text: a.request.input, ...sampled });
     }
     this.#traceEntry({
       key: a.key,
