@@ -21,6 +21,8 @@ export const SYSTEM_PACKAGES = {
   chromium: "/usr/bin/chromium",
   sox: "/usr/bin/sox",
   bsdutils: "/usr/bin/script",
+  // The gateway encodes mp3, opus, aac and flac with it (tests/integration/gateway.test.ts).
+  ffmpeg: "/usr/bin/ffmpeg",
 };
 
 const missing = Object.entries(SYSTEM_PACKAGES)
