@@ -26,6 +26,8 @@ export const SYSTEM_PACKAGES = {
   openssl: "/usr/bin/openssl",
   // `ss`: the terminal-mode CLI tests wait until the exporter listens.
   iproute2: "/usr/bin/ss",
+  // The gateway encodes mp3, opus, aac and flac with it (tests/integration/gateway.test.ts).
+  ffmpeg: "/usr/bin/ffmpeg",
 };
 
 const missing = Object.entries(SYSTEM_PACKAGES)

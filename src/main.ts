@@ -41,6 +41,8 @@ interface RunArgs {
   desktopNotifications: boolean;
   logLevel: "debug" | "info" | "warn" | "error";
   webConfigFile: string | undefined;
+  /** `tts-monitor gateway`: the gateway runs whatever gateway.enabled says. */
+  gateway?: boolean;
 }
 
 async function run(args: RunArgs): Promise<void> {
@@ -57,6 +59,7 @@ async function run(args: RunArgs): Promise<void> {
     alerts: args.alerts,
     desktopNotifications: args.desktopNotifications,
     ...(args.webConfigFile !== undefined && { webConfigFile: args.webConfigFile }),
+    ...(args.gateway && { gateway: true }),
   });
   await monitor.startMonitoring();
   let dashboard: Dashboard | undefined;
@@ -246,6 +249,34 @@ export async function main(argv: string[]): Promise<void> {
               logLevel: a["log-level"],
               webConfigFile: a["web.config.file"],
             }),
+    )
+    .command(
+      "gateway",
+      "Run the OpenAI-compatible TTS gateway on gateway.listen_address (default 0.0.0.0:9095) with the exporter",
+      (y) =>
+        y
+          .option("prometheus-export", {
+            type: "boolean",
+            default: false,
+            describe: "Headless mode for containers: no terminal view, JSON logs on stderr",
+          })
+          .option("web.config.file", {
+            type: "string",
+            requiresArg: true,
+            describe:
+              "Prometheus exporter-toolkit web config (TLS, basic auth, headers) for every port, the gateway's too; overrides server.web_config_file (SECURITY.md)",
+          }),
+      (a) =>
+        run({
+          config: a.config,
+          prometheusExport: a["prometheus-export"],
+          webDashboard: false,
+          alerts: false,
+          desktopNotifications: false,
+          logLevel: a["log-level"],
+          webConfigFile: a["web.config.file"],
+          gateway: true,
+        }),
     )
     .command(
       "generate",

@@ -12,6 +12,7 @@ import { RunTimeOverrides } from "./config/overrides.ts";
 import type { Config } from "./config/schema.ts";
 import { createEngine } from "./engines/index.ts";
 import { type Engine, EngineError, type FailureReason } from "./engines/types.ts";
+import type { Gateway } from "./gateway/index.ts";
 import { type AnalysisJob, AnalysisPipeline } from "./ingest/analysis.ts";
 import { type SynthesisEvent, validateApiEvent } from "./ingest/event.ts";
 import { mountIngest } from "./ingest/http.ts";
@@ -49,6 +50,10 @@ export interface MonitorOptions {
   readonly alerts?: boolean;
   /** Also notify through notify-send (--desktop-notifications). */
   readonly desktopNotifications?: boolean;
+  /** Run the gateway (`tts-monitor gateway`) even when gateway.enabled is false. */
+  readonly gateway?: boolean;
+  /** Overrides gateway.listen_address (tests use 127.0.0.1:0). */
+  readonly gatewayListenAddress?: string;
 }
 
 export type { CurrentMetrics, GpuSnapshot } from "./state/snapshot.ts";
@@ -65,6 +70,7 @@ export class TTSPerformanceMonitor {
   readonly #configPath: string | undefined;
   #runner: CollectorRunner;
   #server: Server | undefined;
+  #gateway: { readonly gateway: Gateway; readonly server: Server } | undefined;
   #ready = false;
   #started = false;
   readonly #loopDelay = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
@@ -501,12 +507,72 @@ export class TTSPerformanceMonitor {
       });
       this.log.info("exporter listening", { address: boundAddress(this.#server), metrics: "/metrics" });
     }
+    if (this.#options.serve !== false && (this.#options.gateway || this.#config.gateway.enabled))
+      await this.#startGateway();
     // Started only once the port is bound: a port in use stops the process before anything runs.
     if (this.#config.tool_info.enabled) this.#runner.start();
     else this.#logDisabled();
     this.#probes.start();
     this.#lifetimes.start();
     this.#ready = true;
+  }
+
+  /** The gateway (src/gateway/): its requests are recorded with source="gateway" on this exporter. */
+  async #startGateway(): Promise<void> {
+    const { createGateway, listenGateway } = await import("./gateway/index.ts");
+    const config = this.#config.gateway;
+    const env = this.#options.env ?? process.env;
+    const token = config.token_file
+      ? readSecretFile(config.token_file, "$.gateway.token_file", this.#configPath ?? "<config object>")
+      : env[config.token_env]?.trim() || undefined;
+    this.log.addSecret(token);
+    let snapshot: { at: number; metrics: CurrentMetrics } | undefined;
+    const gateway = createGateway({
+      config,
+      engines: () => new Map([...this.#engines].map(([name, b]) => [name, b.engine])),
+      registry: this.registry,
+      log: this.log,
+      token,
+      record: (event) => this.recorder.record(event, "gateway"),
+      ...(this.#analysis && {
+        analyse: (job) =>
+          void this.#analysis?.submit({
+            ...job,
+            ingested: { maxSeconds: this.#config.ingest.max_audio_seconds },
+          }),
+      }),
+      quality: (engine) => {
+        // Read at most once a second: `auto` asks per request and candidate.
+        const now = Date.now();
+        if (!snapshot || now - snapshot.at > 1000) snapshot = { at: now, metrics: this.getCurrentMetrics() };
+        const e = snapshot.metrics.engines[engine];
+        return (
+          e && { ...optional("qualityScore", e.qualityScore), ...optional("predictedMos", e.predictedMos) }
+        );
+      },
+    });
+    const address = this.#options.gatewayListenAddress ?? config.listen_address;
+    const server = await listenGateway(gateway, address, {
+      web: this.webConfig,
+      // With its own client token, a bearer request skips basic auth and the gateway checks it.
+      bearerRoute: () => token !== undefined,
+    });
+    this.#gateway = { gateway, server };
+    this.log.info("gateway listening", {
+      address: boundAddress(server),
+      api: "/v1/audio/speech",
+      formats: gateway.formats.join(","),
+    });
+  }
+
+  /** The running gateway's run-time controls (src/gateway/contract.ts), when it runs. */
+  get gateway(): Gateway | undefined {
+    return this.#gateway?.gateway;
+  }
+
+  /** Address the gateway listens on, when it runs. */
+  get gatewayAddress(): string | undefined {
+    return this.#gateway ? boundAddress(this.#gateway.server) : undefined;
   }
 
   /** Engines' API keys and auth header values are masked in every log line, like the webhook. */
@@ -600,6 +666,7 @@ export class TTSPerformanceMonitor {
       quality: this.#lifetimes.latestQuality,
       mos: this.#lifetimes.latestMos,
       probes: this.#lastProbe,
+      gateway: this.#gateway?.gateway.snapshot(),
     });
   }
 
@@ -612,6 +679,11 @@ export class TTSPerformanceMonitor {
     await this.#analysis?.close();
     clearInterval(this.#loopTimer);
     this.#loopDelay.disable();
+    if (this.#gateway) {
+      await closeServer(this.#gateway.server);
+      await this.#gateway.gateway.close();
+      this.#gateway = undefined;
+    }
     if (this.#server) await closeServer(this.#server);
     this.#server = undefined;
     this.#web?.stop();

@@ -12,7 +12,7 @@ import { SlidingHistogram } from "./sliding-histogram.ts";
 // each (engine, voice, source) series is one object found by one Map lookup, its histogram is a
 // bucket array, and the families are rendered from these objects at scrape time.
 
-export type Source = "probe" | "ingest" | "stress";
+export type Source = "probe" | "ingest" | "stress" | "gateway";
 
 const LATENCY_BOUNDS: readonly number[] = catalog.tts_latency_seconds.buckets;
 const CHUNK_GAP_BOUNDS: readonly number[] = catalog.tts_inter_chunk_gap_seconds.buckets;

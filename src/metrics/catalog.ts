@@ -2,6 +2,7 @@
 // all read this table; nothing else defines a metric name.
 
 import { audioMetrics } from "./catalog-audio.ts";
+import { gatewayMetrics } from "./catalog-gateway.ts";
 import type { MetricArea, MetricDef } from "./catalog-types.ts";
 
 export type { MetricArea, MetricDef, MetricType } from "./catalog-types.ts";
@@ -518,6 +519,8 @@ export const catalog = {
     unit: "",
     area: "exporter",
   },
+
+  ...gatewayMetrics,
 } as const satisfies Record<string, MetricDef>;
 
 export type MetricName = keyof typeof catalog;

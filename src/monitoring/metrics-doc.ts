@@ -8,6 +8,7 @@ const AREA_TITLES: Record<MetricArea, string> = {
   process: "Processes",
   gpu: "GPU",
   exporter: "Exporter self-health",
+  gateway: "Gateway (tts-monitor gateway)",
 };
 
 /** docs/metrics.md, generated from the catalog. */

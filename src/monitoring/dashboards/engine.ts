@@ -3,6 +3,7 @@ import type { Thresholds } from "../../config/schema.ts";
 import type { MonitoringProfile } from "../profile.ts";
 import { recordNames } from "../rules.ts";
 import { dashboard, fleetQuantile, query, RATE, sel, selBucket, selRecorded, timeseries } from "./common.ts";
+import { withGatewayRow } from "./gateway.ts";
 import { DASHBOARDS } from "./refs.ts";
 
 /** p50, p90, p95 and p99 over the selected instances (All: the fleet), one query each. */
@@ -20,7 +21,7 @@ function quantileQueries(bucketRate: string) {
 export function engineDashboard(t: Thresholds, profile: MonitoringProfile) {
   const rec = recordNames(profile);
   const latency = { value: t.latency_max_ms / 1000, bad: "above" } as const;
-  return dashboard(DASHBOARDS.engine, "TTS / Per engine", true)
+  const d = dashboard(DASHBOARDS.engine, "TTS / Per engine", true)
     .withRow(new RowBuilder("Latency"))
     .withPanel(
       timeseries({
@@ -151,4 +152,5 @@ export function engineDashboard(t: Thresholds, profile: MonitoringProfile) {
         ],
       }),
     );
+  return withGatewayRow(d);
 }
