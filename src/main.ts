@@ -149,6 +149,34 @@ async function probeCommand(a: {
   }
 }
 
+async function optimizationReport(a: {
+  config: string;
+  json?: string;
+  report?: string;
+  trace?: string;
+  stress: string[];
+}): Promise<void> {
+  const file = resolveConfigPath(a.config);
+  const config = loadConfig(file);
+  const { runOptimizationReport, EvidenceError } = await import("./optimizer/command.ts");
+  try {
+    await runOptimizationReport({
+      config,
+      configFile: file,
+      ...(a.trace !== undefined && { traceFile: a.trace }),
+      stressFiles: a.stress,
+      ...(a.json !== undefined && { jsonFile: a.json }),
+      ...(a.report !== undefined && { reportDir: a.report }),
+      env: process.env,
+      out: process.stdout,
+    });
+  } catch (err) {
+    if (!(err instanceof EvidenceError)) throw err;
+    process.stderr.write(`tts-monitor: ${err.message}\n`);
+    process.exit(1);
+  }
+}
+
 export async function main(argv: string[]): Promise<void> {
   await yargs(argv)
     .scriptName("tts-monitor")
@@ -198,16 +226,63 @@ export async function main(argv: string[]): Promise<void> {
             type: "boolean",
             default: false,
             describe: "Also raise desktop notifications (notify-send, Debian package libnotify-bin)",
-          }),
+          })
+          .option("optimization-report", {
+            type: "boolean",
+            default: false,
+            describe:
+              "Print what to change per lever (cache, coalescing, concurrency, engines, batching, GPU) from the running monitor's evidence, or from --trace/--stress-report files (docs/optimization.md)",
+          })
+          .option("json", {
+            type: "string",
+            requiresArg: true,
+            describe: "With --optimization-report: also write the JSON report here",
+          })
+          .option("report", {
+            type: "string",
+            requiresArg: true,
+            describe:
+              "With --optimization-report: write the Markdown report and its charts (SVG) into this directory",
+          })
+          .option("trace", {
+            type: "string",
+            requiresArg: true,
+            describe:
+              "With --optimization-report: a gateway trace file (JSONL) instead of the running monitor",
+          })
+          .option("stress-report", {
+            type: "string",
+            array: true,
+            requiresArg: true,
+            describe:
+              "With --optimization-report: a stress report (JSON, tts-monitor stress --json); repeatable",
+          })
+          .check((a) =>
+            !a["optimization-report"] &&
+            (a.json !== undefined ||
+              a.report !== undefined ||
+              a.trace !== undefined ||
+              a["stress-report"] !== undefined)
+              ? "--json, --report, --trace and --stress-report go with --optimization-report"
+              : true,
+          ),
       (a) =>
-        run({
-          config: a.config,
-          prometheusExport: a["prometheus-export"],
-          webDashboard: a["web-dashboard"],
-          alerts: a.alerts || a["desktop-notifications"],
-          desktopNotifications: a["desktop-notifications"],
-          logLevel: a["log-level"],
-        }),
+        a["optimization-report"]
+          ? optimizationReport({
+              config: a.config,
+              ...(a.json !== undefined && { json: a.json }),
+              ...(a.report !== undefined && { report: a.report }),
+              ...(a.trace !== undefined && { trace: a.trace }),
+              stress: (a["stress-report"] ?? []).map(String),
+            })
+          : run({
+              config: a.config,
+              prometheusExport: a["prometheus-export"],
+              webDashboard: a["web-dashboard"],
+              alerts: a.alerts || a["desktop-notifications"],
+              desktopNotifications: a["desktop-notifications"],
+              logLevel: a["log-level"],
+            }),
     )
     .command(
       "generate",

@@ -12,12 +12,15 @@ import { RunTimeOverrides } from "./config/overrides.ts";
 import type { Config } from "./config/schema.ts";
 import { createEngine } from "./engines/index.ts";
 import { type Engine, EngineError, type FailureReason } from "./engines/types.ts";
+import type { GatewayControls } from "./gateway/contract.ts";
 import { type AnalysisJob, AnalysisPipeline } from "./ingest/analysis.ts";
 import { type SynthesisEvent, validateApiEvent } from "./ingest/event.ts";
 import { mountIngest } from "./ingest/http.ts";
 import { SynthesisRecorder } from "./ingest/recorder.ts";
 import { Logger } from "./log.ts";
 import { MetricsRegistry } from "./metrics/registry.ts";
+import { EVIDENCE_VERSION, type Evidence } from "./optimizer/evidence.ts";
+import { mountEvidence } from "./optimizer/evidence-route.ts";
 import type { ProbeResult } from "./probes/probe.ts";
 import { ProbeRunner } from "./probes/runner.ts";
 import { createExporterApp } from "./server/exporter.ts";
@@ -437,6 +440,7 @@ export class TTSPerformanceMonitor {
               }
             },
           });
+          mountEvidence(a, { token, evidence: () => this.optimizerEvidence() });
           mountProbe(a, {
             engine: (name) => this.#probes.engine(name),
             configured: (name) => {
@@ -545,6 +549,53 @@ export class TTSPerformanceMonitor {
       ...(kept.length > 0 && { kept_run_time_changes: kept }),
     });
     return true;
+  }
+
+  #gateway: GatewayControls | undefined;
+  readonly #stressReports = new Map<string, unknown>();
+
+  /** The gateway attaches its run-time controls: its trace and settings then feed the optimiser's evidence. */
+  attachGateway(controls: GatewayControls | undefined): void {
+    this.#gateway = controls;
+  }
+
+  /** A finished stress report (its JSON object): the newest per engine is kept for the optimiser. */
+  addStressReport(report: { readonly engine: string }): void {
+    this.#stressReports.delete(report.engine);
+    this.#stressReports.set(report.engine, report);
+    // Bounded like every other per-engine table: the oldest engine's report goes first.
+    while (this.#stressReports.size > this.#config.ingest.max_engines) {
+      const oldest = this.#stressReports.keys().next().value;
+      if (oldest === undefined) break;
+      this.#stressReports.delete(oldest);
+    }
+  }
+
+  /** What GET /api/v1/optimizer/evidence serves (src/optimizer/evidence.ts): read from the snapshot and the gateway. */
+  optimizerEvidence(): Evidence {
+    const m = this.getCurrentMetrics();
+    const engines: Record<string, { quality_score?: number; predicted_mos?: number }> = {};
+    for (const [name, e] of Object.entries(m.engines))
+      engines[name] = {
+        ...optional("quality_score", e.qualityScore),
+        ...optional("predicted_mos", e.predictedMos),
+      };
+    const g = this.#gateway;
+    return {
+      version: EVIDENCE_VERSION,
+      trace: g ? g.trace(this.#config.optimizer.window_requests) : [],
+      trace_source: g ? "gateway" : "none",
+      engines,
+      gpus: m.gpus,
+      stress_reports: [...this.#stressReports.values()],
+      ...(g && {
+        gateway: {
+          cache_capacity_bytes: g.cacheCapacityBytes(),
+          limits: g.limits(),
+          route_weights: g.routeWeights(),
+        },
+      }),
+    };
   }
 
   /** The one snapshot of the state (src/state/snapshot.ts): every value beside the time it was measured. */

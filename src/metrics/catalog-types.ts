@@ -11,4 +11,4 @@ export interface MetricDef {
   readonly buckets?: readonly number[];
 }
 
-export type MetricArea = "tts" | "cache" | "audio" | "host" | "process" | "gpu" | "exporter";
+export type MetricArea = "tts" | "cache" | "audio" | "host" | "process" | "gpu" | "exporter" | "optimizer";

@@ -2,6 +2,7 @@
 // all read this table; nothing else defines a metric name.
 
 import { audioMetrics } from "./catalog-audio.ts";
+import { optimizerMetrics } from "./catalog-optimizer.ts";
 import type { MetricArea, MetricDef } from "./catalog-types.ts";
 
 export type { MetricArea, MetricDef, MetricType } from "./catalog-types.ts";
@@ -500,6 +501,8 @@ export const catalog = {
     unit: "",
     area: "exporter",
   },
+
+  ...optimizerMetrics,
 } as const satisfies Record<string, MetricDef>;
 
 export type MetricName = keyof typeof catalog;

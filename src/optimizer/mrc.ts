@@ -348,3 +348,14 @@ export function kneeCapacity(curve: DistanceCurve, max: number): { capacity: num
   }
   return bestGap < 0.05 ? { capacity: max, clear: false } : { capacity: best, clear: true };
 }
+
+/**
+ * The smallest capacity whose hit ratio is within `tolerance` of the hit ratio at `max`: beyond it,
+ * the rest of the budget buys less than `tolerance` of the requests.
+ */
+export function toleranceCapacity(curve: DistanceCurve, max: number, tolerance: number): number {
+  const target = curve.hitRatio(max) - tolerance;
+  if (curve.hitRatio(0) >= target) return 0;
+  for (const d of curve.steps()) if (curve.hitRatio(d) >= target) return Math.min(d, max);
+  return max;
+}

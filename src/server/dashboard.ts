@@ -59,7 +59,7 @@ export interface DashboardControls {
   setEngineEnabled(name: string, enabled: boolean): void;
 }
 
-export type LogKind = "probe" | "alert" | "config" | "info";
+export type LogKind = "probe" | "alert" | "config" | "info" | "optimizer";
 export interface LogEntry {
   readonly at: number;
   readonly kind: LogKind;
@@ -169,6 +169,13 @@ class DashboardState {
       ),
     );
     on<AlertEvent>("alert-notification", (e) => this.broadcast("notification", e));
+    on<Record<string, unknown>>("optimizer-decision", (d) =>
+      this.addLog(
+        "optimizer",
+        "info",
+        `${d.applied ? "" : "(dry run) "}${String(d.lever)} ${String(d.action)}${d.engine === undefined ? "" : ` ${String(d.engine)}`}: ${String(d.from)} → ${String(d.to)} (${String(d.reason)})`,
+      ),
+    );
     on<Record<string, unknown>>("config-change", (c) => {
       const { setting, at: _at, ...rest } = c;
       // A setter keeps the dashboard settings object: a new one means a reload came first.
