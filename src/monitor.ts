@@ -560,7 +560,7 @@ export class TTSPerformanceMonitor {
   }
 
   /** A finished stress report (its JSON object): the newest per engine is kept for the optimiser. */
-  addStressReport(report: { readonly engine: string }): void {
+  addStressReport(report: { readonly engine: string; readonly [field: string]: unknown }): void {
     this.#stressReports.delete(report.engine);
     this.#stressReports.set(report.engine, report);
     // Bounded like every other per-engine table: the oldest engine's report goes first.
