@@ -40,6 +40,10 @@ interface RunArgs {
   alerts: boolean;
   desktopNotifications: boolean;
   logLevel: "debug" | "info" | "warn" | "error";
+  /** `tts-monitor gateway`: the gateway runs whatever gateway.enabled says. */
+  gateway?: boolean;
+  /** `tts-monitor gateway --auto-optimize [--dry-run]`. */
+  autoOptimize?: { dryRun: boolean };
 }
 
 async function run(args: RunArgs): Promise<void> {
@@ -55,6 +59,8 @@ async function run(args: RunArgs): Promise<void> {
     logger: log,
     alerts: args.alerts,
     desktopNotifications: args.desktopNotifications,
+    ...(args.gateway && { gateway: true }),
+    ...(args.autoOptimize && { autoOptimize: args.autoOptimize }),
   });
   await monitor.startMonitoring();
   let dashboard: Dashboard | undefined;
@@ -283,6 +289,40 @@ export async function main(argv: string[]): Promise<void> {
               desktopNotifications: a["desktop-notifications"],
               logLevel: a["log-level"],
             }),
+    )
+    .command(
+      "gateway",
+      "Run the OpenAI-compatible TTS gateway on gateway.listen_address (default 0.0.0.0:9095) with the exporter",
+      (y) =>
+        y
+          .option("prometheus-export", {
+            type: "boolean",
+            default: false,
+            describe: "Headless mode for containers: no terminal view, JSON logs on stderr",
+          })
+          .option("auto-optimize", {
+            type: "boolean",
+            default: false,
+            describe:
+              "Resize the cache, bound the concurrency limits and re-weight auto routes from the live trace, every optimizer.interval_seconds, within the optimizer bounds (docs/optimization.md)",
+          })
+          .option("dry-run", {
+            type: "boolean",
+            default: false,
+            describe: "With --auto-optimize: log and count the decisions, change nothing",
+          })
+          .check((a) => (a["dry-run"] && !a["auto-optimize"] ? "--dry-run goes with --auto-optimize" : true)),
+      (a) =>
+        run({
+          config: a.config,
+          prometheusExport: a["prometheus-export"],
+          webDashboard: false,
+          alerts: false,
+          desktopNotifications: false,
+          logLevel: a["log-level"],
+          gateway: true,
+          ...(a["auto-optimize"] && { autoOptimize: { dryRun: a["dry-run"] } }),
+        }),
     )
     .command(
       "generate",

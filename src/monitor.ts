@@ -13,6 +13,7 @@ import type { Config } from "./config/schema.ts";
 import { createEngine } from "./engines/index.ts";
 import { type Engine, EngineError, type FailureReason } from "./engines/types.ts";
 import type { GatewayControls } from "./gateway/contract.ts";
+import type { Gateway } from "./gateway/index.ts";
 import { type AnalysisJob, AnalysisPipeline } from "./ingest/analysis.ts";
 import { type SynthesisEvent, validateApiEvent } from "./ingest/event.ts";
 import { mountIngest } from "./ingest/http.ts";
@@ -21,6 +22,7 @@ import { Logger } from "./log.ts";
 import { MetricsRegistry } from "./metrics/registry.ts";
 import { EVIDENCE_VERSION, type Evidence } from "./optimizer/evidence.ts";
 import { mountEvidence } from "./optimizer/evidence-route.ts";
+import type { AutoOptimizer } from "./optimizer/index.ts";
 import type { ProbeResult } from "./probes/probe.ts";
 import { ProbeRunner } from "./probes/runner.ts";
 import { createExporterApp } from "./server/exporter.ts";
@@ -48,6 +50,12 @@ export interface MonitorOptions {
   readonly alerts?: boolean;
   /** Also notify through notify-send (--desktop-notifications). */
   readonly desktopNotifications?: boolean;
+  /** Run the gateway (`tts-monitor gateway`) even when gateway.enabled is false. */
+  readonly gateway?: boolean;
+  /** Overrides gateway.listen_address (tests use 127.0.0.1:0). */
+  readonly gatewayListenAddress?: string;
+  /** Run the auto-optimiser over the gateway (`--auto-optimize`; dryRun: decide and report, change nothing). */
+  readonly autoOptimize?: { readonly dryRun: boolean };
 }
 
 export type { CurrentMetrics, GpuSnapshot } from "./state/snapshot.ts";
@@ -64,6 +72,7 @@ export class TTSPerformanceMonitor {
   readonly #configPath: string | undefined;
   #runner: CollectorRunner;
   #server: Server | undefined;
+  #gateway: { readonly gateway: Gateway; readonly server: Server } | undefined;
   #ready = false;
   #started = false;
   readonly #loopDelay = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
@@ -466,12 +475,84 @@ export class TTSPerformanceMonitor {
       this.#server = await listen(app, address, "exporter");
       this.log.info("exporter listening", { address: boundAddress(this.#server), metrics: "/metrics" });
     }
+    if (this.#options.serve !== false && (this.#options.gateway || this.#config.gateway.enabled))
+      await this.#startGateway();
     // Started only once the port is bound: a port in use stops the process before anything runs.
     if (this.#config.tool_info.enabled) this.#runner.start();
     else this.#logDisabled();
     this.#probes.start();
     this.#lifetimes.start();
     this.#ready = true;
+  }
+
+  /** The gateway (src/gateway/): its requests are recorded with source="gateway" on this exporter. */
+  async #startGateway(): Promise<void> {
+    const { createGateway, listenGateway } = await import("./gateway/index.ts");
+    const config = this.#config.gateway;
+    const env = this.#options.env ?? process.env;
+    const token = config.token_file
+      ? readSecretFile(config.token_file, "$.gateway.token_file", this.#configPath ?? "<config object>")
+      : env[config.token_env]?.trim() || undefined;
+    this.log.addSecret(token);
+    let snapshot: { at: number; metrics: CurrentMetrics } | undefined;
+    const gateway = createGateway({
+      config,
+      engines: () => new Map([...this.#engines].map(([name, b]) => [name, b.engine])),
+      registry: this.registry,
+      log: this.log,
+      token,
+      record: (event) => this.recorder.record(event, "gateway"),
+      ...(this.#analysis && {
+        analyse: (job) =>
+          void this.#analysis?.submit({
+            ...job,
+            ingested: { maxSeconds: this.#config.ingest.max_audio_seconds },
+          }),
+      }),
+      quality: (engine) => {
+        // Read at most once a second: `auto` asks per request and candidate.
+        const now = Date.now();
+        if (!snapshot || now - snapshot.at > 1000) snapshot = { at: now, metrics: this.getCurrentMetrics() };
+        const e = snapshot.metrics.engines[engine];
+        return (
+          e && { ...optional("qualityScore", e.qualityScore), ...optional("predictedMos", e.predictedMos) }
+        );
+      },
+    });
+    const address = this.#options.gatewayListenAddress ?? config.listen_address;
+    const server = await listenGateway(gateway, address);
+    this.#gateway = { gateway, server };
+    if (this.#options.autoOptimize) {
+      const { AutoOptimizer } = await import("./optimizer/index.ts");
+      this.#autoOptimizer = new AutoOptimizer({
+        controls: gateway,
+        config: () => this.#config,
+        log: this.log,
+        registry: this.registry,
+        events: this.events,
+        dryRun: this.#options.autoOptimize.dryRun,
+      });
+      this.#autoOptimizer.start();
+      this.log.info("auto-optimiser started", {
+        interval_seconds: this.#config.optimizer.interval_seconds,
+        dry_run: this.#options.autoOptimize.dryRun,
+      });
+    }
+    this.log.info("gateway listening", {
+      address: boundAddress(server),
+      api: "/v1/audio/speech",
+      formats: gateway.formats.join(","),
+    });
+  }
+
+  /** The running gateway's run-time controls (src/gateway/contract.ts), when it runs. */
+  get gateway(): Gateway | undefined {
+    return this.#gateway?.gateway;
+  }
+
+  /** Address the gateway listens on, when it runs. */
+  get gatewayAddress(): string | undefined {
+    return this.#gateway ? boundAddress(this.#gateway.server) : undefined;
   }
 
   /** Engines' API keys and auth header values are masked in every log line, like the webhook. */
@@ -551,12 +632,13 @@ export class TTSPerformanceMonitor {
     return true;
   }
 
-  #gateway: GatewayControls | undefined;
+  #attachedGateway: GatewayControls | undefined;
+  #autoOptimizer: AutoOptimizer | undefined;
   readonly #stressReports = new Map<string, unknown>();
 
-  /** The gateway attaches its run-time controls: its trace and settings then feed the optimiser's evidence. */
+  /** Controls of a gateway run outside this monitor (the one it runs itself is used without this). */
   attachGateway(controls: GatewayControls | undefined): void {
-    this.#gateway = controls;
+    this.#attachedGateway = controls;
   }
 
   /** A finished stress report (its JSON object): the newest per engine is kept for the optimiser. */
@@ -580,7 +662,7 @@ export class TTSPerformanceMonitor {
         ...optional("quality_score", e.qualityScore),
         ...optional("predicted_mos", e.predictedMos),
       };
-    const g = this.#gateway;
+    const g: GatewayControls | undefined = this.gateway ?? this.#attachedGateway;
     return {
       version: EVIDENCE_VERSION,
       trace: g ? g.trace(this.#config.optimizer.window_requests) : [],
@@ -620,6 +702,13 @@ export class TTSPerformanceMonitor {
     await this.#analysis?.close();
     clearInterval(this.#loopTimer);
     this.#loopDelay.disable();
+    this.#autoOptimizer?.stop();
+    this.#autoOptimizer = undefined;
+    if (this.#gateway) {
+      await closeServer(this.#gateway.server);
+      await this.#gateway.gateway.close();
+      this.#gateway = undefined;
+    }
     if (this.#server) await closeServer(this.#server);
     this.#server = undefined;
     this.#started = false;

@@ -206,6 +206,90 @@ const optimizerSchema = z
     message: "cache_floor_bytes at most cache_budget_bytes",
     path: ["cache_floor_bytes"],
   });
+/** `gateway` (docs/gateway.md): 9095 clashes with neither 9090, 8080, 8880 (Kokoro-FastAPI) nor 9091/9093 (compose). */
+const gatewaySchema = z.strictObject({
+  enabled: z.boolean().default(false),
+  listen_address: hostPort.default("0.0.0.0:9095"),
+  /** Bearer token clients must send; read from this env variable (none: no auth), or from token_file. */
+  token_env: z.string().min(1).default("TTS_MONITOR_GATEWAY_TOKEN"),
+  token_file: z.string().min(1).optional(),
+  max_body_bytes: z
+    .number()
+    .int()
+    .min(1024)
+    .max(16 * 1024 * 1024)
+    .default(64 * 1024),
+  /** OpenAI's own limit is 4096 characters. */
+  max_input_chars: z.number().int().min(1).max(100_000).default(4096),
+  cache: z
+    .strictObject({
+      max_bytes: z
+        .number()
+        .int()
+        .min(0)
+        .max(64 * 1024 ** 3)
+        .default(256 * 1024 * 1024),
+      /** Entries older than this are not served (absent: no expiry). */
+      ttl_seconds: z.number().positive().max(31_536_000).optional(),
+    })
+    .prefault({}),
+  limits: z
+    .strictObject({
+      initial: z.number().int().min(1).max(10_000).default(4),
+      min: z.number().int().min(1).max(10_000).default(1),
+      max: z.number().int().min(1).max(10_000).default(64),
+      /** Syntheses waiting for a slot per engine; past it a request gets 429. */
+      queue: z.number().int().min(0).max(100_000).default(64),
+      queue_timeout_ms: z.number().int().min(1).max(600_000).default(5000),
+      /** How often the minimum RTT is re-measured (the limit drops to `min` for a few requests). */
+      min_rtt_interval_seconds: z.number().positive().max(3600).default(30),
+      /** Completed syntheses per limit update (the sample RTT is their median). */
+      sample_size: z.number().int().min(1).max(1000).default(8),
+      /** Latency above the minimum tolerated before the limit shrinks (0.25: 25 %). */
+      tolerance: z.number().min(0).max(10).default(0.25),
+    })
+    .prefault({})
+    .refine((l) => l.min <= l.initial && l.initial <= l.max, {
+      message: "limits with min <= initial <= max",
+    }),
+  /** Engines tried in order when the named one fails or its circuit is open, per engine name. */
+  fallback: z.record(z.string(), z.array(z.string().min(1))).default({}),
+  /** Engines `model: "auto"` may pick (default: every enabled engine). */
+  routes: z.array(z.string().min(1)).min(1).optional(),
+  /** What `auto` must meet; an engine outside it is picked only when none is inside. */
+  slo: z
+    .strictObject({
+      latency_ms: z.number().positive().max(600_000).default(2000),
+      max_error_rate: z.number().min(0).max(1).default(0.05),
+      min_quality: z.number().min(0).max(1).optional(),
+      min_mos: z.number().min(1).max(5).optional(),
+    })
+    .prefault({}),
+  breaker: z
+    .strictObject({
+      /** Consecutive failures that open an engine's circuit. */
+      failures: z.number().int().min(1).max(1000).default(5),
+      /** Seconds an open circuit waits before letting one request probe the engine. */
+      open_seconds: z.number().positive().max(3600).default(10),
+    })
+    .prefault({}),
+  /** Share of successful engine syntheses whose audio goes to the audio analysis, 0-1. */
+  analysis_sample_ratio: z.number().min(0).max(1).default(0),
+  trace: z
+    .strictObject({
+      /** Entries kept in memory (GatewayControls.trace). */
+      entries: z.number().int().min(1).max(1_000_000).default(10_000),
+      /** Also append each entry to this JSON Lines file, rotated to `<file>.1` past max_file_bytes. */
+      file: z.string().min(1).optional(),
+      max_file_bytes: z
+        .number()
+        .int()
+        .min(4096)
+        .max(1024 ** 3)
+        .default(64 * 1024 * 1024),
+    })
+    .prefault({}),
+});
 
 export const configSchema = z.strictObject({
   tool_info: z
@@ -362,6 +446,8 @@ export const configSchema = z.strictObject({
     .prefault({}),
   dashboard: dashboardSchema,
   optimizer: optimizerSchema,
+  /** The OpenAI-compatible TTS gateway (src/gateway/, docs/gateway.md); off unless enabled or `tts-monitor gateway`. */
+  gateway: gatewaySchema.prefault({}),
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -370,3 +456,4 @@ export type EngineType = EngineConfig["type"];
 export type Thresholds = Config["thresholds"];
 export type CollectorSwitches = Config["monitoring"]["collectors"];
 export type OptimizerConfig = Config["optimizer"];
+export type GatewayConfig = Config["gateway"];

@@ -12,7 +12,7 @@ import { SlidingHistogram } from "./sliding-histogram.ts";
 // each (engine, voice, source) series is one object found by one Map lookup, its histogram is a
 // bucket array, and the families are rendered from these objects at scrape time.
 
-export type Source = "probe" | "ingest";
+export type Source = "probe" | "ingest" | "gateway";
 
 const LATENCY_BOUNDS: readonly number[] = catalog.tts_latency_seconds.buckets;
 
@@ -335,7 +335,7 @@ export class SynthesisRecorder {
     let s = this.#series.get(`${engine}\u0000${voice}\u0000${source}`);
     if (!s) {
       // A new combination from outside: its own series only while the budget has room.
-      if (source === "ingest") ({ engine, voice } = this.budget.admit(engine, voice));
+      if (source !== "probe") ({ engine, voice } = this.budget.admit(engine, voice));
       const key = `${engine}\u0000${voice}\u0000${source}`;
       s = this.#series.get(key) ?? new Series(engine, voice, source);
       this.#series.set(key, s);

@@ -2,6 +2,7 @@
 // all read this table; nothing else defines a metric name.
 
 import { audioMetrics } from "./catalog-audio.ts";
+import { gatewayMetrics } from "./catalog-gateway.ts";
 import { optimizerMetrics } from "./catalog-optimizer.ts";
 import type { MetricArea, MetricDef } from "./catalog-types.ts";
 
@@ -503,6 +504,7 @@ export const catalog = {
   },
 
   ...optimizerMetrics,
+  ...gatewayMetrics,
 } as const satisfies Record<string, MetricDef>;
 
 export type MetricName = keyof typeof catalog;

@@ -9,6 +9,7 @@ const AREA_TITLES: Record<MetricArea, string> = {
   gpu: "GPU",
   exporter: "Exporter self-health",
   optimizer: "Auto-optimiser",
+  gateway: "Gateway (tts-monitor gateway)",
 };
 
 /** docs/metrics.md, generated from the catalog. */

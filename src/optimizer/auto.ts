@@ -27,9 +27,12 @@ export interface Decision {
   readonly applied: boolean;
 }
 
+type OptimizerSettings = Pick<Config, "optimizer" | "thresholds">;
+
 export interface AutoOptimizerOptions {
   readonly controls: GatewayControls;
-  readonly config: Pick<Config, "optimizer" | "thresholds">;
+  /** The settings, or a function returning the current ones (a reload then applies at the next round). */
+  readonly config: OptimizerSettings | (() => OptimizerSettings);
   readonly log: Logger;
   readonly registry?: MetricsRegistry;
   readonly events?: EventEmitter;
@@ -52,6 +55,11 @@ export class AutoOptimizer {
     this.#o = options;
   }
 
+  get #config(): OptimizerSettings {
+    const c = this.#o.config;
+    return typeof c === "function" ? c() : c;
+  }
+
   start(): void {
     if (this.#timer) return;
     this.#timer = setInterval(() => {
@@ -60,7 +68,7 @@ export class AutoOptimizer {
       } catch (err) {
         this.#o.log.error("optimizer round failed", { error: (err as Error).message });
       }
-    }, this.#o.config.optimizer.interval_seconds * 1000);
+    }, this.#config.optimizer.interval_seconds * 1000);
     this.#timer.unref();
     this.#gauges();
   }
@@ -72,7 +80,7 @@ export class AutoOptimizer {
 
   /** One round: reads the trace, decides, applies (unless dry-run), and returns what it decided. */
   tick(): Decision[] {
-    const o = this.#o.config.optimizer;
+    const o = this.#config.optimizer;
     const trace = this.#o.controls.trace(o.window_requests);
     const newest = trace.reduce((m, e) => Math.max(m, e.end_ms), Number.NEGATIVE_INFINITY);
     const recent = trace.filter((e) => e.end_ms >= newest - RECENT_INTERVALS * o.interval_seconds * 1000);
@@ -83,7 +91,7 @@ export class AutoOptimizer {
   }
 
   #cache(trace: readonly TraceEntry[]): Decision[] {
-    const o = this.#o.config.optimizer;
+    const o = this.#config.optimizer;
     const refs = cacheReferences(trace);
     if (refs.length < o.min_requests) return [];
     const { curves } = traceCurves(refs, {
@@ -114,8 +122,8 @@ export class AutoOptimizer {
   }
 
   #limits(recent: readonly TraceEntry[]): Decision[] {
-    const o = this.#o.config.optimizer;
-    const sloP95Ms = o.slo.latency_p95_ms ?? this.#o.config.thresholds.latency_max_ms;
+    const o = this.#config.optimizer;
+    const sloP95Ms = o.slo.latency_p95_ms ?? this.#config.thresholds.latency_max_ms;
     const out: Decision[] = [];
     for (const [engine, now] of Object.entries(this.#o.controls.limits()).sort(([a], [b]) =>
       a < b ? -1 : 1,
@@ -151,8 +159,8 @@ export class AutoOptimizer {
   }
 
   #routes(recent: readonly TraceEntry[]): Decision[] {
-    const o = this.#o.config.optimizer;
-    const sloP95Ms = o.slo.latency_p95_ms ?? this.#o.config.thresholds.latency_max_ms;
+    const o = this.#config.optimizer;
+    const sloP95Ms = o.slo.latency_p95_ms ?? this.#config.thresholds.latency_max_ms;
     const weights = this.#o.controls.routeWeights();
     const names = [...new Set([...Object.keys(weights), ...Object.keys(this.#o.controls.limits())])].sort();
     if (names.length < 2) return [];
@@ -160,7 +168,7 @@ export class AutoOptimizer {
       engineRow(recent, name, {
         sloP95Ms,
         errorRateMax: o.slo.error_rate_max,
-        qualityMin: this.#o.config.thresholds.quality_score_min,
+        qualityMin: this.#config.thresholds.quality_score_min,
         minRequests: ROUTE_MIN_REQUESTS,
         evidence: {},
         kneeRps: {},
@@ -213,7 +221,7 @@ export class AutoOptimizer {
       else if (d.lever === "limit" && d.engine !== undefined) {
         const now = c.limits()[d.engine];
         c.setLimitBounds(d.engine, {
-          min: Math.min(now?.min ?? this.#o.config.optimizer.limit_floor, d.to),
+          min: Math.min(now?.min ?? this.#config.optimizer.limit_floor, d.to),
           max: d.to,
         });
       } else if (d.lever === "route" && d.engine !== undefined) c.setRouteWeight(d.engine, d.to);

@@ -4,7 +4,6 @@ import { readSecretFile } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
 import { parseHostPort } from "../server/listen.ts";
 import type { GpuSnapshot } from "../state/snapshot.ts";
-import { chartSpecs, renderSvg } from "./charts.ts";
 import { EVIDENCE_VERSION, type Evidence, parseStressReport, type StressReport } from "./evidence.ts";
 import { EVIDENCE_PATH } from "./evidence-route.ts";
 import { renderMarkdown } from "./markdown.ts";
@@ -143,6 +142,8 @@ export async function runOptimizationReport(a: ReportCommandArgs): Promise<Optim
   const report = buildReport(inputs, a.config);
   const charts = new Set<string>();
   if (a.reportDir !== undefined) {
+    // vega is loaded only to draw charts: the auto-optimiser and the JSON report never need it.
+    const { chartSpecs, renderSvg } = await import("./charts.ts");
     await mkdir(a.reportDir, { recursive: true });
     for (const [file, spec] of Object.entries(chartSpecs(report))) {
       await writeFile(join(a.reportDir, file), await renderSvg(spec));

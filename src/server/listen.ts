@@ -15,6 +15,7 @@ export function parseHostPort(address: string): { host: string; port: number } {
 const SETTING: Readonly<Record<string, string>> = {
   exporter: "server.listen_address",
   "web dashboard": "server.dashboard_address",
+  gateway: "gateway.listen_address",
 };
 
 /** Binds an HTTP server; a port in use or a bad address becomes a ListenError with one clear line. */

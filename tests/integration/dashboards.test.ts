@@ -12,7 +12,7 @@ import { rulesYaml } from "../../src/monitoring/monitoring-files.ts";
 import { productionProfile } from "../../src/monitoring/profile.ts";
 import { type RunningExporter, startExporter, tempDir } from "../helpers/exporter.ts";
 import { type RunningPrometheus, startPrometheus } from "../helpers/prometheus.ts";
-import { REPO_ROOT, sleep } from "../helpers/tools.ts";
+import { REPO_ROOT, sleep, waitFor } from "../helpers/tools.ts";
 
 /** Grafana's variables as Grafana would expand them with "All" selected. */
 export function substituteVariables(expr: string): string {
@@ -39,9 +39,12 @@ let prometheus: RunningPrometheus;
 
 beforeAll(async () => {
   exporter = await startExporter({
+    // The gateway runs too: its row's panels need its series.
+    args: ["gateway", "--prometheus-export"],
     // Predicted MOS at nice 0 and one window per clip: on a CI machine whose cores are all busy a
     // niced inference thread starves, and one window took 12 s of wall time there.
     config: {
+      gateway: { listen_address: "127.0.0.1:0" },
       probes: { interval_seconds: 1, timeout_seconds: 10 },
       monitoring: { mos_nice: 0, mos_max_windows: 1 },
     },
@@ -61,6 +64,20 @@ beforeAll(async () => {
   );
   // Ingested traffic: cache lookups, streaming timings, and failures with reasons (the embedded probe
   // never fails), over a few scrapes so that rate() sees them move.
+  const gateway = await waitFor(
+    "the 'gateway listening' log line",
+    () => exporter.logs().find((l) => l.msg === "gateway listening")?.address as string | undefined,
+    30_000,
+  );
+  for (let i = 0; i < 3; i++) {
+    const res = await fetch(`http://${gateway}/v1/audio/speech`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: "embedded", input: "Hello from the gateway.", response_format: "wav" }),
+    });
+    if (res.status !== 200) throw new Error(`gateway: ${res.status} ${await res.text()}`);
+    await res.arrayBuffer();
+  }
   for (let round = 0; round < 6; round++) {
     await ingest(exporter.url, [
       {

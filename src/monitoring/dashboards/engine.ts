@@ -3,13 +3,14 @@ import type { Thresholds } from "../../config/schema.ts";
 import type { MonitoringProfile } from "../profile.ts";
 import { recordNames } from "../rules.ts";
 import { dashboard, query, RATE, sel, selBucket, selRecorded, timeseries } from "./common.ts";
+import { withGatewayRow } from "./gateway.ts";
 import { DASHBOARDS } from "./refs.ts";
 
 /** One engine in depth: latency quantiles, time to first audio, real-time factor, throughput, errors. */
 export function engineDashboard(t: Thresholds, profile: MonitoringProfile) {
   const rec = recordNames(profile);
   const latency = { value: t.latency_max_ms / 1000, bad: "above" } as const;
-  return dashboard(DASHBOARDS.engine, "TTS / Per engine", true)
+  const d = dashboard(DASHBOARDS.engine, "TTS / Per engine", true)
     .withRow(new RowBuilder("Latency"))
     .withPanel(
       timeseries({
@@ -128,4 +129,5 @@ export function engineDashboard(t: Thresholds, profile: MonitoringProfile) {
         queries: [query(selRecorded(rec.errorRatio, ["engine"]), "{{engine}}")],
       }),
     );
+  return withGatewayRow(d);
 }

@@ -63,7 +63,7 @@ export function coalescingLever(
     setting: {
       gateway:
         toTake > 0
-          ? "coalescing of identical requests on (the gateway's singleflight; it is on by default)"
+          ? "route these requests through tts-monitor gateway: it coalesces identical requests in flight (always on)"
           : "nothing to change",
     },
   };

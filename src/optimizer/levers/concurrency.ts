@@ -32,7 +32,8 @@ export interface ConcurrencyLever {
   readonly curve: readonly ConcurrencyPoint[];
   readonly confidence: number;
   readonly setting: {
-    readonly gateway: { readonly limit: { readonly min: number; readonly max: number } };
+    /** gateway.limits bounds every engine; --auto-optimize sets each engine's through GatewayControls. */
+    readonly gateway: { readonly limits: { readonly max: number } };
     readonly envoy: string;
   };
 }
@@ -179,7 +180,7 @@ export function concurrencyLever(
       3,
     ),
     setting: {
-      gateway: { limit: { min: 1, max: suggested } },
+      gateway: { limits: { max: suggested } },
       envoy: `adaptive_concurrency: gradient_controller_config: concurrency_limit_params: max_concurrency_limit: ${suggested}`,
     },
   };

@@ -1,0 +1,322 @@
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { probeWavHeader } from "../../src/engines/wav-header.ts";
+import { findFfmpeg } from "../../src/gateway/audio-out.ts";
+import { sample, speech, startTestGateway, type TestGateway } from "../helpers/gateway.ts";
+import { type SimServer, startSimServer } from "../helpers/sim-server.ts";
+
+// The gateway against local OpenAI-shaped engines: the stress helper's simulated server
+// (tests/helpers/sim-server.ts, known capacity) and, for failover, a small one that can be broken.
+
+let n = 0;
+const text = (what: string) => `Gateway test ${what} number ${++n}.`;
+
+describe("gateway pass-through, cache and coalescing", () => {
+  let sim: SimServer;
+  let gw: TestGateway;
+  beforeAll(async () => {
+    sim = await startSimServer({ workers: 4, serviceTimeMs: 300 });
+    gw = await startTestGateway([sim.engineConfig("sim")]);
+  });
+  afterAll(async () => {
+    await gw?.close();
+    await sim?.close();
+  });
+
+  it("serves an OpenAI SDK-shaped request, then the same one from the cache byte-identical, without the engine", async () => {
+    const body = { model: "sim", input: text("cache"), voice: "alloy", response_format: "wav" };
+    const before = sim.stats().requests;
+    const first = await speech(gw.url, body);
+    expect(first.status).toBe(200);
+    expect(first.headers.get("content-type")).toBe("audio/wav");
+    expect(first.headers.get("x-tts-gateway-cache")).toBe("miss");
+    expect(first.body.equals(sim.wav)).toBe(true);
+    const second = await speech(gw.url, { ...body, input: `  ${body.input}\n` });
+    expect(second.status).toBe(200);
+    expect(second.headers.get("x-tts-gateway-cache")).toBe("hit");
+    expect(second.headers.get("content-type")).toBe("audio/wav");
+    expect(second.body.equals(first.body)).toBe(true);
+    expect(sim.stats().requests).toBe(before + 1);
+    expect(await sample(gw.registry, "tts_gateway_cache_hits_total", { engine: "sim" })).toBe(1);
+    expect(await sample(gw.registry, "tts_gateway_cache_lookups_total", { engine: "sim" })).toBe(2);
+    expect(await sample(gw.registry, "tts_cache_hit_rate", { engine: "sim" })).toBe(0.5);
+    expect(await sample(gw.registry, "tts_gateway_cache_bytes")).toBe(sim.wav.length);
+    expect(
+      await sample(gw.registry, "tts_requests_total", {
+        engine: "sim",
+        source: "gateway",
+        result: "success",
+      }),
+    ).toBe(2);
+    // The trace: hashed key, no text anywhere.
+    const trace = gw.gateway.trace(2);
+    expect(trace.map((t) => t.cache_hit)).toEqual([false, true]);
+    expect(trace[0]?.key).toMatch(/^[0-9a-f]{64}$/);
+    expect(trace[0]?.key).toBe(trace[1]?.key);
+    expect(trace[0]?.engine_ms).toBeGreaterThan(0);
+    expect(JSON.stringify(trace)).not.toContain("Gateway test");
+    expect(gw.logs.join("")).not.toContain("Gateway test");
+  });
+
+  it("20 identical concurrent requests reach the engine once, and every client gets the full audio", async () => {
+    const body = { model: "sim", input: text("coalesce"), response_format: "wav" };
+    const before = sim.stats().requests;
+    const coalescedBefore = await sample(gw.registry, "tts_gateway_coalesced_total", { engine: "sim" });
+    const answers = await Promise.all(Array.from({ length: 20 }, () => speech(gw.url, body)));
+    expect(answers.map((a) => a.status)).toEqual(Array(20).fill(200));
+    for (const a of answers) expect(a.body.equals(sim.wav)).toBe(true);
+    expect(sim.stats().requests).toBe(before + 1);
+    const coalesced = answers.filter((a) => a.headers.get("x-tts-gateway-cache") === "coalesced").length;
+    const hits = answers.filter((a) => a.headers.get("x-tts-gateway-cache") === "hit").length;
+    expect(coalesced + hits).toBe(19);
+    expect(await sample(gw.registry, "tts_gateway_coalesced_total", { engine: "sim" })).toBe(
+      coalescedBefore + coalesced,
+    );
+  });
+
+  it("converts only where the engine cannot: pcm strips the WAV header, mp3 goes through ffmpeg", async () => {
+    const pcm = await speech(gw.url, { model: "sim", input: text("pcm"), response_format: "pcm" });
+    expect(pcm.status).toBe(200);
+    expect(pcm.headers.get("content-type")).toBe("audio/pcm");
+    const probe = probeWavHeader(sim.wav);
+    if (probe.state !== "ok") throw new Error("the simulated server's clip is not WAV");
+    expect(pcm.body.equals(sim.wav.subarray(probe.layout.dataOffset))).toBe(true);
+    expect(findFfmpeg(), "ffmpeg is not on PATH: install the Debian package ffmpeg").toBeDefined();
+    const mp3 = await speech(gw.url, { model: "sim", input: text("mp3"), response_format: "mp3" });
+    expect(mp3.status).toBe(200);
+    expect(mp3.headers.get("content-type")).toBe("audio/mpeg");
+    // An ID3 tag or an MPEG frame sync.
+    const head = mp3.body;
+    expect(
+      head.subarray(0, 3).toString("latin1") === "ID3" ||
+        (head[0] === 0xff && ((head[1] ?? 0) & 0xe0) === 0xe0),
+    ).toBe(true);
+    // Default format without response_format: mp3 when ffmpeg is here, as OpenAI's default.
+    const dflt = await speech(gw.url, { model: "sim", input: text("default") });
+    expect(dflt.headers.get("content-type")).toBe("audio/mpeg");
+  });
+
+  it("lists the models, and answers bad input with OpenAI-style errors, caching nothing", async () => {
+    const models = (await (await fetch(`${gw.url}/v1/models`)).json()) as { data: { id: string }[] };
+    expect(models.data.map((m) => m.id)).toEqual(["auto", "sim"]);
+    const bytes = gw.gateway.cache.bytes;
+    const cases: [Record<string, unknown>, number, string][] = [
+      [{ model: "sim" }, 400, "input"],
+      [{ model: "nope", input: "hi" }, 404, "model"],
+      [{ model: "sim", input: "x".repeat(5000) }, 400, "input"],
+      [{ model: "sim", input: "hi", response_format: "ogg" }, 400, "response_format"],
+      [{ model: "sim", input: "hi", speed: 9 }, 400, "speed"],
+    ];
+    for (const [body, status, param] of cases) {
+      const r = await speech(gw.url, body);
+      expect(r.status).toBe(status);
+      const err = JSON.parse(r.body.toString()) as {
+        error: { param: string; type: string; message: string };
+      };
+      expect(err.error.param).toBe(param);
+      expect(err.error.type).toBe("invalid_request_error");
+    }
+    const big = await speech(gw.url, { model: "sim", input: "y".repeat(100_000) });
+    expect(big.status).toBe(413);
+    const notJson = await fetch(`${gw.url}/v1/audio/speech`, { method: "POST", body: "{" });
+    expect(notJson.status).toBe(400);
+    expect(gw.gateway.cache.bytes).toBe(bytes);
+  });
+
+  it("a client that disconnects mid-request cancels the engine request nobody else shares", async () => {
+    const slow = await startSimServer({ workers: 1, serviceTimeMs: 1500 });
+    const g = await startTestGateway([slow.engineConfig("slow")], { limits: { initial: 2, min: 2, max: 4 } });
+    try {
+      const busy = speech(g.url, { model: "slow", input: text("busy"), response_format: "wav" });
+      await new Promise((r) => setTimeout(r, 200));
+      const ac = new AbortController();
+      const gone = speech(
+        g.url,
+        { model: "slow", input: text("gone"), response_format: "wav" },
+        { signal: ac.signal },
+      );
+      await new Promise((r) => setTimeout(r, 300));
+      ac.abort();
+      await expect(gone).rejects.toThrow();
+      expect((await busy).status).toBe(200);
+      // The queued engine request was dropped by the server: its client (the gateway) went away.
+      await expect.poll(() => slow.stats().abandoned, { timeout: 10_000 }).toBe(1);
+      expect(slow.stats().served).toBe(1);
+      await expect.poll(() => g.gateway.trace().map((t) => t.result)).toContain("client_closed");
+      expect(g.gateway.cache.size).toBe(1);
+    } finally {
+      await g.close();
+      await slow.close();
+    }
+  });
+});
+
+describe("gateway without ffmpeg, with a token", () => {
+  it("names the formats it has, and refuses a client without the token", async () => {
+    const sim = await startSimServer({ workers: 2, serviceTimeMs: 50 });
+    const g = await startTestGateway([sim.engineConfig("sim")], {}, { ffmpeg: "none", token: "s3cret" });
+    try {
+      const noToken = await speech(g.url, { model: "sim", input: "hi" });
+      expect(noToken.status).toBe(401);
+      expect(JSON.parse(noToken.body.toString()).error.type).toBe("authentication_error");
+      const mp3 = await speech(
+        g.url,
+        { model: "sim", input: "hi", response_format: "mp3" },
+        { token: "s3cret" },
+      );
+      expect(mp3.status).toBe(400);
+      expect(mp3.body.toString()).toContain("available: wav, pcm");
+      const dflt = await speech(g.url, { model: "sim", input: "hi" }, { token: "s3cret" });
+      expect(dflt.status).toBe(200);
+      expect(dflt.headers.get("content-type")).toBe("audio/wav");
+    } finally {
+      await g.close();
+      await sim.close();
+    }
+  });
+});
+
+/** An OpenAI-shaped engine that answers 500 while broken, a WAV otherwise; or garbage. */
+async function breakable(
+  wav: Buffer,
+): Promise<{
+  url: string;
+  mode: { value: "ok" | "broken" | "garbage" };
+  requests: () => number;
+  close: () => Promise<void>;
+}> {
+  const mode = { value: "broken" as "ok" | "broken" | "garbage" };
+  let requests = 0;
+  const server: Server = createServer((req, res) => {
+    req.resume();
+    req.on("end", () => {
+      requests++;
+      if (mode.value === "broken") {
+        res.writeHead(500, { "Content-Type": "application/json" });
+        res.end('{"error":"down"}');
+      } else if (mode.value === "garbage") {
+        res.writeHead(200, { "Content-Type": "audio/wav" });
+        res.end("<html>this is not audio</html>");
+      } else {
+        res.writeHead(200, { "Content-Type": "audio/wav" });
+        res.end(wav);
+      }
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}/v1/audio/speech`,
+    mode,
+    requests: () => requests,
+    close: () =>
+      new Promise((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
+}
+
+describe("gateway failover", () => {
+  it("a failing engine is bypassed (fallback, then its open circuit), and comes back once it answers", async () => {
+    const sim = await startSimServer({ workers: 4, serviceTimeMs: 50 });
+    const flaky = await breakable(sim.wav);
+    const g = await startTestGateway(
+      [
+        {
+          name: "flaky",
+          type: "openai",
+          enabled: true,
+          url: flaky.url,
+          model: "m",
+          voice: "v",
+          response_format: "wav",
+        },
+        sim.engineConfig("sim"),
+      ],
+      { routes: ["flaky", "sim"], fallback: { flaky: ["sim"] }, breaker: { failures: 2, open_seconds: 1 } },
+    );
+    try {
+      for (const model of ["flaky", "flaky", "flaky", "auto", "auto"]) {
+        const r = await speech(g.url, { model, input: text("failover"), response_format: "wav" });
+        expect(r.status).toBe(200);
+        expect(r.headers.get("x-tts-gateway-engine")).toBe("sim");
+        expect(r.body.equals(sim.wav)).toBe(true);
+      }
+      // Open after two consecutive failures: the rest went straight to sim.
+      expect(flaky.requests()).toBe(2);
+      expect(await sample(g.registry, "tts_gateway_circuit_open", { engine: "flaky" })).toBe(1);
+      expect(await sample(g.registry, "tts_gateway_route_total", { engine: "sim", reason: "fallback" })).toBe(
+        3,
+      );
+      expect(
+        await sample(g.registry, "tts_requests_total", {
+          engine: "flaky",
+          source: "gateway",
+          result: "failure",
+        }),
+      ).toBe(2);
+      expect(g.logs.join("")).toContain("circuit opened");
+      flaky.mode.value = "ok";
+      await new Promise((r) => setTimeout(r, 1100));
+      const back = await speech(g.url, { model: "auto", input: text("back"), response_format: "wav" });
+      expect(back.status).toBe(200);
+      expect(back.headers.get("x-tts-gateway-engine")).toBe("flaky");
+      expect(await sample(g.registry, "tts_gateway_circuit_open", { engine: "flaky" })).toBe(0);
+      expect(g.logs.join("")).toContain("circuit closed");
+    } finally {
+      await g.close();
+      await flaky.close();
+      await sim.close();
+    }
+  });
+
+  it("an engine that sends garbage: a clear 502, nothing cached, a named fallback serves the next", async () => {
+    const sim = await startSimServer({ workers: 2, serviceTimeMs: 50 });
+    const bad = await breakable(sim.wav);
+    bad.mode.value = "garbage";
+    const only = await startTestGateway([
+      {
+        name: "bad",
+        type: "openai",
+        enabled: true,
+        url: bad.url,
+        model: "m",
+        voice: "v",
+        response_format: "wav",
+      },
+    ]);
+    const withFallback = await startTestGateway(
+      [
+        {
+          name: "bad",
+          type: "openai",
+          enabled: true,
+          url: bad.url,
+          model: "m",
+          voice: "v",
+          response_format: "wav",
+        },
+        sim.engineConfig("sim"),
+      ],
+      { fallback: { bad: ["sim"] } },
+    );
+    try {
+      const r = await speech(only.url, { model: "bad", input: "hello", response_format: "wav" });
+      // Nothing goes out before the first bytes prove to be WAV: a 502 in OpenAI's shape.
+      expect(r.status).toBe(502);
+      expect(JSON.parse(r.body.toString()).error.type).toBe("server_error");
+      expect(only.gateway.cache.size).toBe(0);
+      const f = await speech(withFallback.url, { model: "bad", input: "hello", response_format: "wav" });
+      expect(f.status).toBe(200);
+      expect(f.headers.get("x-tts-gateway-engine")).toBe("sim");
+      expect(withFallback.gateway.cache.size).toBe(1);
+    } finally {
+      await only.close();
+      await withFallback.close();
+      await bad.close();
+      await sim.close();
+    }
+  });
+});
