@@ -115,7 +115,7 @@ describe("tts-monitor --optimization-report (CLI)", () => {
     expect(readFileSync(join(dir, "live", "cache-mrc.svg"), "utf8")).toMatch(/^<svg /);
   }, 120_000);
 
-  it("exits 1 with one line when the monitor cannot be reached, and 2 on an option without --optimization-report", async () => {
+  it("exits 1 with one line when the monitor cannot be reached, and 2 on an option without the one it goes with", async () => {
     const config = join(dir, "nowhere.json");
     writeFileSync(config, JSON.stringify({ server: { listen_address: "127.0.0.1:9" } }));
     const r = await runCliArgs(["--config", config, "--optimization-report"], 90_000);
@@ -128,5 +128,8 @@ describe("tts-monitor --optimization-report (CLI)", () => {
     const u = await runCliArgs(["--config", config, "--trace", traceFile], 90_000);
     expect(u.code).toBe(2);
     expect(u.stderr).toContain("go with --optimization-report");
+    const d = await runCliArgs(["--config", config, "gateway", "--dry-run"], 90_000);
+    expect(d.code).toBe(2);
+    expect(d.stderr).toContain("--dry-run goes with --auto-optimize");
   }, 200_000);
 });
