@@ -690,6 +690,7 @@ export class TTSPerformanceMonitor {
       quality: this.#lifetimes.latestQuality,
       mos: this.#lifetimes.latestMos,
       probes: this.#lastProbe,
+      gateway: this.#gateway?.gateway.snapshot(),
     });
   }
 

@@ -1,3 +1,4 @@
+import type { AudioFormat } from "../audio/format.ts";
 import type { FailureReason } from "../engines/types.ts";
 import type { ApiError } from "./openai-api.ts";
 
@@ -31,6 +32,8 @@ export class Flight {
   readonly #subs = new Set<FlightSubscriber>();
   /** Subscribers ever attached (the first one is the request that started it). */
   joined = 0;
+  /** The engine's audio, when this synthesis was drawn for the audio analysis. */
+  sampled: { readonly audio: Uint8Array; readonly format: AudioFormat } | undefined;
 
   constructor(
     readonly key: string,

@@ -11,6 +11,7 @@ import type { MetricName } from "../metrics/catalog.ts";
 import { catalog } from "../metrics/catalog.ts";
 import type { MetricsRegistry } from "../metrics/registry.ts";
 import { bearerMatches } from "../server/bearer.ts";
+import type { GatewaySnapshot } from "../state/snapshot.ts";
 import { CONTENT_TYPES, createConverter, findFfmpeg, needsEncoder, RESPONSE_FORMATS } from "./audio-out.ts";
 import { AudioCache, type CacheEntry } from "./cache.ts";
 import { type GatewayControls, type LimitSettings, TRACE_VERSION, type TraceEntry } from "./contract.ts";
@@ -65,6 +66,7 @@ export class Gateway implements GatewayControls {
   readonly #bounds = new Map<string, { min: number; max: number }>();
   readonly #ffmpeg: string | undefined;
   readonly #config: GatewayConfig;
+  readonly #stats = { hits: 0, lookups: 0, coalesced: 0, rejected: 0 };
 
   constructor(private readonly deps: GatewayDeps) {
     const config = deps.config;
@@ -165,6 +167,31 @@ export class Gateway implements GatewayControls {
   setRouteWeight(engine: string, weight: number): void {
     this.router.setWeight(engine, weight);
     this.deps.log.info("gateway: route weight set", { engine, weight });
+  }
+
+  /** The gateway's part of the one snapshot (src/state/snapshot.ts). */
+  snapshot(): GatewaySnapshot {
+    const engines: Record<string, GatewaySnapshot["engines"][string]> = Object.create(null);
+    for (const name of this.deps.engines().keys()) {
+      const l = this.#limiter(name);
+      engines[name] = {
+        limit: l.limit,
+        inFlight: l.inFlight,
+        queued: l.queueLength,
+        circuitOpen: this.router.isOpen(name),
+        ...(l.minRttMs !== undefined && { minRttMs: l.minRttMs }),
+      };
+    }
+    const s = this.#stats;
+    return {
+      cacheBytes: this.cache.bytes,
+      cacheCapacityBytes: this.cache.capacityBytes,
+      cacheEntries: this.cache.size,
+      cacheHitRatio: s.lookups > 0 ? s.hits / s.lookups : undefined,
+      coalesced: s.coalesced,
+      rejected: s.rejected,
+      engines,
+    };
   }
 
   #limiter(engine: string): AdaptiveLimiter {
@@ -344,9 +371,11 @@ export class Gateway implements GatewayControls {
       // 1. The cache.
       const lookups = this.deps.registry.counter("tts_gateway_cache_lookups_total");
       lookups.inc({ engine: name });
+      this.#stats.lookups++;
       const hit = this.#config.cache.max_bytes > 0 ? this.cache.get(key) : undefined;
       if (hit) {
         this.deps.registry.counter("tts_gateway_cache_hits_total").inc({ engine: name });
+        this.#stats.hits++;
         this.#route(name, reason);
         return this.#serveHit(res, hit, request, voice, key, startMs, start);
       }
@@ -355,6 +384,7 @@ export class Gateway implements GatewayControls {
       let served: Served = "coalesced";
       if (flight) {
         this.deps.registry.counter("tts_gateway_coalesced_total").inc({ engine: name });
+        this.#stats.coalesced++;
       } else {
         if (!this.router.admit(name)) {
           circuitRefused = true;
@@ -367,19 +397,28 @@ export class Gateway implements GatewayControls {
       const result = await this.#stream(res, flight, served);
       const outcome = result.outcome;
       if (outcome.ok || result.sent || result.clientClosed || !outcome.retriable) {
-        this.#finish({ request, voice, engine: name, key, startMs, start, served, result });
-        if (!outcome.ok && !result.sent && !result.clientClosed) sendError(res, outcome.error);
+        this.#finish({ request, voice, engine: name, key, startMs, start, served, result, flight });
+        if (!outcome.ok && !result.sent && !result.clientClosed) {
+          const code = outcome.error.code;
+          // Each client turned away counts, not each shared synthesis.
+          if (code === "queue_full" || code === "queue_timeout") {
+            this.deps.registry.counter("tts_gateway_rejected_total").inc({ engine: name, reason: code });
+            this.#stats.rejected++;
+          }
+          sendError(res, outcome.error);
+        }
         return;
       }
       // Failed before any byte reached the client: the next candidate may serve it.
       last = outcome.error;
       // Recorded and traced as the failure it is; the response comes from the next candidate.
-      this.#finish({ request, voice, engine: name, key, startMs, start, served, result });
+      this.#finish({ request, voice, engine: name, key, startMs, start, served, result, flight });
     }
     if (last === undefined && circuitRefused) {
       this.deps.registry
         .counter("tts_gateway_rejected_total")
         .inc({ engine: lastEngine, reason: "circuit_open" });
+      this.#stats.rejected++;
       last = new ApiError(
         503,
         "server_error",
@@ -455,9 +494,6 @@ export class Gateway implements GatewayControls {
     } catch (err) {
       this.router.abandoned(engine.name);
       if (err instanceof LimitRejected) {
-        this.deps.registry
-          .counter("tts_gateway_rejected_total")
-          .inc({ engine: engine.name, reason: err.reason });
         flight.finish({
           ok: false,
           cancelled: false,
@@ -504,8 +540,10 @@ export class Gateway implements GatewayControls {
           storedAt: Date.now(),
           ...(audioDurationMs !== undefined && { audioDurationMs }),
         });
+      const ratio = this.#config.analysis_sample_ratio;
+      if (this.deps.analyse && ratio > 0 && (this.deps.random ?? Math.random)() < ratio)
+        flight.sampled = { audio: result.audio, format: result.format };
       flight.finish({ ok: true, audioDurationMs, engineMs });
-      this.#sample(engine.name, voice, request.input, result.audio, result.format);
     } catch (err) {
       converter.destroy();
       if (!engineDone) permit.release();
@@ -526,12 +564,6 @@ export class Gateway implements GatewayControls {
       });
       flight.finish({ ok: false, cancelled: false, retriable: !engineDone, error, ...reasonOf(err) });
     }
-  }
-
-  #sample(engine: string, voice: string, text: string, audio: Uint8Array, format: AudioFormat): void {
-    const ratio = this.#config.analysis_sample_ratio;
-    if (!this.deps.analyse || ratio <= 0 || (this.deps.random ?? Math.random)() >= ratio) return;
-    this.deps.analyse({ engine, voice, text, audio, format });
   }
 
   /** Streams a flight to one client; resolves when the flight ended for it. */
@@ -640,13 +672,14 @@ export class Gateway implements GatewayControls {
     start: number;
     served: Served;
     result: { outcome: FlightOutcome; firstByteMs: number | undefined; clientClosed: boolean; bytes: number };
+    flight: Flight;
   }): void {
     const { outcome, clientClosed } = a.result;
     const chars = [...a.request.input].length;
     const latencyMs = performance.now() - a.start;
     const reason: FailureReason | undefined = outcome.ok ? undefined : (outcome.reason ?? "other");
     if (!clientClosed && !(outcome.ok === false && outcome.error.status === 429)) {
-      this.deps.record({
+      const labels = this.deps.record({
         engine: a.engine,
         voice: a.voice,
         characters: chars,
@@ -658,6 +691,10 @@ export class Gateway implements GatewayControls {
           outcome.audioDurationMs !== undefined && { audioDurationMs: outcome.audioDurationMs }),
         ...(reason !== undefined && { errorReason: reason }),
       });
+      // Sampled audio is analysed under the labels the recorder used (its cardinality guard holds).
+      const sampled = a.served === "miss" ? a.flight.sampled : undefined;
+      if (sampled && this.deps.analyse)
+        this.deps.analyse({ engine: labels.engine, voice: labels.voice, text: a.request.input, ...sampled });
     }
     this.#traceEntry({
       key: a.key,

@@ -389,7 +389,13 @@ export function createDashboardApp(
           ? { enabled: false, reason: controls.reason }
           : { enabled: true, token: controls.kind === "token" },
       popups: monitor.config.alerts.dashboard_alerts,
+      gateway: monitor.getCurrentMetrics().gateway ?? null,
     });
+  });
+
+  // The gateway's part of the snapshot (null while no gateway runs), polled by the page.
+  app.get("/api/gateway", (_req, res) => {
+    res.set("Cache-Control", "no-store").json(monitor.getCurrentMetrics().gateway ?? null);
   });
 
   app.get("/api/stream", (req, res) => {

@@ -54,6 +54,29 @@ export interface CollectorSnapshot {
   readonly at: number;
 }
 
+/** The gateway's state (src/gateway/), when it runs: its cache and each engine's limit and circuit. */
+export interface GatewaySnapshot {
+  readonly cacheBytes: number;
+  readonly cacheCapacityBytes: number;
+  readonly cacheEntries: number;
+  /** Cache hits / lookups since the gateway started; undefined before the first lookup. */
+  readonly cacheHitRatio: number | undefined;
+  readonly coalesced: number;
+  readonly rejected: number;
+  readonly engines: Readonly<
+    Record<
+      string,
+      {
+        readonly limit: number;
+        readonly inFlight: number;
+        readonly queued: number;
+        readonly circuitOpen: boolean;
+        readonly minRttMs?: number;
+      }
+    >
+  >;
+}
+
 export interface CurrentMetrics {
   /** When this snapshot was built (epoch ms). */
   readonly timestamp: number;
@@ -81,6 +104,8 @@ export interface CurrentMetrics {
   /** When the memory collector measured the memory and swap values (epoch ms). */
   readonly memoryAt: number | undefined;
   readonly collectors: Readonly<Record<string, CollectorSnapshot>>;
+  /** Present while the gateway runs. */
+  readonly gateway?: GatewaySnapshot;
 }
 
 /** What a probe result must offer the snapshot (probes/probe.ts ProbeResult has it). */
@@ -108,6 +133,7 @@ export interface SnapshotSources {
   /** Latest predicted OVRL per engine (SeriesLifetimes.latestMos), when MOS is on. */
   readonly mos?: ReadonlyMap<string, { readonly ovrl: number; readonly at: number }>;
   readonly probes: ReadonlyMap<string, ProbeReading>;
+  readonly gateway?: GatewaySnapshot | undefined;
 }
 
 /** Age of a value in seconds at `now`, or undefined when it has no time. */
@@ -182,6 +208,7 @@ export function buildSnapshot(src: SnapshotSources): CurrentMetrics {
     swapUsageRatio: collectorValue(memory, "tts_host_swap_usage_ratio"),
     memoryAt: mem ? memory?.at : undefined,
     collectors,
+    ...(src.gateway && { gateway: src.gateway }),
   };
 }
 

@@ -178,6 +178,40 @@ const tokenInput = /** @type {HTMLInputElement} */ ($("token"));
 tokenInput.value = sessionStorage.getItem("tts-monitor-token") ?? "";
 tokenInput.addEventListener("change", () => sessionStorage.setItem("tts-monitor-token", tokenInput.value));
 
+/** The gateway section (GET /api/gateway: the snapshot's gateway part), hidden while no gateway runs. */
+function renderGateway(g) {
+  const section = $("gateway");
+  section.hidden = g === null;
+  if (g === null) return;
+  const mib = (b) => `${(b / 1048576).toFixed(1)} MiB`;
+  const ratio =
+    g.cacheHitRatio === undefined ? "no lookups yet" : `${(g.cacheHitRatio * 100).toFixed(1)} % hits`;
+  $("gateway-summary").textContent =
+    `Cache ${mib(g.cacheBytes)} of ${mib(g.cacheCapacityBytes)} (${g.cacheEntries} entries, ${ratio}); ` +
+    `${g.coalesced} coalesced, ${g.rejected} rejected`;
+  const body = $("gateway-engines");
+  body.replaceChildren(
+    ...Object.entries(g.engines).map(([name, e]) => {
+      const tr = document.createElement("tr");
+      for (const v of [name, e.limit, e.inFlight, e.queued, e.circuitOpen ? "open" : "closed"]) {
+        const td = document.createElement("td");
+        td.textContent = String(v);
+        tr.append(td);
+      }
+      return tr;
+    }),
+  );
+}
+
+async function pollGateway() {
+  try {
+    const res = await fetch("/api/gateway");
+    if (res.ok) renderGateway(await res.json());
+  } catch {
+    // The live stream shows the connection state; the next poll retries.
+  }
+}
+
 async function init() {
   const res = await fetch("/api/state");
   const state = await res.json();
@@ -198,6 +232,8 @@ async function init() {
       el.disabled = true;
   }
   $("token-row").hidden = !state.controls.token;
+  renderGateway(state.gateway ?? null);
+  setInterval(pollGateway, 2000);
 
   const conn = $("connection");
   const stream = new EventSource("/api/stream");

@@ -61,4 +61,44 @@ describe("tts-monitor gateway", () => {
       await exporter.stop();
     }
   });
+
+  it("gateway.enabled runs it beside the exporter, and the web dashboard shows its state", async () => {
+    const exporter = await startExporter({
+      args: ["--prometheus-export", "--web-dashboard"],
+      config: {
+        engines: [sim.engineConfig("sim")],
+        probes: { interval_seconds: 3600 },
+        server: { dashboard_address: "127.0.0.1:0" },
+        gateway: { enabled: true, listen_address: "127.0.0.1:0", cache: { max_bytes: 1_000_000 } },
+      },
+    });
+    try {
+      const find = (msg: string) =>
+        waitFor(
+          `the '${msg}' log line`,
+          () => exporter.logs().find((l) => l.msg === msg)?.address as string | undefined,
+          30_000,
+        );
+      const gateway = await find("gateway listening");
+      const dashboard = await find("dashboard listening");
+      const r = await speech(`http://${gateway}`, {
+        model: "sim",
+        input: "Dashboard.",
+        response_format: "wav",
+      });
+      expect(r.status).toBe(200);
+      const state = JSON.parse((await httpGet(`http://${dashboard}/api/gateway`)).body);
+      expect(state).toMatchObject({
+        cacheBytes: sim.wav.length,
+        cacheCapacityBytes: 1_000_000,
+        cacheEntries: 1,
+        cacheHitRatio: 0,
+        engines: { sim: { circuitOpen: false, inFlight: 0, queued: 0 } },
+      });
+      const page = (await httpGet(`http://${dashboard}/`)).body;
+      expect(page).toContain('id="gateway"');
+    } finally {
+      await exporter.stop();
+    }
+  });
 });

@@ -152,6 +152,99 @@ describe("gateway pass-through, cache and coalescing", () => {
   });
 });
 
+describe("gateway streaming, sampling and controls", () => {
+  it("streams: the client's first bytes arrive long before the engine's last", async () => {
+    const sim = await startSimServer({ workers: 2, serviceTimeMs: 50, stream: { chunks: 5, gapMs: 300 } });
+    const g = await startTestGateway([sim.engineConfig("sim")]);
+    try {
+      const t0 = performance.now();
+      const res = await fetch(`${g.url}/v1/audio/speech`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ model: "sim", input: "Streamed.", response_format: "wav" }),
+      });
+      const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+      const parts: Uint8Array[] = [];
+      let first: number | undefined;
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        first ??= performance.now() - t0;
+        parts.push(value);
+      }
+      const total = performance.now() - t0;
+      expect(Buffer.concat(parts).equals(sim.wav)).toBe(true);
+      // Four 300 ms gaps after the first chunk: the first bytes came at least 600 ms before the end.
+      expect(total - (first as number)).toBeGreaterThan(600);
+    } finally {
+      await g.close();
+      await sim.close();
+    }
+  });
+
+  it("a body cut short after audio went out: the client's stream is cut, nothing cached", async () => {
+    const sim = await startSimServer({ workers: 1, serviceTimeMs: 10 });
+    const cut = await breakable(sim.wav);
+    cut.mode.value = "truncated";
+    const g = await startTestGateway([
+      {
+        name: "cut",
+        type: "openai",
+        enabled: true,
+        url: cut.url,
+        model: "m",
+        voice: "v",
+        response_format: "wav",
+      },
+    ]);
+    try {
+      await expect(
+        speech(g.url, { model: "cut", input: "Cut short.", response_format: "wav" }),
+      ).rejects.toThrow();
+      expect(g.gateway.cache.size).toBe(0);
+      await expect.poll(() => g.gateway.trace().at(-1)?.result).toBe("bad_audio");
+      // The gateway keeps serving.
+      const models = await fetch(`${g.url}/v1/models`);
+      expect(models.status).toBe(200);
+    } finally {
+      await g.close();
+      await cut.close();
+      await sim.close();
+    }
+  });
+
+  it("samples audio into the analysis and applies the run-time controls", async () => {
+    const sim = await startSimServer({ workers: 2, serviceTimeMs: 20 });
+    const jobs: { engine: string; voice: string; audio: Uint8Array; text: string }[] = [];
+    const g = await startTestGateway(
+      [sim.engineConfig("sim"), sim.engineConfig("second")],
+      { analysis_sample_ratio: 1 },
+      { analyse: (job) => jobs.push(job) },
+    );
+    try {
+      await speech(g.url, { model: "sim", input: "Sampled.", response_format: "wav" });
+      expect(jobs).toHaveLength(1);
+      expect(jobs[0]).toMatchObject({ engine: "sim", voice: "sim", text: "Sampled." });
+      expect(Buffer.from(jobs[0]?.audio ?? []).equals(sim.wav)).toBe(true);
+      // Controls: shrink the cache (evicts at once), pin a limit, take an engine out of auto.
+      expect(g.gateway.cache.size).toBe(1);
+      g.gateway.setCacheCapacityBytes(10);
+      expect(g.gateway.cacheCapacityBytes()).toBe(10);
+      expect(g.gateway.cache.size).toBe(0);
+      g.gateway.setLimitBounds("sim", { min: 3, max: 3 });
+      expect(g.gateway.limits().sim).toMatchObject({ min: 3, max: 3 });
+      expect(() => g.gateway.setLimitBounds("nope", { min: 1, max: 2 })).toThrow(RangeError);
+      g.gateway.setRouteWeight("sim", 0);
+      expect(g.gateway.routeWeights()).toEqual({ sim: 0 });
+      const r = await speech(g.url, { model: "auto", input: "Routed.", response_format: "wav" });
+      expect(r.headers.get("x-tts-gateway-engine")).toBe("second");
+    } finally {
+      await g.close();
+      await sim.close();
+    }
+  });
+});
+
 describe("gateway without ffmpeg, with a token", () => {
   it("names the formats it has, and refuses a client without the token", async () => {
     const sim = await startSimServer({ workers: 2, serviceTimeMs: 50 });
@@ -178,15 +271,13 @@ describe("gateway without ffmpeg, with a token", () => {
 });
 
 /** An OpenAI-shaped engine that answers 500 while broken, a WAV otherwise; or garbage. */
-async function breakable(
-  wav: Buffer,
-): Promise<{
+async function breakable(wav: Buffer): Promise<{
   url: string;
-  mode: { value: "ok" | "broken" | "garbage" };
+  mode: { value: "ok" | "broken" | "garbage" | "truncated" };
   requests: () => number;
   close: () => Promise<void>;
 }> {
-  const mode = { value: "broken" as "ok" | "broken" | "garbage" };
+  const mode = { value: "broken" as "ok" | "broken" | "garbage" | "truncated" };
   let requests = 0;
   const server: Server = createServer((req, res) => {
     req.resume();
@@ -195,6 +286,11 @@ async function breakable(
       if (mode.value === "broken") {
         res.writeHead(500, { "Content-Type": "application/json" });
         res.end('{"error":"down"}');
+      } else if (mode.value === "truncated") {
+        // A WAV whose header promises more samples than come: the engine finds out at the end.
+        const cut = Buffer.from(wav.subarray(0, Math.floor(wav.length / 2)));
+        res.writeHead(200, { "Content-Type": "audio/wav" });
+        res.end(cut);
       } else if (mode.value === "garbage") {
         res.writeHead(200, { "Content-Type": "audio/wav" });
         res.end("<html>this is not audio</html>");
