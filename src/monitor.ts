@@ -703,7 +703,7 @@ export class TTSPerformanceMonitor {
     await this.#analysis?.close();
     clearInterval(this.#loopTimer);
     this.#loopDelay.disable();
-    this.#autoOptimizer?.stop();
+    await this.#autoOptimizer?.stop();
     this.#autoOptimizer = undefined;
     if (this.#gateway) {
       await closeServer(this.#gateway.server);

@@ -3,7 +3,8 @@ import type { Config } from "../config/schema.ts";
 import type { GatewayControls, TraceEntry } from "../gateway/contract.ts";
 import type { Logger } from "../log.ts";
 import type { MetricsRegistry } from "../metrics/registry.ts";
-import { cacheReferences, recommendedCapacity, traceCurves } from "./levers/cache.ts";
+import { CurveWorker } from "./curve-runner.ts";
+import { type CacheTarget, type CacheTargetInput, cacheReferences, cacheTarget } from "./levers/cache.ts";
 import { concurrencyAtArrival, concurrencyLever } from "./levers/concurrency.ts";
 import { engineRow } from "./levers/engines.ts";
 import { byArrival, engineServed, round } from "./stats.ts";
@@ -37,6 +38,8 @@ export interface AutoOptimizerOptions {
   readonly registry?: MetricsRegistry;
   readonly events?: EventEmitter;
   readonly dryRun?: boolean;
+  /** Where the curve is computed: a worker thread (default, off the gateway's event loop) or inline. */
+  readonly curves?: "worker" | "inline";
 }
 
 /** Ticks in a row a shrink must be wanted before it is made: growing is cheap to undo, evicting is not. */
@@ -50,9 +53,12 @@ export class AutoOptimizer {
   readonly #o: AutoOptimizerOptions;
   #timer: NodeJS.Timeout | undefined;
   #shrinkWanted = 0;
+  #busy = false;
+  readonly #worker: CurveWorker | undefined;
 
   constructor(options: AutoOptimizerOptions) {
     this.#o = options;
+    this.#worker = options.curves === "inline" ? undefined : new CurveWorker();
   }
 
   get #config(): OptimizerSettings {
@@ -63,50 +69,61 @@ export class AutoOptimizer {
   start(): void {
     if (this.#timer) return;
     this.#timer = setInterval(() => {
-      try {
-        this.tick();
-      } catch (err) {
-        this.#o.log.error("optimizer round failed", { error: (err as Error).message });
-      }
+      // A round still running when the next is due: that one is skipped.
+      if (this.#busy) return;
+      this.tick().catch((err: unknown) =>
+        this.#o.log.error("optimizer round failed", { error: (err as Error).message }),
+      );
     }, this.#config.optimizer.interval_seconds * 1000);
     this.#timer.unref();
     this.#gauges();
   }
 
-  stop(): void {
+  async stop(): Promise<void> {
     clearInterval(this.#timer);
     this.#timer = undefined;
+    await this.#worker?.close();
   }
 
   /** One round: reads the trace, decides, applies (unless dry-run), and returns what it decided. */
-  tick(): Decision[] {
+  async tick(): Promise<Decision[]> {
+    this.#busy = true;
+    try {
+      return await this.#round();
+    } finally {
+      this.#busy = false;
+    }
+  }
+
+  async #round(): Promise<Decision[]> {
     const o = this.#config.optimizer;
     const trace = this.#o.controls.trace(o.window_requests);
     const newest = trace.reduce((m, e) => Math.max(m, e.end_ms), Number.NEGATIVE_INFINITY);
     const recent = trace.filter((e) => e.end_ms >= newest - RECENT_INTERVALS * o.interval_seconds * 1000);
-    const decisions = [...this.#cache(trace), ...this.#limits(recent), ...this.#routes(recent)];
+    const decisions = [...(await this.#cache(trace)), ...this.#limits(recent), ...this.#routes(recent)];
     for (const d of decisions) this.#record(d);
     this.#gauges();
     return decisions;
   }
 
-  #cache(trace: readonly TraceEntry[]): Decision[] {
+  async #cache(trace: readonly TraceEntry[]): Promise<Decision[]> {
     const o = this.#config.optimizer;
     const refs = cacheReferences(trace);
     if (refs.length < o.min_requests) return [];
-    const { curves } = traceCurves(refs, {
+    const input: CacheTargetInput = {
+      refs,
       exactMaxRequests: o.exact_max_requests,
       sampleKeys: o.shards_sample_keys,
-    });
-    const size = recommendedCapacity(
-      curves,
-      Math.min(o.cache_budget_bytes, curves.bytes.maxDistance()),
-      o.cache_hit_tolerance,
-    );
-    const target = Math.min(o.cache_budget_bytes, Math.max(o.cache_floor_bytes, Math.ceil(size)));
+      budgetBytes: o.cache_budget_bytes,
+      floorBytes: o.cache_floor_bytes,
+      tolerance: o.cache_hit_tolerance,
+    };
+    const { target, hitRatio }: CacheTarget = this.#worker
+      ? await this.#worker.run(input)
+      : cacheTarget(input);
+    const reason = `end of the knee of the live miss-ratio curve over ${refs.length} requests at ${target} bytes (hit ratio ${round(hitRatio, 4)}), within [${o.cache_floor_bytes}, ${o.cache_budget_bytes}]`;
     const current = this.#o.controls.cacheCapacityBytes();
     const band = o.hysteresis_ratio * current;
-    const reason = `end of the knee of the live miss-ratio curve over ${refs.length} requests at ${target} bytes (hit ratio ${round(curves.bytes.hitRatio(target), 4)}), within [${o.cache_floor_bytes}, ${o.cache_budget_bytes}]`;
     if (target > current + band) {
       this.#shrinkWanted = 0;
       return [this.#apply({ lever: "cache", action: "grow", from: current, to: target, reason })];

@@ -1,5 +1,5 @@
 import { EventEmitter } from "node:events";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, onTestFinished } from "vitest";
 import { parseConfig } from "../../src/config/load.ts";
 import type { GatewayControls, LimitSettings, TraceEntry } from "../../src/gateway/contract.ts";
 import { Logger } from "../../src/log.ts";
@@ -149,19 +149,19 @@ describe("auto-optimiser against a changing workload", () => {
     const events = new EventEmitter();
     const seen: unknown[] = [];
     events.on("optimizer-decision", (d) => seen.push(d));
-    const opt = new AutoOptimizer({ controls: gw, config, log: quiet(), registry, events });
+    const opt = new AutoOptimizer({ controls: gw, config, log: quiet(), registry, events, curves: "inline" });
     const all: Decision[][] = [];
     const capacity: number[] = [];
     const otherShare: number[] = [];
-    const tick = (popular: number) => {
+    const tick = async (popular: number) => {
       const served = gw.run(600, 60, popular);
       otherShare.push((served.other ?? 0) / ((served.other ?? 0) + (served.fast ?? 0) || 1));
-      all.push(opt.tick());
+      all.push(await opt.tick());
       capacity.push(gw.cacheCapacityBytes());
     };
 
     // Phase 1: 100 popular keys of 10 kB: the cache grows to about 1 MB and holds.
-    for (let i = 0; i < 5; i++) tick(100);
+    for (let i = 0; i < 5; i++) await tick(100);
     expect(capacity[0]).toBeGreaterThan(100_000);
     expect(capacity[4]).toBeGreaterThanOrEqual(0.8 * 100 * OBJECT_BYTES);
     expect(capacity[4]).toBeLessThanOrEqual(1.2 * 100 * OBJECT_BYTES);
@@ -169,7 +169,7 @@ describe("auto-optimiser against a changing workload", () => {
 
     // Phase 2: the popular set grows to 400 keys; the "other" engine slows far past the SLO.
     gw.serviceMs.other = 1500;
-    for (let i = 0; i < 6; i++) tick(400);
+    for (let i = 0; i < 6; i++) await tick(400);
     const grownTo = capacity[capacity.length - 1] ?? 0;
     expect(grownTo).toBeGreaterThanOrEqual(0.8 * 400 * OBJECT_BYTES);
     expect(grownTo).toBeLessThanOrEqual(1.2 * 400 * OBJECT_BYTES);
@@ -189,7 +189,7 @@ describe("auto-optimiser against a changing workload", () => {
 
     // Phase 3: the engine recovers; once its recent window is clean, the weight comes back.
     gw.serviceMs.other = 110;
-    for (let i = 0; i < 6; i++) tick(400);
+    for (let i = 0; i < 6; i++) await tick(400);
     expect(gw.routeWeights().other).toBeGreaterThan(0.8);
     expect(otherShare[otherShare.length - 1]).toBeGreaterThan(0.35);
     expect(capacity[capacity.length - 1]).toBe(grownTo);
@@ -204,11 +204,12 @@ describe("auto-optimiser against a changing workload", () => {
     expect(body).toMatch(/tts_optimizer_route_weight\{engine="other"\} 0\.[89]/);
   });
 
-  it("in --dry-run reports the same decisions and changes nothing", () => {
+  it("in --dry-run reports the same decisions and changes nothing (curve in the worker thread)", async () => {
     const gw = new SimGateway(100_000, { fast: 100, other: 1500 });
     const opt = new AutoOptimizer({ controls: gw, config, log: quiet(), dryRun: true });
+    onTestFinished(() => opt.stop());
     gw.run(600, 60, 100);
-    const d = opt.tick();
+    const d = await opt.tick();
     expect(d.some((x) => x.lever === "cache" && x.action === "grow")).toBe(true);
     expect(d.some((x) => x.lever === "route" && x.engine === "other" && x.action === "lower")).toBe(true);
     expect(d.every((x) => !x.applied)).toBe(true);
@@ -216,13 +217,13 @@ describe("auto-optimiser against a changing workload", () => {
     expect(gw.routeWeights()).toEqual({});
   });
 
-  it("shrinks the cache only after the smaller size was wanted three rounds in a row, never below the floor", () => {
+  it("shrinks the cache only after the smaller size was wanted three rounds in a row, never below the floor", async () => {
     const gw = new SimGateway(20_000_000, { fast: 100 });
-    const opt = new AutoOptimizer({ controls: gw, config, log: quiet() });
+    const opt = new AutoOptimizer({ controls: gw, config, log: quiet(), curves: "inline" });
     const sizes: number[] = [];
     for (let i = 0; i < 4; i++) {
       gw.run(600, 60, 5);
-      opt.tick();
+      await opt.tick();
       sizes.push(gw.cacheCapacityBytes());
     }
     expect(sizes.slice(0, 2)).toEqual([20_000_000, 20_000_000]);

@@ -92,6 +92,30 @@ export function recommendedCapacity(curves: MissRatioCurves, domain: number, tol
   return Math.max(knee.clear ? knee.capacity : 0, toleranceCapacity(curves.bytes, domain, tolerance));
 }
 
+export interface CacheTargetInput {
+  readonly refs: readonly Reference[];
+  readonly exactMaxRequests: number;
+  readonly sampleKeys: number;
+  readonly budgetBytes: number;
+  readonly floorBytes: number;
+  readonly tolerance: number;
+}
+
+export interface CacheTarget {
+  /** The recommended size clamped to [floor, budget]. */
+  readonly target: number;
+  readonly hitRatio: number;
+  readonly requests: number;
+}
+
+/** The auto-optimiser's cache target (run in a worker thread: O(N log N) over the window). */
+export function cacheTarget(i: CacheTargetInput): CacheTarget {
+  const { curves } = traceCurves(i.refs, i);
+  const size = recommendedCapacity(curves, Math.min(i.budgetBytes, curves.bytes.maxDistance()), i.tolerance);
+  const target = Math.min(i.budgetBytes, Math.max(i.floorBytes, Math.ceil(size)));
+  return { target, hitRatio: curves.bytes.hitRatio(target), requests: i.refs.length };
+}
+
 export function cacheLever(entries: readonly TraceEntry[], opts: CacheOptions): CacheLever | Skipped {
   const refs = cacheReferences(entries);
   if (refs.length < opts.minRequests)
