@@ -5,7 +5,8 @@ import { afterAll, describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config/load.ts";
 import { runOptimizationReport } from "../../src/optimizer/command.ts";
 import type { OptimizationReport } from "../../src/optimizer/report.ts";
-import { parseTrace } from "../../src/optimizer/trace.ts";
+import { buildReport } from "../../src/optimizer/report.ts";
+import { parseTrace, traceFromArray } from "../../src/optimizer/trace.ts";
 import { syntheticTrace, toJsonl } from "../helpers/optimizer-trace.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "tts-optimizer-report-"));
@@ -185,5 +186,42 @@ describe("--optimization-report from files", () => {
     expect(r.lacks.join("\n")).toContain(`${bad}: a step without offered_rps`);
     const fast = r.concurrency.fast;
     expect(fast?.status === "ok" && fast.basis).toBe("live");
+  });
+});
+
+describe("a trace above optimizer.exact_max_requests", () => {
+  it("gets SHARDS (fixed size) with its error stated, near the exact curve's recommendation", () => {
+    const big = syntheticTrace({ requests: 30_000, keys: 20_000, gapMs: 5, engines: { e: 50 }, seed: 9 });
+    const inputs = {
+      source: "test",
+      trace: traceFromArray(big),
+      stress: [],
+      stressProblems: [],
+      engines: {},
+      gpus: [],
+    };
+    const exact = buildReport(inputs, config).cache;
+    const sampled = buildReport(
+      inputs,
+      parseConfig({ optimizer: { exact_max_requests: 1000, shards_sample_keys: 2048 } }, "<test>", {}),
+    ).cache;
+    if (exact.status !== "ok" || sampled.status !== "ok") throw new Error("cache lever skipped");
+    expect(exact.method).toBe("exact");
+    expect(sampled.method).toBe("shards_fixed_size");
+    expect(sampled.sample_keys).toBe(2048);
+    expect(sampled.error_estimate).toBeGreaterThan(0);
+    expect(sampled.error_estimate).toBeLessThan(0.05);
+    const mae =
+      sampled.mrc.reduce((sum, p) => {
+        const e = exact.mrc.reduce((best, q) =>
+          Math.abs(q.capacity_bytes - p.capacity_bytes) < Math.abs(best.capacity_bytes - p.capacity_bytes)
+            ? q
+            : best,
+        );
+        return sum + Math.abs(e.hit_ratio - p.hit_ratio);
+      }, 0) / sampled.mrc.length;
+    expect(mae).toBeLessThan(0.03);
+    expect(sampled.infinite_hit_ratio).toBe(exact.infinite_hit_ratio);
+    expect(Math.abs(sampled.hit_ratio_at_recommended - exact.hit_ratio_at_recommended)).toBeLessThan(0.05);
   });
 });
