@@ -62,27 +62,23 @@ export function parseStressReport(v: unknown): StressReport | string {
   const o = v as Record<string, unknown>;
   if (typeof o.engine !== "string") return "no `engine`";
   if (!Array.isArray(o.steps)) return "no `steps` list";
+  if (num(o.schema_version) !== undefined && (num(o.schema_version) ?? 0) > 1)
+    return `schema_version ${String(o.schema_version)}, newer than this reader's 1`;
   const steps: StressStep[] = [];
   for (const s of o.steps as unknown[]) {
     const st = s as Record<string, unknown> | null;
     const lat = st?.latency_seconds as Record<string, unknown> | undefined;
-    const offered = num(st?.offered_rps);
     const achieved = num(st?.achieved_rps);
     const p50 = num(lat?.p50);
     const p90 = num(lat?.p90);
     const p99 = num(lat?.p99);
-    if (
-      offered === undefined ||
-      achieved === undefined ||
-      p50 === undefined ||
-      p90 === undefined ||
-      p99 === undefined
-    )
-      return "a step without offered_rps, achieved_rps and latency_seconds p50/p90/p99";
+    // A step that recorded nothing has null percentiles (docs/stress.md): it says nothing of the knee.
+    if (achieved === undefined || p50 === undefined || p90 === undefined || p99 === undefined) continue;
     const maxIn = num(st?.max_in_flight);
     const meanIn = num(st?.mean_in_flight);
     steps.push({
-      offered_rps: offered,
+      // Closed-model steps have no offered rate.
+      offered_rps: num(st?.offered_rps) ?? achieved,
       achieved_rps: achieved,
       valid: st?.valid !== false,
       latency_seconds: { p50, p90, p99 },
@@ -90,6 +86,8 @@ export function parseStressReport(v: unknown): StressReport | string {
       ...(meanIn !== undefined && { mean_in_flight: meanIn }),
     });
   }
+  if (steps.length === 0 && (o.steps as unknown[]).length > 0)
+    return "no step with achieved_rps and latency_seconds p50/p90/p99";
   const knee = o.knee as Record<string, unknown> | undefined;
   const usl = knee?.usl as Record<string, unknown> | undefined;
   return {

@@ -183,7 +183,7 @@ describe("--optimization-report from files", () => {
     const bad = join(dir, "bad-stress.json");
     writeFileSync(bad, JSON.stringify({ engine: "fast", steps: [{ offered_rps: 1 }] }));
     const { r } = await report({ trace: traceFile, stress: [bad] });
-    expect(r.lacks.join("\n")).toContain(`${bad}: a step without offered_rps`);
+    expect(r.lacks.join("\n")).toContain(`${bad}: no step with achieved_rps`);
     const fast = r.concurrency.fast;
     expect(fast?.status === "ok" && fast.basis).toBe("live");
   });
