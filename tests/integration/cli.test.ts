@@ -129,8 +129,13 @@ describe("flags", () => {
     "--dashboard",
     "--desktop-notifications",
     "--help",
+    "--json",
     "--log-level",
+    "--optimization-report",
     "--prometheus-export",
+    "--report",
+    "--stress-report",
+    "--trace",
     "--version",
     "--web-dashboard",
   ];
