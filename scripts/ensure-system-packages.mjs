@@ -21,6 +21,13 @@ export const SYSTEM_PACKAGES = {
   chromium: "/usr/bin/chromium",
   sox: "/usr/bin/sox",
   bsdutils: "/usr/bin/script",
+  // The Helm test unpacks helm from an npm package's zip; the TLS tests make throwaway certificates.
+  unzip: "/usr/bin/unzip",
+  openssl: "/usr/bin/openssl",
+  // `ss`: the terminal-mode CLI tests wait until the exporter listens.
+  iproute2: "/usr/bin/ss",
+  // The gateway encodes mp3, opus, aac and flac with it (tests/integration/gateway.test.ts).
+  ffmpeg: "/usr/bin/ffmpeg",
 };
 
 const missing = Object.entries(SYSTEM_PACKAGES)

@@ -40,6 +40,7 @@ interface RunArgs {
   alerts: boolean;
   desktopNotifications: boolean;
   logLevel: "debug" | "info" | "warn" | "error";
+  webConfigFile: string | undefined;
   /** `tts-monitor gateway`: the gateway runs whatever gateway.enabled says. */
   gateway?: boolean;
   /** `tts-monitor gateway --auto-optimize [--dry-run]`. */
@@ -59,6 +60,7 @@ async function run(args: RunArgs): Promise<void> {
     logger: log,
     alerts: args.alerts,
     desktopNotifications: args.desktopNotifications,
+    ...(args.webConfigFile !== undefined && { webConfigFile: args.webConfigFile }),
     ...(args.gateway && { gateway: true }),
     ...(args.autoOptimize && { autoOptimize: args.autoOptimize }),
   });
@@ -187,7 +189,8 @@ export async function main(argv: string[]): Promise<void> {
   await yargs(argv)
     .scriptName("tts-monitor")
     // Options are read by their kebab-case names; without this, an unknown flag is listed twice.
-    .parserConfiguration({ "camel-case-expansion": false })
+    // Without dot-notation off, --web.config.file would become { web: { config: { file } } }.
+    .parserConfiguration({ "camel-case-expansion": false, "dot-notation": false })
     .usage(
       "$0 [options]\n\nPrometheus exporter for text-to-speech services: serves /metrics on server.listen_address (default :9090).",
     )
@@ -232,6 +235,12 @@ export async function main(argv: string[]): Promise<void> {
             type: "boolean",
             default: false,
             describe: "Also raise desktop notifications (notify-send, Debian package libnotify-bin)",
+          })
+          .option("web.config.file", {
+            type: "string",
+            requiresArg: true,
+            describe:
+              "Prometheus exporter-toolkit web config (TLS, basic auth, headers) for every port; overrides server.web_config_file (SECURITY.md)",
           })
           .option("optimization-report", {
             type: "boolean",
@@ -288,6 +297,7 @@ export async function main(argv: string[]): Promise<void> {
               alerts: a.alerts || a["desktop-notifications"],
               desktopNotifications: a["desktop-notifications"],
               logLevel: a["log-level"],
+              webConfigFile: a["web.config.file"],
             }),
     )
     .command(
@@ -299,6 +309,12 @@ export async function main(argv: string[]): Promise<void> {
             type: "boolean",
             default: false,
             describe: "Headless mode for containers: no terminal view, JSON logs on stderr",
+          })
+          .option("web.config.file", {
+            type: "string",
+            requiresArg: true,
+            describe:
+              "Prometheus exporter-toolkit web config (TLS, basic auth, headers) for every port, the gateway's too; overrides server.web_config_file (SECURITY.md)",
           })
           .option("auto-optimize", {
             type: "boolean",
@@ -320,6 +336,7 @@ export async function main(argv: string[]): Promise<void> {
           alerts: false,
           desktopNotifications: false,
           logLevel: a["log-level"],
+          webConfigFile: a["web.config.file"],
           gateway: true,
           ...(a["auto-optimize"] && { autoOptimize: { dryRun: a["dry-run"] } }),
         }),

@@ -28,6 +28,7 @@ import { ProbeRunner } from "./probes/runner.ts";
 import { createExporterApp } from "./server/exporter.ts";
 import { boundAddress, closeServer, listen } from "./server/listen.ts";
 import { defaultProbeConcurrency, mountProbe } from "./server/probe-route.ts";
+import { WebConfigSource } from "./server/web-config.ts";
 import { registryAudioSink, SeriesLifetimes } from "./state/lifetimes.ts";
 import { buildSnapshot, type CurrentMetrics } from "./state/snapshot.ts";
 import { sweepTempDirs } from "./util/temp-dir.ts";
@@ -43,6 +44,8 @@ export interface MonitorOptions {
   readonly logger?: Logger;
   /** Overrides server.listen_address (tests use 127.0.0.1:0). */
   readonly listenAddress?: string;
+  /** Overrides server.web_config_file (the --web.config.file flag). */
+  readonly webConfigFile?: string;
   /** false: collect and record without serving HTTP (embedding in another service). Default true. */
   readonly serve?: boolean;
   readonly env?: Readonly<Record<string, string | undefined>>;
@@ -89,6 +92,7 @@ export class TTSPerformanceMonitor {
   readonly #lifetimes: SeriesLifetimes;
   /** In-process alerts (src/alerts): thresholds, config rules and addAlert() rules. */
   readonly alerts: AlertEvaluator;
+  #web: WebConfigSource | undefined;
 
   constructor(options: MonitorOptions = {}) {
     this.#options = options;
@@ -105,6 +109,7 @@ export class TTSPerformanceMonitor {
         });
     }
     this.#fileConfig = this.#config;
+    if (options.serve !== false) this.#web = this.#openWebConfig();
     this.log.addSecret(this.#config.alerts.slack_webhook);
     this.#addEngineSecrets(this.#config);
     this.#runner = this.#makeRunner();
@@ -163,6 +168,20 @@ export class TTSPerformanceMonitor {
 
   get config(): Config {
     return this.#config;
+  }
+
+  /**
+   * The web config every server of this exporter serves through (the dashboard's, a gateway's):
+   * pass it as `listen(handler, address, what, { web })`. Read at construction: a bad file throws
+   * ConfigError there; re-read when it changes.
+   */
+  get webConfig(): WebConfigSource {
+    this.#web ??= this.#openWebConfig();
+    return this.#web;
+  }
+
+  #openWebConfig(): WebConfigSource {
+    return new WebConfigSource(this.#options.webConfigFile ?? this.#config.server.web_config_file, this.log);
   }
 
   get collectors(): CollectorRunner {
@@ -472,7 +491,11 @@ export class TTSPerformanceMonitor {
         },
       });
       const address = this.#options.listenAddress ?? this.#config.server.listen_address;
-      this.#server = await listen(app, address, "exporter");
+      this.#server = await listen(app, address, "exporter", {
+        web: this.webConfig,
+        // The ingestion token authenticates its own route beside basic auth (SECURITY.md).
+        bearerRoute: (req) => token !== undefined && (req.url ?? "").split("?")[0] === "/api/v1/syntheses",
+      });
       this.log.info("exporter listening", { address: boundAddress(this.#server), metrics: "/metrics" });
     }
     if (this.#options.serve !== false && (this.#options.gateway || this.#config.gateway.enabled))
@@ -520,7 +543,11 @@ export class TTSPerformanceMonitor {
       },
     });
     const address = this.#options.gatewayListenAddress ?? config.listen_address;
-    const server = await listenGateway(gateway, address);
+    const server = await listenGateway(gateway, address, {
+      web: this.webConfig,
+      // With its own client token, a bearer request skips basic auth and the gateway checks it.
+      bearerRoute: () => token !== undefined,
+    });
     this.#gateway = { gateway, server };
     if (this.#options.autoOptimize) {
       const { AutoOptimizer } = await import("./optimizer/index.ts");
@@ -599,6 +626,10 @@ export class TTSPerformanceMonitor {
     }
     if (next.server.listen_address !== this.#config.server.listen_address) {
       this.log.warn("server.listen_address changed: restart the exporter to apply it");
+    }
+    // The web config file itself is watched (src/server/web-config.ts); which file it is, is fixed at start.
+    if (next.server.web_config_file !== this.#config.server.web_config_file && !this.#options.webConfigFile) {
+      this.log.warn("server.web_config_file changed: restart the exporter to apply it");
     }
     const wasEnabled = this.#config.tool_info.enabled;
     this.#setBuildInfo(this.#config, next);
@@ -712,6 +743,8 @@ export class TTSPerformanceMonitor {
     }
     if (this.#server) await closeServer(this.#server);
     this.#server = undefined;
+    this.#web?.stop();
+    this.#web = undefined;
     this.#started = false;
   }
 }

@@ -325,15 +325,27 @@ class NvidiaSmiLoop {
   lastBatchAt = this.startedAt;
   latest: LoopBatch | undefined;
   exit: { readonly code: number | null; readonly signal: NodeJS.Signals | null } | undefined;
+  /** Whether a batch of GPU rows ever came: what the one-shot query learnt still holds for this driver. */
+  delivered = false;
+  /** Settles at the first batch (rows or a parse error) or when the process ends, whichever comes first. */
+  readonly firstBatch: Promise<void>;
   readonly #child: ChildProcess;
   readonly #batcher: LoopBatcher;
   #stderr = "";
+  #settle: () => void = () => undefined;
   readonly #killOnExit = () => this.kill();
 
   constructor(file: string, fields: readonly GpuField[], intervalMs: number, expected: number) {
+    this.firstBatch = new Promise((resolve) => {
+      this.#settle = resolve;
+    });
     this.#batcher = new LoopBatcher(fields, expected, (batch) => {
       this.latest = batch;
-      if ("gpus" in batch) this.lastBatchAt = Date.now();
+      if ("gpus" in batch) {
+        this.lastBatchAt = Date.now();
+        this.delivered = true;
+      }
+      this.#settle();
     });
     this.#child = spawn(file, [...queryArgs(fields), `--loop-ms=${Math.round(intervalMs)}`], {
       detached: true,
@@ -350,6 +362,7 @@ class NvidiaSmiLoop {
       if (this.exit || !status) return;
       this.#batcher.end();
       this.exit = status;
+      this.#settle();
       process.off("exit", this.#killOnExit);
       // What a wrapper script left running in the group (a `sleep`) goes with it.
       this.#killGroup();
@@ -432,6 +445,15 @@ export function gpuCollector(options: GpuCollectorOptions): Collector {
   let loop: NvidiaSmiLoop | undefined;
   /** The one-shot query's samples, served until the loop's first batch. */
   let discovered: Sample[] = [];
+  /** GPUs the one-shot query found: how many rows make one batch of the loop. */
+  let gpuCount = 1;
+  /**
+   * Whether the last loop delivered GPU rows: then a new loop starts with what was learnt, without
+   * a one-shot query first (each spawn blocks the event loop for a time that grows with the
+   * exporter's memory, tens of ms on a loaded host; one per restart, not two). A loop that never
+   * delivered (a driver that now rejects a field) sends the next start through the one-shot query.
+   */
+  let learnt = false;
   let starting: Promise<Sample[]> | undefined;
   let failures = 0;
   let retryAt = 0;
@@ -593,11 +615,32 @@ export function gpuCollector(options: GpuCollectorOptions): Collector {
     return gpus;
   };
 
+  /** A new loop with the fields learnt before: its first batch, or why it ended without one. */
+  const restart = async (file: string, signal: AbortSignal, log: Logger | undefined): Promise<Sample[]> => {
+    const started = new NvidiaSmiLoop(file, fields, intervalMs, gpuCount);
+    loop = started;
+    const aborted = new Promise<void>((resolve) =>
+      signal.addEventListener("abort", () => resolve(), { once: true }),
+    );
+    await Promise.race([started.firstBatch, aborted]);
+    // Cut by the runner's timeout: the loop keeps running, and the next run reads what it printed.
+    if (started.latest === undefined && signal.aborted) throw signal.reason;
+    if (started.latest === undefined) {
+      // Ended before its first batch: counted like any stopped loop, through the one-shot query next time.
+      learnt = false;
+      loop = undefined;
+      throw fail(new Error(started.describeExit(options.nvidiaSmi, intervalMs)));
+    }
+    return latest(started, log);
+  };
+
   /** The one-shot query, then the loop with what it learnt. */
   const start = async (file: string, signal: AbortSignal, log: Logger | undefined): Promise<Sample[]> => {
+    if (learnt && !stopped) return restart(file, signal, log);
     try {
       const gpus = await withPowerFallback(file, await read(file, signal, log), signal, log);
       discovered = gpuSamples(gpus);
+      gpuCount = gpus.length;
       if (!stopped) loop = new NvidiaSmiLoop(file, fields, intervalMs, gpus.length);
       return discovered;
     } catch (err) {
@@ -613,6 +656,7 @@ export function gpuCollector(options: GpuCollectorOptions): Collector {
     if (Date.now() - running.lastBatchAt > allowedMs) {
       running.kill();
       loop = undefined;
+      learnt = running.delivered;
       throw fail(
         new Error(
           `${options.nvidiaSmi} --loop-ms=${Math.round(intervalMs)} printed no GPU row for ${allowedMs / 1000} s: killed, starting it again`,
@@ -637,6 +681,7 @@ export function gpuCollector(options: GpuCollectorOptions): Collector {
       if (loop?.exit) {
         const ended = loop;
         loop = undefined;
+        learnt = ended.delivered;
         if (Date.now() - ended.startedAt >= HEALTHY_MS) failures = 0;
         const error = fail(new Error(ended.describeExit(options.nvidiaSmi, intervalMs)));
         if (Date.now() < retryAt) throw error;

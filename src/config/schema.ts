@@ -442,6 +442,8 @@ export const configSchema = z.strictObject({
     .strictObject({
       listen_address: hostPort.default("0.0.0.0:9090"),
       dashboard_address: hostPort.default("127.0.0.1:8080"),
+      /** The exporter-toolkit web config (TLS, basic auth, headers) for every port; --web.config.file overrides it. */
+      web_config_file: z.string().min(1).optional(),
     })
     .prefault({}),
   dashboard: dashboardSchema,

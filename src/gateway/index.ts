@@ -1,5 +1,5 @@
 import type { Server } from "node:http";
-import { listen } from "../server/listen.ts";
+import { type ListenOptions, listen } from "../server/listen.ts";
 import { Gateway, type GatewayDeps } from "./gateway.ts";
 
 // The gateway's one entry module: the rest of the house calls createGateway and listenGateway.
@@ -14,8 +14,13 @@ export function createGateway(deps: GatewayDeps): Gateway {
 
 /**
  * Binds the gateway's HTTP server (gateway.listen_address, default 0.0.0.0:9095). The one place the
- * gateway's server is made, so that TLS or basic auth (the exporter toolkit's web config) plug in here.
+ * gateway's server is made; `options.web` is the exporter toolkit's web config (TLS, basic auth) that
+ * every server of the exporter shares.
  */
-export function listenGateway(gateway: Gateway, address: string): Promise<Server> {
-  return listen(gateway.handler, address, "gateway");
+export function listenGateway(
+  gateway: Gateway,
+  address: string,
+  options: ListenOptions = {},
+): Promise<Server> {
+  return listen(gateway.handler, address, "gateway", options);
 }

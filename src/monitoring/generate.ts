@@ -2,6 +2,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { ConfigProblem } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
+import { helmFiles } from "./helm.ts";
 import { metricsReference } from "./metrics-doc.ts";
 import { type GeneratedFile, monitoringFiles } from "./monitoring-files.ts";
 import { productionProfile, withConfigLinks } from "./profile.ts";
@@ -30,6 +31,7 @@ export function generateAll(config: Config): GeneratedFile[] {
   return [
     { path: "docs/metrics.md", content: metricsReference() },
     ...monitoringFiles(config, withConfigLinks(productionProfile, config.alerts)),
+    ...helmFiles(config, withConfigLinks(productionProfile, config.alerts)),
   ];
 }
 

@@ -133,6 +133,12 @@ export function recordNames(profile: MonitoringProfile) {
     requestsRate: `engine_voice_result:tts_requests:rate${w}`,
     failuresRate: `engine_reason:tts_failures:rate${w}`,
     errorRatio: `engine:tts_requests_error_ratio:rate${w}`,
+    // Fleet: per-instance bucket rates a dashboard sums over the instances it shows before taking a
+    // quantile (a quantile of each replica cannot be summed), and the fleet's own per-engine series.
+    latencyBucketRate: `engine_voice_le:tts_latency_seconds_bucket:rate${w}`,
+    ttfaBucketRate: `engine_voice_le:tts_time_to_first_audio_seconds_bucket:rate${w}`,
+    fleetLatencyQuantiles: `job_engine_quantile:tts_latency_seconds:rate${w}`,
+    fleetErrorRatio: `job_engine:tts_requests_error_ratio:rate${w}`,
   } as const;
 }
 
@@ -164,6 +170,25 @@ export function recordingRules(profile: MonitoringProfile): RecordingRule[] {
       expr:
         `sum by (job, instance, engine) (rate(${metric("tts_requests_total", { result: "failure" })}[${w}]))` +
         ` / sum by (job, instance, engine) (rate(${metric("tts_requests_total")}[${w}]))`,
+    },
+    {
+      record: names.latencyBucketRate,
+      expr: `sum by (job, instance, engine, voice, le) (rate(${bucket("tts_latency_seconds")}[${w}]))`,
+    },
+    {
+      record: names.ttfaBucketRate,
+      expr: `sum by (job, instance, engine, voice, le) (rate(${bucket("tts_time_to_first_audio_seconds")}[${w}]))`,
+    },
+    // Across every instance of a job (the replicas behind one Service): summed, never averaged.
+    ...quantiles(
+      names.fleetLatencyQuantiles,
+      `sum by (job, engine, le) (rate(${bucket("tts_latency_seconds")}[${w}]))`,
+    ),
+    {
+      record: names.fleetErrorRatio,
+      expr:
+        `sum by (job, engine) (rate(${metric("tts_requests_total", { result: "failure" })}[${w}]))` +
+        ` / sum by (job, engine) (rate(${metric("tts_requests_total")}[${w}]))`,
     },
   ];
 }

@@ -14,6 +14,7 @@ import type { CurrentMetrics } from "../state/snapshot.ts";
 import { bearerMatches } from "./bearer.ts";
 import { HistoryRing, newMeasurements, ROWS_PER_INTERVAL, toCsv, toJson } from "./dashboard-history.ts";
 import { boundAddress, closeServer, listen, parseHostPort } from "./listen.ts";
+import type { WebConfigSource } from "./web-config.ts";
 
 // The built-in web dashboard (SPEC §9, port 8080): a static page, a server-sent event stream that
 // pushes each new measurement (looked for once per sample interval), the recorded history as
@@ -57,6 +58,8 @@ export interface DashboardControls {
   setProbeTexts(texts: readonly string[]): void;
   setThresholds(changes: Partial<Config["thresholds"]>): void;
   setEngineEnabled(name: string, enabled: boolean): void;
+  /** TLS, basic auth and headers of --web.config.file (the exporter's); none: plain HTTP. */
+  readonly webConfig?: WebConfigSource;
 }
 
 export type LogKind = "probe" | "alert" | "config" | "info" | "optimizer";
@@ -581,7 +584,11 @@ export async function startDashboard(
     maxClientBufferBytes: options.maxClientBufferBytes ?? 1024 * 1024,
   });
   const app = createDashboardApp(monitor, state, controls);
-  const server = await listen(app, address, "web dashboard");
+  const server = await listen(app, address, "web dashboard", {
+    ...(monitor.webConfig && { web: monitor.webConfig }),
+    // The controls' bearer token authenticates the controls beside basic auth (SECURITY.md).
+    bearerRoute: (req) => controls.kind === "token" && (req.url ?? "").startsWith("/api/controls/"),
+  });
   state.start();
   state.addLog(
     "info",
@@ -590,7 +597,8 @@ export async function startDashboard(
   );
   const bound = boundAddress(server);
   const port = /:(\d+)$/.exec(bound)?.[1] ?? "";
-  const url = `http://${isLoopback(host) || host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host}:${port}/`;
+  const scheme = monitor.webConfig?.current.tls ? "https" : "http";
+  const url = `${scheme}://${isLoopback(host) || host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host}:${port}/`;
   monitor.log.info("dashboard listening", { address: bound, url });
   return {
     address: bound,

@@ -1,4 +1,8 @@
-import { createServer, type RequestListener, type Server } from "node:http";
+import { createServer, type IncomingMessage, type RequestListener, type Server } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
+import type { Socket } from "node:net";
+import type { TLSSocket } from "node:tls";
+import { clientCertAllowed, type GateOptions, gatedHandler, type WebConfigSource } from "./web-config.ts";
 
 export class ListenError extends Error {
   override readonly name = "ListenError";
@@ -18,11 +22,92 @@ const SETTING: Readonly<Record<string, string>> = {
   gateway: "gateway.listen_address",
 };
 
+/**
+ * What a hostile or broken client can hold on every server (SECURITY.md lists them). A slow client
+ * is cut off; many idle ones are closed, oldest first, so a scrape always finds room.
+ */
+export const HTTP_LIMITS = {
+  /** The whole request head must arrive within this (slowloris: one header byte a second). */
+  headersTimeoutMs: 10_000,
+  /** The whole request, body included (a slow upload). */
+  requestTimeoutMs: 60_000,
+  /** An idle keep-alive connection is closed after this (longer than Prometheus' scrape interval). */
+  keepAliveTimeoutMs: 65_000,
+  /** How often Node checks the two timeouts above. */
+  connectionsCheckingIntervalMs: 1_000,
+  /** Request head size; larger is 431. */
+  maxHeaderBytes: 16 * 1024,
+  /** Open connections; beyond it the oldest connection without a request in flight is closed. */
+  maxConnections: 1024,
+  /** Requests on one keep-alive connection before it is closed (0: no limit). */
+  maxRequestsPerSocket: 0,
+} as const;
+
+export type HttpLimits = { -readonly [K in keyof typeof HTTP_LIMITS]: number };
+
+export interface ListenOptions extends GateOptions {
+  /** The web config (TLS, basic auth, headers); none: plain HTTP without authentication. */
+  readonly web?: WebConfigSource;
+  /** Tests lower a limit to reach it cheaply. */
+  readonly limits?: Partial<HttpLimits>;
+}
+
 /** Binds an HTTP server; a port in use or a bad address becomes a ListenError with one clear line. */
-export function listen(handler: RequestListener, address: string, what: string): Promise<Server> {
+export function listen(
+  handler: RequestListener,
+  address: string,
+  what: string,
+  options: ListenOptions = {},
+): Promise<Server> {
   const { host, port } = parseHostPort(address);
-  const server = createServer(handler);
-  server.keepAliveTimeout = 65_000;
+  const limits: HttpLimits = { ...HTTP_LIMITS, ...options.limits };
+  const serverOptions = {
+    headersTimeout: limits.headersTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    connectionsCheckingInterval: limits.connectionsCheckingIntervalMs,
+    maxHeaderSize: limits.maxHeaderBytes,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    // Node answers CL+TE and duplicate Content-Length with 400 unless this is set (request smuggling).
+    insecureHTTPParser: false,
+  };
+  const web = options.web;
+  const gated = web ? gatedHandler(web, handler, options) : handler;
+  const tls = web?.current.tls;
+  const server: Server = tls
+    ? (createHttpsServer(
+        {
+          ...serverOptions,
+          ...tls.context,
+          requestCert: tls.clientAuth !== "NoClientCert",
+          rejectUnauthorized: tls.clientAuth === "RequireAndVerifyClientCert",
+        },
+        gated,
+      ) as unknown as Server)
+    : createServer(serverOptions, gated);
+  server.keepAliveTimeout = limits.keepAliveTimeoutMs;
+  server.maxRequestsPerSocket = limits.maxRequestsPerSocket;
+  boundConnections(server, limits.maxConnections);
+  if (tls && web) {
+    const tlsServer = server as unknown as import("node:tls").Server & {
+      requestCert: boolean;
+      rejectUnauthorized: boolean;
+    };
+    // Every connection is checked against the policy in force now (it can change with the file).
+    tlsServer.on("secureConnection", (socket: TLSSocket) => {
+      const current = web.current.tls;
+      if (current && !clientCertAllowed(socket, current)) socket.destroy();
+    });
+    tlsServer.on("tlsClientError", () => {
+      // A failed handshake (a plain-HTTP client, a refused certificate) is the client's problem.
+    });
+    const unsubscribe = web.onChange((config) => {
+      if (!config.tls) return;
+      tlsServer.setSecureContext(config.tls.context);
+      tlsServer.requestCert = config.tls.clientAuth !== "NoClientCert";
+      tlsServer.rejectUnauthorized = config.tls.clientAuth === "RequireAndVerifyClientCert";
+    });
+    server.once("close", unsubscribe);
+  }
   const setting = SETTING[what] ?? "the address";
   return new Promise((resolve, reject) => {
     const fail = (reason: string, cause: unknown) =>
@@ -46,6 +131,47 @@ export function listen(handler: RequestListener, address: string, what: string):
       // Node throws at once, rather than emitting "error", for a port out of range.
       fail(err instanceof RangeError ? "the port must be from 0 to 65535" : String(err), err);
     }
+  });
+}
+
+/**
+ * Keeps at most `max` connections: a new one past the bound closes the oldest connection that has no
+ * request in flight (an idle keep-alive, or one still sending its head), or itself when every one is busy.
+ */
+function boundConnections(server: Server, max: number): void {
+  // Insertion order is age order; the value says whether a request is in flight on it.
+  const open = new Map<string, { socket: Socket; busy: boolean }>();
+  const keyOf = (s: Socket) => `${s.remoteAddress}|${s.remotePort}`;
+  server.on("connection", (socket: Socket) => {
+    const key = keyOf(socket);
+    if (open.size >= max) {
+      let victim: string | undefined;
+      for (const [k, v] of open) {
+        if (!v.busy) {
+          victim = k;
+          break;
+        }
+      }
+      if (victim === undefined) {
+        socket.destroy();
+        return;
+      }
+      open.get(victim)?.socket.destroy();
+      open.delete(victim);
+    }
+    open.set(key, { socket, busy: false });
+    socket.once("close", () => {
+      if (open.get(key)?.socket === socket) open.delete(key);
+    });
+  });
+  server.on("request", (req: IncomingMessage, res) => {
+    // With TLS the request's socket is the TLS one; its remote address and port are the TCP one's.
+    const entry = open.get(keyOf(req.socket));
+    if (!entry) return;
+    entry.busy = true;
+    res.once("close", () => {
+      entry.busy = false;
+    });
   });
 }
 

@@ -5,7 +5,7 @@ import { connect, createServer, type Server } from "node:net";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import pkg from "../../package.json" with { type: "json" };
-import { BASE_CONFIG, runCli, runCliArgs, startExporter, tempDir } from "../helpers/exporter.ts";
+import { BASE_CONFIG, CLI, runCli, runCliArgs, startExporter, tempDir } from "../helpers/exporter.ts";
 import { httpGet } from "../helpers/http.ts";
 import { freePort, REPO_ROOT, requireBinary, waitFor } from "../helpers/tools.ts";
 
@@ -138,13 +138,15 @@ describe("flags", () => {
     "--trace",
     "--version",
     "--web-dashboard",
+    // tests/integration/security-web-config.test.ts
+    "--web.config.file",
   ];
 
   it("--help lists only real flags and the generate command, and exits 0", async () => {
     const res = await runCliArgs(["--help"]);
     expect(res.code).toBe(0);
     expect(res.stderr).toBe("");
-    const offered = [...new Set(res.stdout.match(/--[a-z][a-z-]*/g) ?? [])].sort();
+    const offered = [...new Set(res.stdout.match(/--[a-z][a-z.-]*[a-z]/g) ?? [])].sort();
     expect(offered).toEqual(REAL_FLAGS);
     expect(res.stdout).toMatch(/-c, --config/);
     expect(res.stdout).toContain("tts-monitor generate");
@@ -179,7 +181,7 @@ describe("flags", () => {
     );
     const child = spawn(
       process.execPath,
-      ["--import", "tsx", "src/main.ts", "--prometheus-export", "--log-level", "error", "--config", file],
+      [...CLI, "--prometheus-export", "--log-level", "error", "--config", file],
       {
         cwd: REPO_ROOT,
         stdio: ["ignore", "pipe", "pipe"],
@@ -399,7 +401,14 @@ describe("secrets in files", () => {
 });
 
 /** Runs a bash command line under a pseudo-terminal (util-linux `script`) and returns what it printed. */
+/**
+ * Shell: waits (30 s at most) until process $pid listens on a TCP port, i.e. has started up and
+ * installed its signal handlers; a fixed sleep is too short for a loaded machine.
+ */
+const untilListening = `for i in $(seq 300); do ss -Hltnp | grep -q "pid=$pid," && break; sleep 0.1; done`;
+
 function inTerminal(script: string, inner: string): Promise<string> {
+  requireBinary("/usr/bin/ss", "iproute2");
   return new Promise<string>((resolve, reject) => {
     const child = spawn(script, ["-qfec", `bash -c '${inner}'`, "/dev/null"], {
       cwd: REPO_ROOT,
@@ -410,7 +419,7 @@ function inTerminal(script: string, inner: string): Promise<string> {
     child.stdout.setEncoding("utf8").on("data", (c: string) => {
       text += c;
     });
-    const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
+    const timer = setTimeout(() => child.kill("SIGKILL"), 45_000);
     child.once("exit", () => {
       clearTimeout(timer);
       resolve(text);
@@ -425,8 +434,8 @@ describe("the default mode in a terminal", () => {
     const dir = tempDir();
     const file = join(dir, "config.json");
     writeFileSync(file, JSON.stringify(BASE_CONFIG));
-    // Run under a pseudo-terminal; stop it with SIGTERM after 3.5 s and print its exit code.
-    const inner = `node --import tsx src/main.ts --config ${file} & pid=$!; sleep 3.5; kill -TERM $pid; wait $pid; echo "exit=$?"`;
+    // Run under a pseudo-terminal; stop it with SIGTERM 3 s after it listens and print its exit code.
+    const inner = `node ${CLI.join(" ")} --config ${file} & pid=$!; ${untilListening}; sleep 3; kill -TERM $pid; wait $pid; echo "exit=$?"`;
     const out = await inTerminal(script, inner);
     expect(out).toContain("exit=0");
     // The summary: title, host line, GPU line, collectors line.
@@ -447,7 +456,7 @@ describe("the default mode in a terminal", () => {
     const script = requireBinary("/usr/bin/script", "util-linux");
     const file = join(tempDir(), "config.json");
     writeFileSync(file, JSON.stringify(BASE_CONFIG));
-    const inner = `node --import tsx src/main.ts --config ${file} & pid=$!; sleep 3; kill -HUP $pid; wait $pid; echo "exit=$?"`;
+    const inner = `node ${CLI.join(" ")} --config ${file} & pid=$!; ${untilListening}; sleep 1; kill -HUP $pid; wait $pid; echo "exit=$?"`;
     const out = await inTerminal(script, inner);
     expect(out).toMatch(/INFO {2}shutting down signal="SIGHUP"/);
     expect(out).toContain("exit=0");

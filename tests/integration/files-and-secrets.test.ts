@@ -13,6 +13,7 @@ import { clip, Logger } from "../../src/log.ts";
 import { runProbe } from "../../src/probes/probe.ts";
 import { closeServer } from "../../src/server/listen.ts";
 import { speech } from "../fixtures/audio/speech.ts";
+import { CLI } from "../helpers/exporter.ts";
 import { PROMTOOL } from "../helpers/prometheus.ts";
 import { REPO_ROOT, requireBinary } from "../helpers/tools.ts";
 
@@ -38,7 +39,7 @@ afterAll(() => {
 function cli(args: readonly string[], limitMs = 20_000) {
   return new Promise<{ code: number | null; stderr: string; stdout: string; ms: number }>((resolve) => {
     const t0 = performance.now();
-    const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", ...args], {
+    const child = spawn(process.execPath, [...CLI, ...args], {
       cwd: REPO_ROOT,
       stdio: ["ignore", "pipe", "pipe"],
     });

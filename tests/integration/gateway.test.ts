@@ -125,7 +125,7 @@ describe("gateway pass-through, cache and coalescing", () => {
   });
 
   it("a client that disconnects mid-request cancels the engine request nobody else shares", async () => {
-    const slow = await startSimServer({ workers: 1, serviceTimeMs: 1500 });
+    const slow = await startSimServer({ workers: 1, serviceTimeMs: 3000 });
     const g = await startTestGateway([slow.engineConfig("slow")], { limits: { initial: 2, min: 2, max: 4 } });
     try {
       const busy = speech(g.url, { model: "slow", input: text("busy"), response_format: "wav" });
@@ -136,7 +136,8 @@ describe("gateway pass-through, cache and coalescing", () => {
         { model: "slow", input: text("gone"), response_format: "wav" },
         { signal: ac.signal },
       );
-      await new Promise((r) => setTimeout(r, 300));
+      // Aborted once the engine holds it in its queue (behind the busy one).
+      await expect.poll(() => slow.stats().requests, { timeout: 10_000 }).toBe(2);
       ac.abort();
       await expect(gone).rejects.toThrow();
       expect((await busy).status).toBe(200);
@@ -331,7 +332,7 @@ describe("gateway failover", () => {
         },
         sim.engineConfig("sim"),
       ],
-      { routes: ["flaky", "sim"], fallback: { flaky: ["sim"] }, breaker: { failures: 2, open_seconds: 1 } },
+      { routes: ["flaky", "sim"], fallback: { flaky: ["sim"] }, breaker: { failures: 2, open_seconds: 4 } },
     );
     try {
       for (const model of ["flaky", "flaky", "flaky", "auto", "auto"]) {
@@ -355,7 +356,8 @@ describe("gateway failover", () => {
       ).toBe(2);
       expect(g.logs.join("")).toContain("circuit opened");
       flaky.mode.value = "ok";
-      await new Promise((r) => setTimeout(r, 1100));
+      // The circuit's wait (4 s: long enough that the first phase ends inside it on a loaded machine).
+      await new Promise((r) => setTimeout(r, 4100));
       const back = await speech(g.url, { model: "auto", input: text("back"), response_format: "wav" });
       expect(back.status).toBe(200);
       expect(back.headers.get("x-tts-gateway-engine")).toBe("flaky");

@@ -6,11 +6,13 @@ import { existsSync, mkdirSync, readFileSync, symlinkSync } from "node:fs";
 import { delimiter, join } from "node:path";
 import { describe, expect, it } from "vitest";
 import {
+  deepMerge,
+  type ExporterOptions,
   type FakeNvidiaSmi,
   processesMatching,
   processGroupMembers,
   type RunningExporter,
-  startExporter,
+  startExporter as startAnyExporter,
   tempDir,
 } from "../helpers/exporter.ts";
 import { httpGet, percentile, sampleLines, sampleValue } from "../helpers/http.ts";
@@ -20,6 +22,23 @@ const GPU_SUCCESS = 'tts_exporter_collector_success{collector="gpu"}';
 /** What a user would see fail: a scrape that nvidia-smi holds up would take its timeout (3 s in the hang test). */
 const SCRAPE_BOUND_MS = 1000;
 const MiB = 1024 * 1024;
+/**
+ * The exporter without engines: no probe, synthesis, analysis or predicted-MOS worker competes with
+ * the GPU collector for these two cores (their start-up cost is bench/scrape.ts's to measure), so a
+ * slow scrape here is the GPU collector's doing. A 0.5 s interval (nvidia-smi's --loop-ms=500)
+ * unless a test needs whole seconds: "several more runs" then takes half the wait.
+ */
+const INTERVAL_MS = 500;
+/** A few more runs of the collector than a test has seen. */
+const SOME_RUNS_MS = 3 * INTERVAL_MS;
+const startExporter = (options: ExporterOptions) =>
+  startAnyExporter({
+    ...options,
+    config: deepMerge(
+      { engines: [], monitoring: { interval_seconds: INTERVAL_MS / 1000 } },
+      options.config ?? {},
+    ),
+  });
 const RTX3090 = '{gpu="0",name="NVIDIA GeForce RTX 3090",uuid="GPU-5a3c9f1e-7b2d-4c8a-9e61-0f4d2b8c7a13"}';
 
 async function scrape(exporter: RunningExporter): Promise<{ body: string; ms: number }> {
@@ -61,7 +80,7 @@ async function failingCase(nvidiaSmi: FakeNvidiaSmi, expectedError: RegExp) {
   const body = await gpuSuccess(exporter, 0);
   expect(gpuLines(body)).toEqual([]);
   // Still failing after more runs, still one log line (not one per interval).
-  await sleep(2500);
+  await sleep(SOME_RUNS_MS);
   const times = await scrapeLoop(exporter, 20, 10);
   const later = await scrape(exporter);
   expect(sampleValue(later.body, GPU_SUCCESS)).toBe(0);
@@ -119,7 +138,7 @@ describe("GPU collector with a fake nvidia-smi first on PATH", () => {
     // A 3 s collector timeout so that the test sees the hang, the kill and a second hang.
     const exporter = await startExporter({
       nvidiaSmi: { kind: "hang" },
-      config: { monitoring: { collector_timeout_seconds: 3 } },
+      config: { monitoring: { interval_seconds: 1, collector_timeout_seconds: 3 } },
     });
     const bin = exporter.fakeBin ?? "";
     const hung = () => processesMatching(`${bin}/nvidia-smi`);
@@ -260,7 +279,7 @@ describe("GPU collector with one long-lived nvidia-smi --loop-ms", () => {
     expect(calls).toHaveLength(2);
     expect(calls[0]).not.toContain("--loop-ms");
     expect(calls[1]).toMatch(
-      /^--query-gpu=index,name,uuid,.*,clocks\.sm --format=csv,noheader,nounits --loop-ms=1000$/,
+      /^--query-gpu=index,name,uuid,.*,clocks\.sm --format=csv,noheader,nounits --loop-ms=500$/,
     );
     expect(loops(exporter).map((p) => p.pid)).toEqual([first?.pid]);
     expect(gpuFailureLogs(exporter)).toEqual([]);
@@ -270,7 +289,11 @@ describe("GPU collector with one long-lived nvidia-smi --loop-ms", () => {
 
   it("a loop that exits is started again, at once the first time, then after a growing wait; its GPUs come back each time", async () => {
     const log = join(tempDir(), "nvidia-smi.log");
-    const exporter = await startExporter({ nvidiaSmi: { kind: "driver", profile: "loop-exits.json", log } });
+    // Whole seconds: the growing waits must stand out from how long a node process takes to start here.
+    const exporter = await startExporter({
+      nvidiaSmi: { kind: "driver", profile: "loop-exits.json", log },
+      config: { monitoring: { interval_seconds: 1 } },
+    });
     await gpuSuccess(exporter, 1);
     // When each loop started, as this test sees the fake's log grow.
     const starts: number[] = [];
@@ -330,7 +353,7 @@ describe("GPU collector with one long-lived nvidia-smi --loop-ms", () => {
     const [failure, ...more] = gpuFailureLogs(exporter);
     expect(more).toEqual([]);
     expect(String(failure?.error)).toBe(
-      "nvidia-smi --loop-ms=1000 printed no GPU row for 3 s: killed, starting it again",
+      "nvidia-smi --loop-ms=500 printed no GPU row for 2.5 s: killed, starting it again",
     );
     await waitFor(
       "the silent loop to be killed",
@@ -358,7 +381,7 @@ describe("GPU collector against drivers that answer differently (a fake that che
     expect(sampleValue(body, `tts_gpu_memory_total_bytes${labels}`)).toBe(8192 * MiB);
     expect(sampleValue(body, `tts_gpu_power_draw_watts${labels}`)).toBe(61.37);
     expect(gpuLines(body).filter((l) => l.startsWith("tts_gpu_sm_clock_hertz"))).toEqual([]);
-    await sleep(2500);
+    await sleep(SOME_RUNS_MS);
     // The full query was tried once; every later run asks only for what this driver knows.
     const queries = calls(log).map((c) => c.split(" ")[0] ?? "");
     expect(queries.filter((q) => q.endsWith(",clocks.sm"))).toHaveLength(1);
@@ -388,7 +411,7 @@ describe("GPU collector against drivers that answer differently (a fake that che
     expect(sampleValue(later, `tts_gpu_usage_percent${gpu1}`)).toBe(41);
     expect(sampleValue(body, `tts_gpu_memory_total_bytes${gpu0}`)).toBe(81559 * MiB);
     expect(gpuFailureLogs(exporter)).toEqual([]);
-    await sleep(1500);
+    await sleep(SOME_RUNS_MS);
     // The extra power fields are asked for from then on, not tried again and again.
     const queries = calls(log).map((c) => c.split(" ")[0] ?? "");
     expect(queries[0]?.endsWith(",clocks.sm")).toBe(true);
@@ -402,7 +425,7 @@ describe("GPU collector against drivers that answer differently (a fake that che
     const labels = '{gpu="0",name="Tesla V100-SXM2-32GB",uuid="GPU-b1c2d3e4-f5a6-4b7c-8d9e-0f1a2b3c4d5e"}';
     expect(sampleValue(body, `tts_gpu_power_draw_watts${labels}`)).toBe(60.2);
     expect(sampleValue(body, `tts_gpu_usage_percent${labels}`)).toBe(10);
-    await sleep(2500);
+    await sleep(SOME_RUNS_MS);
     const notes = exporter.logs().filter((l) => l.collector === "gpu");
     expect(notes).toHaveLength(1);
     expect(notes[0]).toMatchObject({ level: "warn", exit_code: 14 });

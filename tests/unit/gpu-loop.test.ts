@@ -167,16 +167,56 @@ describe("GPU collector processes", () => {
       expect(spawnCalls().length).toBe(before + 2); // the one-shot query and the loop
       await loopGone();
       expect((await run()).length).toBeGreaterThan(0); // started again at once
-      expect(spawnCalls().length).toBe(before + 4);
+      // Only the loop: it had delivered rows, so what the one-shot query learnt still holds.
+      expect(spawnCalls().length).toBe(before + 3);
+      expect(spawnCalls()[before + 2]?.[1]).toContain("--loop-ms=500");
       await loopGone();
       // The second exit in a row: a wait (two intervals) before the next start, the reason meanwhile.
       const reason = /^nvidia-smi --loop-ms=500 stopped: exit code 3: Unable to determine the device handle/;
       await expect(run()).rejects.toThrow(reason);
       await expect(run()).rejects.toThrow(reason);
-      expect(spawnCalls().length).toBe(before + 4);
+      expect(spawnCalls().length).toBe(before + 3);
       await sleep(1100);
       expect((await run()).length).toBeGreaterThan(0);
-      expect(spawnCalls().length).toBe(before + 6);
+      expect(spawnCalls().length).toBe(before + 4);
+    } finally {
+      if (saved === undefined) delete process.env.FAKE_NVIDIA_SMI_PROFILE;
+      else process.env.FAKE_NVIDIA_SMI_PROFILE = saved;
+    }
+  });
+  it("a loop that exits before its first batch: the next start goes through the one-shot query again", async () => {
+    const bin = join(tempDir(), "bin");
+    mkdirSync(bin);
+    symlinkSync(join(FIXTURES, "nvidia-smi", "emulate.mjs"), join(bin, "nvidia-smi"));
+    const saved = process.env.FAKE_NVIDIA_SMI_PROFILE;
+    process.env.FAKE_NVIDIA_SMI_PROFILE = join(FIXTURES, "nvidia-smi", "drivers", "loop-never-delivers.json");
+    try {
+      collector = gpuCollector({
+        nvidiaSmi: "nvidia-smi",
+        timeoutMs: 10_000,
+        intervalMs: 500,
+        searchPath: bin,
+      });
+      const run = () => (collector as Collector).collect(new AbortController().signal);
+      const before = spawnCalls().length;
+      const loopCalls = () =>
+        spawnCalls()
+          .slice(before)
+          .filter((c) => String(c[1]).includes("--loop-ms="));
+      expect((await run()).length).toBeGreaterThan(0); // the one-shot query's rows
+      // The loop exits at once; wait until its exit has been seen.
+      await waitFor(
+        "the loop to exit",
+        () => (processesMatching(`${bin}/nvidia-smi`).length === 0 ? true : undefined),
+        20_000,
+        20,
+      );
+      await sleep(300);
+      expect((await run()).length).toBeGreaterThan(0);
+      const calls = spawnCalls().slice(before);
+      expect(calls).toHaveLength(4);
+      expect(String(calls[2]?.[1])).not.toContain("--loop-ms=");
+      expect(loopCalls()).toHaveLength(2);
     } finally {
       if (saved === undefined) delete process.env.FAKE_NVIDIA_SMI_PROFILE;
       else process.env.FAKE_NVIDIA_SMI_PROFILE = saved;

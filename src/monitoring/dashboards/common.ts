@@ -72,6 +72,14 @@ export function selRecorded(
 
 export const RATE = "$__rate_interval";
 
+/**
+ * A quantile over the instances the instance variable selects (All: the fleet): the recorded
+ * per-instance bucket rates summed first, then histogram_quantile (quantiles cannot be summed).
+ */
+export function fleetQuantile(q: string, bucketRate: string, by: readonly string[]): string {
+  return `histogram_quantile(${q}, sum by (${[...by, "le"].join(", ")}) (${selRecorded(bucketRate, ["engine", "voice"])}))`;
+}
+
 export function query(expr: string, legend: string, refId = "A"): DataqueryBuilder {
   return new DataqueryBuilder().expr(expr).legendFormat(legend).refId(refId).datasource(DATASOURCE);
 }

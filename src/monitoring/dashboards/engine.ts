@@ -2,9 +2,20 @@ import { RowBuilder } from "@grafana/grafana-foundation-sdk/dashboard";
 import type { Thresholds } from "../../config/schema.ts";
 import type { MonitoringProfile } from "../profile.ts";
 import { recordNames } from "../rules.ts";
-import { dashboard, query, RATE, sel, selBucket, selRecorded, timeseries } from "./common.ts";
+import { dashboard, fleetQuantile, query, RATE, sel, selBucket, selRecorded, timeseries } from "./common.ts";
 import { withGatewayRow } from "./gateway.ts";
 import { DASHBOARDS } from "./refs.ts";
+
+/** p50, p90, p95 and p99 over the selected instances (All: the fleet), one query each. */
+function quantileQueries(bucketRate: string) {
+  return (["0.5", "0.9", "0.95", "0.99"] as const).map((q, i) =>
+    query(
+      fleetQuantile(q, bucketRate, ["engine", "voice"]),
+      `{{engine}} {{voice}} p${Number(q) * 100}`,
+      String.fromCharCode(65 + i),
+    ),
+  );
+}
 
 /** One engine in depth: latency quantiles, time to first audio, real-time factor, throughput, errors. */
 export function engineDashboard(t: Thresholds, profile: MonitoringProfile) {
@@ -17,9 +28,7 @@ export function engineDashboard(t: Thresholds, profile: MonitoringProfile) {
         title: "Latency quantiles",
         description: `From the tts_latency_seconds histogram; alert on p95 above ${t.latency_max_ms} ms.`,
         unit: "s",
-        queries: [
-          query(selRecorded(rec.latencyQuantiles, ["engine", "voice"]), "{{engine}} {{voice}} p{{quantile}}"),
-        ],
+        queries: [...quantileQueries(rec.latencyBucketRate)],
         threshold: latency,
       }),
     )
@@ -28,9 +37,7 @@ export function engineDashboard(t: Thresholds, profile: MonitoringProfile) {
         title: "Time to first audio quantiles",
         description: "Streaming engines report the first audio sample; others equal the latency.",
         unit: "s",
-        queries: [
-          query(selRecorded(rec.ttfaQuantiles, ["engine", "voice"]), "{{engine}} {{voice}} p{{quantile}}"),
-        ],
+        queries: [...quantileQueries(rec.ttfaBucketRate)],
       }),
     )
     .withPanel(
@@ -108,7 +115,10 @@ export function engineDashboard(t: Thresholds, profile: MonitoringProfile) {
         title: "Requests per second by result",
         unit: "reqps",
         queries: [
-          query(selRecorded(rec.requestsRate, ["engine", "voice"]), "{{engine}} {{voice}} {{result}}"),
+          query(
+            `sum by (engine, voice, result) (${selRecorded(rec.requestsRate, ["engine", "voice"])})`,
+            "{{engine}} {{voice}} {{result}}",
+          ),
         ],
       }),
     )
@@ -117,7 +127,12 @@ export function engineDashboard(t: Thresholds, profile: MonitoringProfile) {
       timeseries({
         title: "Failures per second by reason",
         unit: "reqps",
-        queries: [query(selRecorded(rec.failuresRate, ["engine"]), "{{engine}} {{reason}}")],
+        queries: [
+          query(
+            `sum by (engine, reason) (${selRecorded(rec.failuresRate, ["engine"])})`,
+            "{{engine}} {{reason}}",
+          ),
+        ],
       }),
     )
     .withPanel(
@@ -126,7 +141,15 @@ export function engineDashboard(t: Thresholds, profile: MonitoringProfile) {
         unit: "percentunit",
         min: 0,
         max: 1,
-        queries: [query(selRecorded(rec.errorRatio, ["engine"]), "{{engine}}")],
+        // Failures over requests of the selected instances, summed before dividing (a ratio per
+        // replica cannot be summed or averaged).
+        queries: [
+          query(
+            `sum by (engine) (${selRecorded(rec.requestsRate, ["engine"], { result: "failure" })})` +
+              ` / sum by (engine) (${selRecorded(rec.requestsRate, ["engine"])})`,
+            "{{engine}}",
+          ),
+        ],
       }),
     );
   return withGatewayRow(d);

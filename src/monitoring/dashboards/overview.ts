@@ -2,20 +2,20 @@ import { RowBuilder } from "@grafana/grafana-foundation-sdk/dashboard";
 import type { Thresholds } from "../../config/schema.ts";
 import type { MonitoringProfile } from "../profile.ts";
 import { recordNames } from "../rules.ts";
-import { dashboard, query, RATE, sel, selRecorded, stat, timeseries } from "./common.ts";
+import { dashboard, fleetQuantile, query, RATE, sel, selRecorded, stat, timeseries } from "./common.ts";
 import { DASHBOARDS } from "./refs.ts";
 
 /** The four contract metrics at a glance, probe success and the exporter's own health. */
 export function overviewDashboard(t: Thresholds, profile: MonitoringProfile) {
   const rec = recordNames(profile);
-  const p95 = selRecorded(rec.latencyQuantiles, ["engine", "voice"], { quantile: "0.95" });
+  const p95 = fleetQuantile("0.95", rec.latencyBucketRate, ["engine", "voice"]);
   const latency = { value: t.latency_max_ms / 1000, bad: "above" } as const;
   return dashboard(DASHBOARDS.overview, "TTS / Overview", true)
     .withRow(new RowBuilder("The four contract metrics"))
     .withPanel(
       stat({
         title: "Latency p95 (worst engine)",
-        description: `p95 of tts_latency_seconds per engine and voice; alert threshold ${t.latency_max_ms} ms.`,
+        description: `p95 of tts_latency_seconds per engine and voice over the selected instances; alert threshold ${t.latency_max_ms} ms.`,
         unit: "s",
         queries: [query(`max(${p95})`, "p95")],
         threshold: latency,
@@ -67,7 +67,10 @@ export function overviewDashboard(t: Thresholds, profile: MonitoringProfile) {
         title: "Requests per second by result",
         unit: "reqps",
         queries: [
-          query(selRecorded(rec.requestsRate, ["engine", "voice"]), "{{engine}} {{voice}} {{result}}"),
+          query(
+            `sum by (engine, voice, result) (${selRecorded(rec.requestsRate, ["engine", "voice"])})`,
+            "{{engine}} {{voice}} {{result}}",
+          ),
         ],
       }),
     )

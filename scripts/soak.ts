@@ -1,0 +1,267 @@
+// npm run soak [-- --duration S --sample S --compare-from S --max-growth-mb MB --csv FILE]
+//
+// Runs the exporter (a child process, so only its memory is measured) with the web dashboard, and
+// drives it as production does: a probe of a local OpenAI-compatible TTS server every second,
+// ingestion at 200 events/s (batches of 20 every 100 ms; every 50th event carries a WAV), three
+// dashboard SSE clients, and a /metrics scrape every second. Every `--sample` seconds the child
+// reports RSS and heap (after a GC). The run fails when either grows by more than --max-growth-mb
+// between the window starting at --compare-from (default: the 10th minute) and the last window,
+// or when anything is lost: an ingestion answer other than 202, events accepted != events sent,
+// a scrape that is not 200, an SSE client dropped.
+// Default duration: 10,000 probe cycles (2 h 47 min). docs/benchmarks.md has a recorded curve.
+import { fork } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { createServer, get, type IncomingMessage, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { encodeWav16 } from "../src/audio/decode.ts";
+
+export interface SoakOptions {
+  readonly durationSeconds: number;
+  readonly sampleSeconds: number;
+  /** Start of the reference window (seconds into the run); the last window is compared with it. */
+  readonly compareFromSeconds: number;
+  /** Length of both windows. */
+  readonly windowSeconds: number;
+  readonly maxGrowthMb: number;
+  /** RSS bound when it differs from the heap's (a short run still sees workers and arenas start). */
+  readonly maxRssGrowthMb?: number;
+  readonly eventsPerSecond: number;
+  readonly sseClients: number;
+  readonly log?: (line: string) => void;
+}
+
+export interface SoakSample {
+  readonly t: number;
+  readonly rssMb: number;
+  readonly heapMb: number;
+  readonly probes: number;
+}
+
+export interface SoakResult {
+  readonly samples: SoakSample[];
+  readonly eventsSent: number;
+  readonly eventsAccepted: number;
+  readonly scrapes: number;
+  readonly probes: number;
+  readonly rssGrowthMb: number;
+  readonly heapGrowthMb: number;
+  readonly problems: string[];
+}
+
+const tone = (() => {
+  const rate = 16000;
+  const samples = new Float32Array(rate / 2);
+  for (let i = 0; i < samples.length; i++) samples[i] = 0.3 * Math.sin((2 * Math.PI * 220 * i) / rate);
+  return Buffer.from(encodeWav16(samples, rate));
+})();
+
+/** An OpenAI-compatible speech endpoint answering every request with the same half-second tone. */
+function fakeTts(): Promise<Server> {
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on("end", () => {
+      res.writeHead(200, { "content-type": "audio/wav", "content-length": tone.length }).end(tone);
+    });
+  });
+  return new Promise((r) => server.listen(0, "127.0.0.1", () => r(server)));
+}
+
+const median = (xs: readonly number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? Number.NaN : (s[Math.floor((s.length - 1) / 2)] as number);
+};
+
+export async function runSoak(o: SoakOptions): Promise<SoakResult> {
+  const log = o.log ?? (() => {});
+  const tts = await fakeTts();
+  const ttsUrl = `http://127.0.0.1:${(tts.address() as AddressInfo).port}/v1/audio/speech`;
+  const child = fork(fileURLToPath(import.meta.url), ["--child", ttsUrl], {
+    execArgv: ["--expose-gc", "--import", "tsx"],
+    stdio: ["ignore", "ignore", "inherit", "ipc"],
+  });
+  const problems: string[] = [];
+  const timers: NodeJS.Timeout[] = [];
+  const sse: IncomingMessage[] = [];
+  try {
+    const ready = await new Promise<{ exporter: string; dashboard: string }>((resolve, reject) => {
+      child.once("message", (m) => resolve(m as { exporter: string; dashboard: string }));
+      child.once("exit", (code) => reject(new Error(`the exporter exited with ${code} before it was ready`)));
+    });
+    log(`exporter ${ready.exporter}, dashboard ${ready.dashboard}`);
+    let eventsSent = 0;
+    let eventsAccepted = 0;
+    let scrapes = 0;
+    let sseDropped = 0;
+    const audio = tone.toString("base64");
+    let seq = 0;
+    const batch = Math.max(1, Math.round(o.eventsPerSecond / 10));
+    timers.push(
+      setInterval(() => {
+        const events = Array.from({ length: batch }, () => {
+          seq++;
+          return {
+            engine: `svc${seq % 3}`,
+            voice: "v1",
+            latency_ms: 50 + (seq % 400),
+            cache_hit: seq % 4 === 0,
+            ...(seq % 50 === 0 && { audio_wav_base64: audio }),
+          };
+        });
+        eventsSent += events.length;
+        fetch(`${ready.exporter}/api/v1/syntheses`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify(events),
+        }).then(
+          async (res) => {
+            await res.text();
+            if (res.status === 202) eventsAccepted += events.length;
+            else problems.push(`ingestion answered ${res.status}`);
+          },
+          (err: unknown) => problems.push(`ingestion failed: ${String(err)}`),
+        );
+      }, 100),
+      setInterval(() => {
+        fetch(`${ready.exporter}/metrics`).then(
+          async (res) => {
+            await res.text();
+            if (res.status === 200) scrapes++;
+            else problems.push(`/metrics answered ${res.status}`);
+          },
+          (err: unknown) => problems.push(`/metrics failed: ${String(err)}`),
+        );
+      }, 1000),
+    );
+    for (let i = 0; i < o.sseClients; i++) {
+      get(`${ready.dashboard}api/stream`, (res) => {
+        sse.push(res);
+        res.resume();
+        res.on("close", () => sseDropped++);
+      }).on("error", () => sseDropped++);
+    }
+
+    const samples: SoakSample[] = [];
+    const start = Date.now();
+    let probes = 0;
+    while (Date.now() - start < o.durationSeconds * 1000) {
+      await new Promise((r) => setTimeout(r, o.sampleSeconds * 1000));
+      const m = await new Promise<{ rss: number; heap: number; probes: number }>((resolve) => {
+        child.once("message", (msg) => resolve(msg as { rss: number; heap: number; probes: number }));
+        child.send("sample");
+      });
+      probes = m.probes;
+      const s = { t: (Date.now() - start) / 1000, rssMb: m.rss / 1e6, heapMb: m.heap / 1e6, probes };
+      samples.push(s);
+      log(
+        `t=${s.t.toFixed(0)}s rss=${s.rssMb.toFixed(1)} MB heap=${s.heapMb.toFixed(1)} MB probes=${probes}`,
+      );
+    }
+    for (const t of timers) clearInterval(t);
+    await new Promise((r) => setTimeout(r, 2000)); // the last ingestion answers
+    const inWindow = (from: number) => samples.filter((s) => s.t >= from && s.t < from + o.windowSeconds);
+    const first = inWindow(o.compareFromSeconds);
+    const lastFrom = (samples.at(-1)?.t ?? 0) - o.windowSeconds;
+    const last = samples.filter((s) => s.t > lastFrom);
+    const rssGrowthMb = median(last.map((s) => s.rssMb)) - median(first.map((s) => s.rssMb));
+    const heapGrowthMb = median(last.map((s) => s.heapMb)) - median(first.map((s) => s.heapMb));
+    if (first.length === 0) problems.push(`no sample in the reference window at ${o.compareFromSeconds} s`);
+    if (!(rssGrowthMb <= (o.maxRssGrowthMb ?? o.maxGrowthMb)))
+      problems.push(`RSS grew by ${rssGrowthMb.toFixed(1)} MB`);
+    if (!(heapGrowthMb <= o.maxGrowthMb)) problems.push(`heap grew by ${heapGrowthMb.toFixed(1)} MB`);
+    if (eventsAccepted !== eventsSent)
+      problems.push(`${eventsSent - eventsAccepted} of ${eventsSent} events lost`);
+    if (sseDropped > 0) problems.push(`${sseDropped} SSE clients dropped`);
+    // A guard that probes ran at all: one a second is planned, a loaded (or niced) host runs fewer.
+    if (probes < o.durationSeconds * 0.25) problems.push(`only ${probes} probes in ${o.durationSeconds} s`);
+    return {
+      samples,
+      eventsSent,
+      eventsAccepted,
+      scrapes,
+      probes,
+      rssGrowthMb,
+      heapGrowthMb,
+      problems: [...new Set(problems)],
+    };
+  } finally {
+    for (const t of timers) clearInterval(t);
+    for (const r of sse) r.destroy();
+    child.kill("SIGTERM");
+    await new Promise((r) => (child.exitCode === null ? child.once("exit", r) : r(null)));
+    tts.close();
+  }
+}
+
+/** The child: the exporter and its dashboard, answering "sample" with its memory. */
+async function child(ttsUrl: string): Promise<void> {
+  const { TTSPerformanceMonitor } = await import("../src/monitor.ts");
+  const { startDashboard } = await import("../src/server/dashboard.ts");
+  const { Logger } = await import("../src/log.ts");
+  const monitor = new TTSPerformanceMonitor({
+    config: {
+      monitoring: { interval_seconds: 1, mos: false },
+      probes: { interval_seconds: 1, timeout_seconds: 5, texts: ["Soak test probe."] },
+      engines: [{ name: "soak", type: "openai", url: ttsUrl, response_format: "wav" }],
+      ingest: { max_events_per_request: 100 },
+      server: { listen_address: "127.0.0.1:0", dashboard_address: "127.0.0.1:0" },
+    },
+    logger: new Logger({ json: true, level: "error" }),
+    env: {},
+  });
+  let probes = 0;
+  monitor.events.on("probe", () => probes++);
+  await monitor.startMonitoring();
+  const dashboard = await startDashboard(monitor, { address: "127.0.0.1:0", env: {} });
+  process.on("message", () => {
+    (globalThis as { gc?: () => void }).gc?.();
+    const m = process.memoryUsage();
+    process.send?.({ rss: m.rss, heap: m.heapUsed, probes });
+  });
+  process.on("SIGTERM", () => {
+    void dashboard
+      .close()
+      .then(() => monitor.stop())
+      .then(() => process.exit(0));
+  });
+  process.send?.({ exporter: `http://${monitor.address}`, dashboard: dashboard.url });
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      duration: { type: "string", default: "10000" },
+      sample: { type: "string", default: "10" },
+      "compare-from": { type: "string", default: "540" },
+      window: { type: "string", default: "60" },
+      "max-growth-mb": { type: "string", default: "5" },
+      csv: { type: "string" },
+    },
+  });
+  const result = await runSoak({
+    durationSeconds: Number(values.duration),
+    sampleSeconds: Number(values.sample),
+    compareFromSeconds: Number(values["compare-from"]),
+    windowSeconds: Number(values.window),
+    maxGrowthMb: Number(values["max-growth-mb"]),
+    eventsPerSecond: 200,
+    sseClients: 3,
+    log: (line) => console.log(line),
+  });
+  if (values.csv)
+    writeFileSync(
+      values.csv,
+      `t_seconds,rss_mb,heap_mb,probes\n${result.samples.map((s) => `${s.t.toFixed(0)},${s.rssMb.toFixed(2)},${s.heapMb.toFixed(2)},${s.probes}`).join("\n")}\n`,
+    );
+  console.log(
+    `events sent ${result.eventsSent}, accepted ${result.eventsAccepted}; scrapes ${result.scrapes}; probes ${result.probes}; ` +
+      `RSS growth ${result.rssGrowthMb.toFixed(1)} MB, heap growth ${result.heapGrowthMb.toFixed(1)} MB`,
+  );
+  for (const p of result.problems) console.log(`FAIL ${p}`);
+  process.exit(result.problems.length > 0 ? 1 : 0);
+}
+
+const isMain = process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1];
+if (isMain && process.argv[2] === "--child") void child(process.argv[3] ?? "");
+else if (isMain) void main();
