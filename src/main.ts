@@ -43,6 +43,8 @@ interface RunArgs {
   webConfigFile: string | undefined;
   /** `tts-monitor gateway`: the gateway runs whatever gateway.enabled says. */
   gateway?: boolean;
+  /** `tts-monitor gateway --auto-optimize [--dry-run]`. */
+  autoOptimize?: { dryRun: boolean };
 }
 
 async function run(args: RunArgs): Promise<void> {
@@ -60,6 +62,7 @@ async function run(args: RunArgs): Promise<void> {
     desktopNotifications: args.desktopNotifications,
     ...(args.webConfigFile !== undefined && { webConfigFile: args.webConfigFile }),
     ...(args.gateway && { gateway: true }),
+    ...(args.autoOptimize && { autoOptimize: args.autoOptimize }),
   });
   await monitor.startMonitoring();
   let dashboard: Dashboard | undefined;
@@ -174,6 +177,34 @@ async function stressTest(configOption: string): Promise<void> {
   process.exit(await stressTestAll(config, file, io));
 }
 
+async function optimizationReport(a: {
+  config: string;
+  json?: string;
+  report?: string;
+  trace?: string;
+  stress: string[];
+}): Promise<void> {
+  const file = resolveConfigPath(a.config);
+  const config = loadConfig(file);
+  const { runOptimizationReport, EvidenceError } = await import("./optimizer/command.ts");
+  try {
+    await runOptimizationReport({
+      config,
+      configFile: file,
+      ...(a.trace !== undefined && { traceFile: a.trace }),
+      stressFiles: a.stress,
+      ...(a.json !== undefined && { jsonFile: a.json }),
+      ...(a.report !== undefined && { reportDir: a.report }),
+      env: process.env,
+      out: process.stdout,
+    });
+  } catch (err) {
+    if (!(err instanceof EvidenceError)) throw err;
+    process.stderr.write(`tts-monitor: ${err.message}\n`);
+    process.exit(1);
+  }
+}
+
 export async function main(argv: string[]): Promise<void> {
   await yargs(argv)
     .scriptName("tts-monitor")
@@ -236,19 +267,66 @@ export async function main(argv: string[]): Promise<void> {
             default: false,
             describe:
               "Stress every enabled engine with the defaults of `tts-monitor stress`, print the verdicts and exit",
-          }),
+          })
+          .option("optimization-report", {
+            type: "boolean",
+            default: false,
+            describe:
+              "Print what to change per lever (cache, coalescing, concurrency, engines, batching, GPU) from the running monitor's evidence, or from --trace/--stress-report files (docs/optimization.md)",
+          })
+          .option("json", {
+            type: "string",
+            requiresArg: true,
+            describe: "With --optimization-report: also write the JSON report here",
+          })
+          .option("report", {
+            type: "string",
+            requiresArg: true,
+            describe:
+              "With --optimization-report: write the Markdown report and its charts (SVG) into this directory",
+          })
+          .option("trace", {
+            type: "string",
+            requiresArg: true,
+            describe:
+              "With --optimization-report: a gateway trace file (JSONL) instead of the running monitor",
+          })
+          .option("stress-report", {
+            type: "string",
+            array: true,
+            requiresArg: true,
+            describe:
+              "With --optimization-report: a stress report (JSON, tts-monitor stress --json); repeatable",
+          })
+          .check((a) =>
+            !a["optimization-report"] &&
+            (a.json !== undefined ||
+              a.report !== undefined ||
+              a.trace !== undefined ||
+              a["stress-report"] !== undefined)
+              ? "--json, --report, --trace and --stress-report go with --optimization-report"
+              : true,
+          ),
       (a) =>
         a["stress-test"]
           ? stressTest(a.config)
-          : run({
-              config: a.config,
-              prometheusExport: a["prometheus-export"],
-              webDashboard: a["web-dashboard"],
-              alerts: a.alerts || a["desktop-notifications"],
-              desktopNotifications: a["desktop-notifications"],
-              logLevel: a["log-level"],
-              webConfigFile: a["web.config.file"],
-            }),
+          : a["optimization-report"]
+            ? optimizationReport({
+                config: a.config,
+                ...(a.json !== undefined && { json: a.json }),
+                ...(a.report !== undefined && { report: a.report }),
+                ...(a.trace !== undefined && { trace: a.trace }),
+                stress: (a["stress-report"] ?? []).map(String),
+              })
+            : run({
+                config: a.config,
+                prometheusExport: a["prometheus-export"],
+                webDashboard: a["web-dashboard"],
+                alerts: a.alerts || a["desktop-notifications"],
+                desktopNotifications: a["desktop-notifications"],
+                logLevel: a["log-level"],
+                webConfigFile: a["web.config.file"],
+              }),
     )
     .command(
       "gateway",
@@ -265,7 +343,19 @@ export async function main(argv: string[]): Promise<void> {
             requiresArg: true,
             describe:
               "Prometheus exporter-toolkit web config (TLS, basic auth, headers) for every port, the gateway's too; overrides server.web_config_file (SECURITY.md)",
-          }),
+          })
+          .option("auto-optimize", {
+            type: "boolean",
+            default: false,
+            describe:
+              "Resize the cache, bound the concurrency limits and re-weight auto routes from the live trace, every optimizer.interval_seconds, within the optimizer bounds (docs/optimization.md)",
+          })
+          .option("dry-run", {
+            type: "boolean",
+            default: false,
+            describe: "With --auto-optimize: log and count the decisions, change nothing",
+          })
+          .check((a) => (a["dry-run"] && !a["auto-optimize"] ? "--dry-run goes with --auto-optimize" : true)),
       (a) =>
         run({
           config: a.config,
@@ -276,6 +366,7 @@ export async function main(argv: string[]): Promise<void> {
           logLevel: a["log-level"],
           webConfigFile: a["web.config.file"],
           gateway: true,
+          ...(a["auto-optimize"] && { autoOptimize: { dryRun: a["dry-run"] } }),
         }),
     )
     .command(

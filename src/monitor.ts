@@ -12,6 +12,7 @@ import { RunTimeOverrides } from "./config/overrides.ts";
 import type { Config } from "./config/schema.ts";
 import { createEngine } from "./engines/index.ts";
 import { type Engine, EngineError, type FailureReason } from "./engines/types.ts";
+import type { GatewayControls } from "./gateway/contract.ts";
 import type { Gateway } from "./gateway/index.ts";
 import { type AnalysisJob, AnalysisPipeline } from "./ingest/analysis.ts";
 import { type SynthesisEvent, validateApiEvent } from "./ingest/event.ts";
@@ -19,6 +20,9 @@ import { mountIngest } from "./ingest/http.ts";
 import { SynthesisRecorder } from "./ingest/recorder.ts";
 import { Logger } from "./log.ts";
 import { MetricsRegistry } from "./metrics/registry.ts";
+import { EVIDENCE_VERSION, type Evidence } from "./optimizer/evidence.ts";
+import { mountEvidence } from "./optimizer/evidence-route.ts";
+import type { AutoOptimizer } from "./optimizer/index.ts";
 import type { ProbeResult } from "./probes/probe.ts";
 import { ProbeRunner } from "./probes/runner.ts";
 import { createExporterApp } from "./server/exporter.ts";
@@ -54,6 +58,8 @@ export interface MonitorOptions {
   readonly gateway?: boolean;
   /** Overrides gateway.listen_address (tests use 127.0.0.1:0). */
   readonly gatewayListenAddress?: string;
+  /** Run the auto-optimiser over the gateway (`--auto-optimize`; dryRun: decide and report, change nothing). */
+  readonly autoOptimize?: { readonly dryRun: boolean };
 }
 
 export type { CurrentMetrics, GpuSnapshot } from "./state/snapshot.ts";
@@ -478,6 +484,7 @@ export class TTSPerformanceMonitor {
             token,
             log: this.log,
           });
+          mountEvidence(a, { token, evidence: () => this.optimizerEvidence() });
           mountProbe(a, {
             engine: (name) => this.#probes.engine(name),
             configured: (name) => {
@@ -558,6 +565,22 @@ export class TTSPerformanceMonitor {
       bearerRoute: () => token !== undefined,
     });
     this.#gateway = { gateway, server };
+    if (this.#options.autoOptimize) {
+      const { AutoOptimizer } = await import("./optimizer/index.ts");
+      this.#autoOptimizer = new AutoOptimizer({
+        controls: gateway,
+        config: () => this.#config,
+        log: this.log,
+        registry: this.registry,
+        events: this.events,
+        dryRun: this.#options.autoOptimize.dryRun,
+      });
+      this.#autoOptimizer.start();
+      this.log.info("auto-optimiser started", {
+        interval_seconds: this.#config.optimizer.interval_seconds,
+        dry_run: this.#options.autoOptimize.dryRun,
+      });
+    }
     this.log.info("gateway listening", {
       address: boundAddress(server),
       api: "/v1/audio/speech",
@@ -656,6 +679,54 @@ export class TTSPerformanceMonitor {
     return true;
   }
 
+  #attachedGateway: GatewayControls | undefined;
+  #autoOptimizer: AutoOptimizer | undefined;
+  readonly #stressReports = new Map<string, unknown>();
+
+  /** Controls of a gateway run outside this monitor (the one it runs itself is used without this). */
+  attachGateway(controls: GatewayControls | undefined): void {
+    this.#attachedGateway = controls;
+  }
+
+  /** A finished stress report (its JSON object): the newest per engine is kept for the optimiser. */
+  addStressReport(report: { readonly engine: string; readonly [field: string]: unknown }): void {
+    this.#stressReports.delete(report.engine);
+    this.#stressReports.set(report.engine, report);
+    // Bounded like every other per-engine table: the oldest engine's report goes first.
+    while (this.#stressReports.size > this.#config.ingest.max_engines) {
+      const oldest = this.#stressReports.keys().next().value;
+      if (oldest === undefined) break;
+      this.#stressReports.delete(oldest);
+    }
+  }
+
+  /** What GET /api/v1/optimizer/evidence serves (src/optimizer/evidence.ts): read from the snapshot and the gateway. */
+  optimizerEvidence(): Evidence {
+    const m = this.getCurrentMetrics();
+    const engines: Record<string, { quality_score?: number; predicted_mos?: number }> = {};
+    for (const [name, e] of Object.entries(m.engines))
+      engines[name] = {
+        ...optional("quality_score", e.qualityScore),
+        ...optional("predicted_mos", e.predictedMos),
+      };
+    const g: GatewayControls | undefined = this.gateway ?? this.#attachedGateway;
+    return {
+      version: EVIDENCE_VERSION,
+      trace: g ? g.trace(this.#config.optimizer.window_requests) : [],
+      trace_source: g ? "gateway" : "none",
+      engines,
+      gpus: m.gpus,
+      stress_reports: [...this.#stressReports.values()],
+      ...(g && {
+        gateway: {
+          cache_capacity_bytes: g.cacheCapacityBytes(),
+          limits: g.limits(),
+          route_weights: g.routeWeights(),
+        },
+      }),
+    };
+  }
+
   /** The one snapshot of the state (src/state/snapshot.ts): every value beside the time it was measured. */
   getCurrentMetrics(): CurrentMetrics {
     return buildSnapshot({
@@ -679,6 +750,8 @@ export class TTSPerformanceMonitor {
     await this.#analysis?.close();
     clearInterval(this.#loopTimer);
     this.#loopDelay.disable();
+    await this.#autoOptimizer?.stop();
+    this.#autoOptimizer = undefined;
     if (this.#gateway) {
       await closeServer(this.#gateway.server);
       await this.#gateway.gateway.close();

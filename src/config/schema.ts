@@ -187,6 +187,70 @@ const hostRoot = z
     if (!st.isDirectory()) return fail(`${JSON.stringify(root)}: not a directory`);
   });
 
+/** `--optimization-report` and `--auto-optimize` (src/optimizer/, docs/optimization.md). */
+const optimizerSchema = z
+  .strictObject({
+    /** Seconds between two decisions of `--auto-optimize`. */
+    interval_seconds: z.number().min(1).max(86_400).default(60),
+    /** The most memory the audio cache may be given; the knee is searched within it. */
+    cache_budget_bytes: z
+      .number()
+      .int()
+      .min(1024)
+      .max(2 ** 50)
+      .default(256 * 1024 * 1024),
+    /** The auto-optimiser never shrinks the cache below this. */
+    cache_floor_bytes: z
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 50)
+      .default(1024 * 1024),
+    /** The recommended cache size may give up this much hit ratio against the whole budget. */
+    cache_hit_tolerance: z.number().min(0).max(0.5).default(0.01),
+    /** Traces up to this many requests get the exact curve; longer ones SHARDS (fixed size). */
+    exact_max_requests: z.number().int().min(1000).max(100_000_000).default(1_000_000),
+    /** Keys SHARDS keeps (fixed-size variant); about 8,192 gives errors near 0.01 (docs/optimization.md). */
+    shards_sample_keys: z.number().int().min(256).max(1_000_000).default(8192),
+    /** Newest trace entries a decision reads. */
+    window_requests: z.number().int().min(100).max(10_000_000).default(100_000),
+    /** A lever with fewer requests than this in its window is skipped (too little evidence). */
+    min_requests: z.number().int().min(1).max(1_000_000).default(50),
+    /** A change smaller than this share of the current setting is not made (hysteresis). */
+    hysteresis_ratio: z.number().min(0).max(1).default(0.1),
+    /** Bounds of the concurrency limits the auto-optimiser sets. */
+    limit_floor: z.number().int().min(1).max(100_000).default(1),
+    limit_ceiling: z.number().int().min(1).max(100_000).default(256),
+    /** The smallest weight an `auto` route keeps: a slow engine still gets traffic to show it recovered. */
+    route_weight_floor: z.number().min(0.001).max(1).default(0.05),
+    /** SLO an engine must meet to be recommended (p95 latency defaults to thresholds.latency_max_ms). */
+    slo: z
+      .strictObject({
+        latency_p95_ms: z.number().positive().max(600_000).optional(),
+        error_rate_max: z.number().min(0).max(1).default(0.01),
+      })
+      .prefault({}),
+    /** Engines behind Triton or with batch support, and the queue delays to evaluate. */
+    batching: z
+      .strictObject({
+        engines: z.array(z.string().min(1)).default([]),
+        max_batch_size: z.number().int().min(1).max(4096).default(8),
+        max_queue_delay_ms: z
+          .array(z.number().positive().max(10_000))
+          .min(1)
+          .default([1, 2, 5, 10, 20, 50, 100]),
+      })
+      .prefault({}),
+  })
+  .prefault({})
+  .refine((o) => o.limit_floor <= o.limit_ceiling, {
+    message: "limit_floor at most limit_ceiling",
+    path: ["limit_floor"],
+  })
+  .refine((o) => o.cache_floor_bytes <= o.cache_budget_bytes, {
+    message: "cache_floor_bytes at most cache_budget_bytes",
+    path: ["cache_floor_bytes"],
+  });
 /** `gateway` (docs/gateway.md): 9095 clashes with neither 9090, 8080, 8880 (Kokoro-FastAPI) nor 9091/9093 (compose). */
 const gatewaySchema = z.strictObject({
   enabled: z.boolean().default(false),
@@ -430,6 +494,7 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
   dashboard: dashboardSchema,
+  optimizer: optimizerSchema,
   /** The OpenAI-compatible TTS gateway (src/gateway/, docs/gateway.md); off unless enabled or `tts-monitor gateway`. */
   gateway: gatewaySchema.prefault({}),
 });
@@ -439,4 +504,5 @@ export type EngineConfig = z.infer<typeof engineSchema>;
 export type EngineType = EngineConfig["type"];
 export type Thresholds = Config["thresholds"];
 export type CollectorSwitches = Config["monitoring"]["collectors"];
+export type OptimizerConfig = Config["optimizer"];
 export type GatewayConfig = Config["gateway"];

@@ -11,4 +11,13 @@ export interface MetricDef {
   readonly buckets?: readonly number[];
 }
 
-export type MetricArea = "tts" | "cache" | "audio" | "host" | "process" | "gpu" | "exporter" | "gateway";
+export type MetricArea =
+  | "tts"
+  | "cache"
+  | "audio"
+  | "host"
+  | "process"
+  | "gpu"
+  | "exporter"
+  | "gateway"
+  | "optimizer";

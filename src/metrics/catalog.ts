@@ -3,6 +3,7 @@
 
 import { audioMetrics } from "./catalog-audio.ts";
 import { gatewayMetrics } from "./catalog-gateway.ts";
+import { optimizerMetrics } from "./catalog-optimizer.ts";
 import type { MetricArea, MetricDef } from "./catalog-types.ts";
 
 export type { MetricArea, MetricDef, MetricType } from "./catalog-types.ts";
@@ -520,6 +521,7 @@ export const catalog = {
     area: "exporter",
   },
 
+  ...optimizerMetrics,
   ...gatewayMetrics,
 } as const satisfies Record<string, MetricDef>;
 

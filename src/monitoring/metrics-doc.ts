@@ -8,6 +8,7 @@ const AREA_TITLES: Record<MetricArea, string> = {
   process: "Processes",
   gpu: "GPU",
   exporter: "Exporter self-health",
+  optimizer: "Auto-optimiser",
   gateway: "Gateway (tts-monitor gateway)",
 };
 

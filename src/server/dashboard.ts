@@ -62,7 +62,7 @@ export interface DashboardControls {
   readonly webConfig?: WebConfigSource;
 }
 
-export type LogKind = "probe" | "alert" | "config" | "info";
+export type LogKind = "probe" | "alert" | "config" | "info" | "optimizer";
 export interface LogEntry {
   readonly at: number;
   readonly kind: LogKind;
@@ -172,6 +172,13 @@ class DashboardState {
       ),
     );
     on<AlertEvent>("alert-notification", (e) => this.broadcast("notification", e));
+    on<Record<string, unknown>>("optimizer-decision", (d) =>
+      this.addLog(
+        "optimizer",
+        "info",
+        `${d.applied ? "" : "(dry run) "}${String(d.lever)} ${String(d.action)}${d.engine === undefined ? "" : ` ${String(d.engine)}`}: ${String(d.from)} → ${String(d.to)} (${String(d.reason)})`,
+      ),
+    );
     on<Record<string, unknown>>("config-change", (c) => {
       const { setting, at: _at, ...rest } = c;
       // A setter keeps the dashboard settings object: a new one means a reload came first.

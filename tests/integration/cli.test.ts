@@ -129,10 +129,15 @@ describe("flags", () => {
     "--dashboard",
     "--desktop-notifications",
     "--help",
+    "--json",
     "--log-level",
+    "--optimization-report",
     "--prometheus-export",
+    "--report",
+    "--stress-report",
     // tests/integration/stress-cli.test.ts
     "--stress-test",
+    "--trace",
     "--version",
     "--web-dashboard",
     // tests/integration/security-web-config.test.ts
