@@ -4,6 +4,7 @@ import type { AudioFormat, DecodedAudio } from "../audio/format.ts";
 import { Intelligibility, RecogniserError } from "../audio/intelligibility.ts";
 import { analysisSamples, type MetricSample } from "../audio/metrics.ts";
 import { type MosOutcome, MosScorer } from "../audio/mos/index.ts";
+import { withPredictedMos } from "../audio/quality-score.ts";
 
 export interface AnalysisJob {
   readonly engine: string;
@@ -114,17 +115,26 @@ export class AnalysisPipeline {
     }
     this.#pending++;
     const receivedAt = Date.now();
-    const run = this.#run(job, labels, sink, receivedAt).finally(() => {
+    // Not counted in #pending: the scorer has its own bound.
+    const mos = this.#mos?.score(job.audio, job.format, `${job.engine}\0${job.voice}`).then((o) => {
+      sink.mos(labels, o, receivedAt);
+      return o;
+    });
+    const waits: Promise<void>[] = [];
+    const run = this.#run(job, labels, sink, receivedAt, mos, waits).finally(() => {
       this.#pending--;
     });
-    // Not counted in #pending: the scorer has its own bound.
-    const mos = this.#mos
-      ?.score(job.audio, job.format, `${job.engine}\0${job.voice}`)
-      .then((o) => sink.mos(labels, o, receivedAt));
-    return mos ? Promise.all([run, mos]).then(() => undefined) : run;
+    return Promise.all([run, mos]).then(() => Promise.all(waits).then(() => undefined));
   }
 
-  async #run(job: AnalysisJob, labels: AudioLabels, sink: AudioSink, receivedAt: number): Promise<void> {
+  async #run(
+    job: AnalysisJob,
+    labels: AudioLabels,
+    sink: AudioSink,
+    receivedAt: number,
+    mos: Promise<MosOutcome> | undefined,
+    waits: Promise<void>[],
+  ): Promise<void> {
     let decoded = job.decoded;
     try {
       const result = await this.#analyzer.analyze(job.audio, job.format, {
@@ -135,7 +145,17 @@ export class AnalysisPipeline {
       const { analysis } = result;
       const { samples, sampleRate, channels, durationSeconds } = result.decoded;
       if (samples) decoded = { samples, sampleRate, channels, durationSeconds };
-      sink.measured(labels, analysisSamples(analysis, labels), analysis.qualityScore.score, receivedAt);
+      const record = (outcome: MosOutcome | undefined) => {
+        // Quality score v3 folds in the clip's predicted OVRL when the model gave one
+        // (docs/quality-score.md); without it (off, absent, superseded) the measures alone.
+        const ovrl = outcome?.results.find((r) => r.model === "dnsmos_p835")?.values.ovrl;
+        analysis.qualityScore = withPredictedMos(analysis.qualityScore, ovrl);
+        sink.measured(labels, analysisSamples(analysis, labels), analysis.qualityScore.score, receivedAt);
+      };
+      // The measures wait for the clip's predicted MOS (bounded by the scorer: one clip in flight,
+      // one waiting per engine/voice); the recogniser does not wait for either.
+      if (mos) waits.push(mos.then(record));
+      else record(undefined);
     } catch (err) {
       if (job.ingested) this.#dropped(err instanceof AudioTooLongError ? "too_long" : "undecodable");
       const reason =
