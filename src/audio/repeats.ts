@@ -2,12 +2,15 @@
 // without concealment plays a lost packet (the previous packet again), or a stuck buffer loops.
 // Speech never repeats itself sample for sample over 8 ms (a synthesiser that lengthens a vowel
 // overlap-adds pitch periods, it does not copy 8 ms verbatim). The samples are quantised to 16 bit;
-// every 8 ms window (one per sample, rolling hash) that equals one 1-500 ms earlier, the nearest
-// such, and whose original was not itself equal to the audio one more lag earlier (a periodic
+// every 8 ms window (one per sample, rolling hash) that equals one starting on a 1 ms grid 1-500 ms
+// earlier, the nearest such, and whose original was not itself equal to the audio one more lag earlier (a periodic
 // signal: hum, a tone) marks its samples repeated. Only loud windows count (see minEnergy); the
 // share is over samples outside digital silence.
 
 const WINDOW_SECONDS = 0.008;
+const STEP_SECONDS = 0.001;
+/** Recent grid starts kept per hash (a steady signal fills its buckets). */
+const MAX_PER_HASH = 8;
 /** Copies closer than this are not told apart from a steady waveform. */
 const MIN_LAG_SECONDS = 0.001;
 const MEMORY_SECONDS = 0.5;
@@ -22,6 +25,7 @@ export interface Repeats {
 export function detectRepeats(x: Float32Array, rate: number): Repeats | undefined {
   const w = Math.max(8, Math.round(rate * WINDOW_SECONDS));
   const minLag = Math.max(1, Math.round(rate * MIN_LAG_SECONDS));
+  const step = Math.max(1, Math.round(rate * STEP_SECONDS));
   const memory = Math.round(rate * MEMORY_SECONDS);
   if (x.length < 4 * w) return undefined;
   const q = new Int32Array(x.length);
@@ -30,7 +34,6 @@ export function detectRepeats(x: Float32Array, rate: number): Repeats | undefine
   // BASE^w mod 2^32, to take the oldest sample out of the rolling hash.
   let top = 1;
   for (let i = 0; i < w; i++) top = Math.imul(top, BASE);
-  const hashAt = new Int32Array(x.length);
   // Only loud windows count (within LOUD_RANGE_DB of the 95th percentile of 10 ms levels): a
   // replayed packet of speech is loud; a faint steady background (hum in the closures of a stop)
   // repeats across pauses at multiples of its period.
@@ -43,7 +46,8 @@ export function detectRepeats(x: Float32Array, rate: number): Repeats | undefine
   }
   levels.sort((a, b) => a - b);
   const minEnergy = w * (levels[Math.floor(levels.length * 0.95)] ?? 0) * 10 ** (-LOUD_RANGE_DB / 10);
-  // Window starts of the last `memory` samples by hash (a sliding index: old starts leave it).
+  // Window starts on a 1 ms grid by hash: a copy at any lag starts on the grid somewhere in the
+  // original, so looking every sample up against grid starts finds it (1/step of the work).
   const starts = new Map<number, number[]>();
   const repeated = new Uint8Array(x.length);
   const equal = (a: number, b: number): boolean => {
@@ -63,28 +67,26 @@ export function detectRepeats(x: Float32Array, rate: number): Repeats | undefine
     }
     const t = i - w + 1;
     if (t < 0) continue;
-    hashAt[t] = h;
-    const gone = t - memory - 1;
-    if (gone >= 0) {
-      const list = starts.get(hashAt[gone] ?? 0);
-      if (list && list[0] === gone) list.shift();
-      if (list?.length === 0) starts.delete(hashAt[gone] ?? 0);
-    }
     const list = starts.get(h);
     if (list && energy > minEnergy && energy > w) {
       // The nearest earlier copy: a replayed packet is a copy of audio that was not itself a copy
-      // one lag before; a periodic signal (hum, tone, a whole number of samples per period) is.
+      // one lag before; a periodic signal (a tone, a buzz, a whole number of samples per period) is.
       for (let k = list.length - 1; k >= 0; k--) {
         const s = list[k] ?? 0;
         const lag = t - s;
+        if (lag > memory) break;
         if (lag < minLag || !equal(s, t)) continue;
         const periodic = s - lag >= 0 && equal(s - lag, s);
         if (!periodic) repeated.fill(1, t, t + w);
         break;
       }
     }
-    if (list) list.push(t);
-    else starts.set(h, [t]);
+    if (t % step === 0) {
+      if (list) {
+        list.push(t);
+        if (list.length > MAX_PER_HASH) list.shift();
+      } else starts.set(h, [t]);
+    }
   }
   let counted = 0;
   let rep = 0;

@@ -82,6 +82,12 @@ export class AnalysisPipeline {
   readonly #dropped: (reason: "too_long" | "backlog" | "undecodable") => void;
   /** Predicted MOS: its own bound (one clip in flight, one waiting per engine/voice). */
   readonly #mos: MosScorer | undefined;
+  /**
+   * The clip per engine/voice whose measures were written last and whose predicted MOS is still to
+   * be folded into its score, per sink; as bounded as the scorer (entries leave when the MOS arrives).
+   */
+  readonly #awaitingMos = new WeakMap<AudioSink, Map<string, number>>();
+  #seq = 0;
 
   constructor(
     private readonly sink: AudioSink,
@@ -127,6 +133,12 @@ export class AnalysisPipeline {
     return Promise.all([run, mos]).then(() => Promise.all(waits).then(() => undefined));
   }
 
+  #awaiting(sink: AudioSink): Map<string, number> {
+    let m = this.#awaitingMos.get(sink);
+    if (!m) this.#awaitingMos.set(sink, (m = new Map()));
+    return m;
+  }
+
   async #run(
     job: AnalysisJob,
     labels: AudioLabels,
@@ -136,6 +148,7 @@ export class AnalysisPipeline {
     waits: Promise<void>[],
   ): Promise<void> {
     let decoded = job.decoded;
+    const key = `${labels.engine}\0${labels.voice}`;
     try {
       const result = await this.#analyzer.analyze(job.audio, job.format, {
         ...(job.text !== undefined && { text: job.text }),
@@ -145,18 +158,29 @@ export class AnalysisPipeline {
       const { analysis } = result;
       const { samples, sampleRate, channels, durationSeconds } = result.decoded;
       if (samples) decoded = { samples, sampleRate, channels, durationSeconds };
-      const record = (outcome: MosOutcome | undefined) => {
-        // Quality score v3 folds in the clip's predicted OVRL when the model gave one
-        // (docs/quality-score.md); without it (off, absent, superseded) the measures alone.
-        const ovrl = outcome?.results.find((r) => r.model === "dnsmos_p835")?.values.ovrl;
-        analysis.qualityScore = withPredictedMos(analysis.qualityScore, ovrl);
-        sink.measured(labels, analysisSamples(analysis, labels), analysis.qualityScore.score, receivedAt);
-      };
-      // The measures wait for the clip's predicted MOS (bounded by the scorer: one clip in flight,
-      // one waiting per engine/voice); the recogniser does not wait for either.
-      if (mos) waits.push(mos.then(record));
-      else record(undefined);
+      sink.measured(labels, analysisSamples(analysis, labels), analysis.qualityScore.score, receivedAt);
+      // Quality score v3 folds in the clip's predicted OVRL (docs/quality-score.md). It comes
+      // seconds later from its own worker: the measures are written now with the score of the
+      // measures alone, and again with the OVRL folded in, unless a newer clip's measures of the
+      // same engine/voice were written meanwhile.
+      if (mos) {
+        const awaiting = this.#awaiting(sink);
+        const seq = ++this.#seq;
+        awaiting.set(key, seq);
+        waits.push(
+          mos.then((outcome) => {
+            if (awaiting.get(key) !== seq) return;
+            awaiting.delete(key);
+            const ovrl = outcome.results.find((r) => r.model === "dnsmos_p835")?.values.ovrl;
+            if (ovrl === undefined) return;
+            analysis.qualityScore = withPredictedMos(analysis.qualityScore, ovrl);
+            sink.measured(labels, analysisSamples(analysis, labels), analysis.qualityScore.score, receivedAt);
+          }),
+        );
+      }
     } catch (err) {
+      // The series are removed: an older clip's predicted MOS must not write them back.
+      this.#awaiting(sink).delete(key);
       if (job.ingested) this.#dropped(err instanceof AudioTooLongError ? "too_long" : "undecodable");
       const reason =
         err instanceof AudioDecodeError
