@@ -12,7 +12,7 @@ import { detectHum } from "./hum.ts";
 import { intonation } from "./intonation.ts";
 import { activity, clipping, levels } from "./level.ts";
 import { pitchStats, yinTrack } from "./pitch.ts";
-import { type QualityInputs, type QualityScore, qualityScore } from "./quality-score.ts";
+import { type QualityScore, qualityScore } from "./quality-score.ts";
 import { detectRepeats } from "./repeats.ts";
 import { vadSnr, wadaSnr } from "./snr.ts";
 import { spectralShape } from "./spectral.ts";
@@ -59,9 +59,9 @@ export interface AudioAnalysis {
   humDb?: number;
   /** Share of voiced frames on the median pitch, octaves folded (intonation.ts). */
   monotoneShare?: number;
-  /** F0 slope over the clip, semitones per second (intonation.ts). */
+  /** F0 slope over the clip, semitones per second (intonation.ts); reported, not in the score. */
   f0SlopeSemitonesPerSecond?: number;
-  /** Skewness of the 5 ms level's changes: > 0 when onsets are faster than decays (envelope.ts). */
+  /** Skewness of the 5 ms level's changes: > 0 when onsets are faster than decays (envelope.ts); reported, not in the score. */
   envelopeSkew?: number;
   /** Tone measures, only when one harmonic series dominates the spectrum. */
   toneFundamentalHz?: number;
@@ -194,10 +194,6 @@ export function analyzeAudio(decoded: DecodedAudio, options: { text?: string } =
       out.truncated = tr.truncated;
     }
   }
-  const inputs: QualityInputs = {
-    ...out,
-    ...(options.text !== undefined && { question: options.text.trim().endsWith("?") }),
-  };
-  out.qualityScore = qualityScore(inputs);
+  out.qualityScore = qualityScore(out);
   return out;
 }

@@ -1,7 +1,7 @@
 // The composite quality score exported as tts_quality_score: a product of components, each 0-1,
 // so that any one defect pulls the whole score down. Version 3 adds what a listener hears and
 // version 2 could not see: muffled (band-limited) speech, dropouts, replayed packets (stutter),
-// mains hum, a robotic monotone, speech played backwards, and the predicted MOS when there is one.
+// mains hum, a robotic monotone, and the predicted MOS when there is one.
 // Formula, calibration, held-out scores and what it is blind to: docs/quality-score.md. Change the
 // version whenever a formula or a constant changes: stored series are only comparable within one.
 
@@ -24,10 +24,6 @@ export interface QualityInputs {
   repeatShare?: number;
   humDb?: number;
   monotoneShare?: number;
-  f0SlopeSemitonesPerSecond?: number;
-  envelopeSkew?: number;
-  /** The text is a question (a rising end is right): the reversal component is left out. */
-  question?: boolean;
   /** Predicted OVRL (DNSMOS P.835, 1-5), when the model ran on this clip. */
   predictedMos?: number;
 }
@@ -52,23 +48,18 @@ export const CLICKS_SCALE_PER_MINUTE = 120;
 /** Bandwidth: logistic in the roll-off, 0.5 at 1 kHz (clean 8 kHz flite ≥ 1.7 kHz; low-passed at 800 Hz ≤ 0.6 kHz). */
 export const ROLLOFF_MIDPOINT_HZ = 1000;
 export const ROLLOFF_SLOPE_HZ = 100;
-/** Dropouts: free up to 0.5 holes per second, then e-folding per hole per second. */
-export const DROPOUTS_FREE_PER_SECOND = 0.5;
-export const DROPOUTS_SCALE_PER_SECOND = 1;
-/** Repeats: free up to 4 % of the audio, then e-folding per 4 %. */
-export const REPEATS_FREE = 0.04;
+/** Dropouts: free up to 1.2 holes per second (espeak-ng's zero closures in short sentences), then e-folding per 0.5. */
+export const DROPOUTS_FREE_PER_SECOND = 1.2;
+export const DROPOUTS_SCALE_PER_SECOND = 0.5;
+/** Repeats: free up to 6 % of the audio (clean espeak-ng reaches 4.4 %), then e-folding per 4 %. */
+export const REPEATS_FREE = 0.06;
 export const REPEATS_SCALE = 0.04;
-/** Hum: logistic in the hum's level, 0.5 at -30 dB re the clip's power, 2 dB per e-fold. */
-export const HUM_MIDPOINT_DB = -25;
-export const HUM_SLOPE_DB = 1.5;
-/** Robotic: logistic in the monotone share, 0.5 at 0.8. */
-export const MONOTONE_MIDPOINT = 0.8;
-export const MONOTONE_SLOPE = 0.04;
-/** Reversal index = F0 slope (st/s) − REVERSAL_SKEW_WEIGHT × envelope skew; logistic, 0.5 at REVERSAL_MIDPOINT. */
-export const REVERSAL_SKEW_WEIGHT = 0.5;
-export const REVERSAL_MIDPOINT = 0;
-export const REVERSAL_SLOPE = 0.03;
-export const REVERSAL_FLOOR = 0.4;
+/** Hum: logistic in the hum's level, 0.5 at -23 dB re the clip's power, 1 dB per e-fold. */
+export const HUM_MIDPOINT_DB = -23;
+export const HUM_SLOPE_DB = 1;
+/** Robotic: logistic in the monotone share, 0.5 at 0.85 (festival's "Hello world." reads 0.75). */
+export const MONOTONE_MIDPOINT = 0.85;
+export const MONOTONE_SLOPE = 0.03;
 /**
  * Predicted MOS: logistic in the OVRL, 0.5 at 1.8, 0.15 per e-fold, so clean engine speech
  * (OVRL 2.3-3.3) keeps ≥ 0.95 of its score and speech the model rates broken (≤ 1.6) loses most.
@@ -102,13 +93,6 @@ export function qualityScore(q: QualityInputs): QualityScore {
   if (q.humDb !== undefined) components.hum = logistic(-(q.humDb - HUM_MIDPOINT_DB) / HUM_SLOPE_DB);
   if (q.monotoneShare !== undefined)
     components.monotone = logistic(-(q.monotoneShare - MONOTONE_MIDPOINT) / MONOTONE_SLOPE);
-  if (q.f0SlopeSemitonesPerSecond !== undefined && q.envelopeSkew !== undefined && !q.question) {
-    const index = q.f0SlopeSemitonesPerSecond - REVERSAL_SKEW_WEIGHT * q.envelopeSkew;
-    // Floored: the weakest evidence of the set (intonation and envelope), so it can pull a clip
-    // below the alert threshold but never to 0 on its own.
-    components.reversal =
-      REVERSAL_FLOOR + (1 - REVERSAL_FLOOR) * logistic(-(index - REVERSAL_MIDPOINT) / REVERSAL_SLOPE);
-  }
   if (q.predictedMos !== undefined && Number.isFinite(q.predictedMos))
     components.mos = logistic((q.predictedMos - MOS_MIDPOINT) / MOS_SLOPE);
   let score = 1;
