@@ -121,14 +121,15 @@ export class AnalysisPipeline {
     }
     this.#pending++;
     const receivedAt = Date.now();
+    const waits: Promise<void>[] = [];
+    let mos: Promise<MosOutcome> | undefined;
+    const run = this.#run(job, labels, sink, receivedAt, () => mos, waits).finally(() => {
+      this.#pending--;
+    });
     // Not counted in #pending: the scorer has its own bound.
-    const mos = this.#mos?.score(job.audio, job.format, `${job.engine}\0${job.voice}`).then((o) => {
+    mos = this.#mos?.score(job.audio, job.format, `${job.engine}\0${job.voice}`).then((o) => {
       sink.mos(labels, o, receivedAt);
       return o;
-    });
-    const waits: Promise<void>[] = [];
-    const run = this.#run(job, labels, sink, receivedAt, mos, waits).finally(() => {
-      this.#pending--;
     });
     return Promise.all([run, mos]).then(() => Promise.all(waits).then(() => undefined));
   }
@@ -144,7 +145,7 @@ export class AnalysisPipeline {
     labels: AudioLabels,
     sink: AudioSink,
     receivedAt: number,
-    mos: Promise<MosOutcome> | undefined,
+    mosOf: () => Promise<MosOutcome> | undefined,
     waits: Promise<void>[],
   ): Promise<void> {
     let decoded = job.decoded;
@@ -163,6 +164,7 @@ export class AnalysisPipeline {
       // seconds later from its own worker: the measures are written now with the score of the
       // measures alone, and again with the OVRL folded in, unless a newer clip's measures of the
       // same engine/voice were written meanwhile.
+      const mos = mosOf();
       if (mos) {
         const awaiting = this.#awaiting(sink);
         const seq = ++this.#seq;
