@@ -1,78 +1,115 @@
-// Survey for the quality score: the current tts_quality_score and the predicted MOS (DNSMOS P.835
-// OVRL) of real engine speech degraded along the axes listeners complain about. Prints a Markdown
-// table (docs/quality-score.md "What version 2 is blind to"). Needs espeak-ng, flite, festival, sox.
-//   npx tsx scripts/quality-survey.ts
-import { execFileSync } from "node:child_process";
+// Survey of the quality score (docs/quality-score.md): tts_quality_score of real engine speech
+// (espeak-ng, flite, festival, the embedded voice) clean and degraded along the axes listeners
+// complain about (tests/fixtures/audio/degradations.ts), on the calibration sentences (the score's
+// constants were chosen on these) and the held-out ones. Prints Markdown: one table per engine,
+// rows = degradations, columns = sentences, calibration and held-out marked; then the
+// requirements checked on each part. Needs espeak-ng, flite, festival, sox.
+//   npx tsx scripts/quality-survey.ts [--mos] [--mos-cache FILE]
+// --mos also runs the predicted MOS (DNSMOS P.835, one window per clip, on the first sentence of
+// each part: about a second of CPU per clip) and shows the score with its OVRL folded in, as the
+// exporter does; --mos-cache keeps the OVRL per clip in FILE between runs.
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { analyzeAudio } from "../src/audio/analyze.ts";
-import { decodeAudio, encodeWav16 } from "../src/audio/decode.ts";
+import { encodeWav16 } from "../src/audio/decode.ts";
 import { MosScorer } from "../src/audio/mos/index.ts";
-import { addWhiteNoise, sine } from "../src/audio/signals.ts";
-import { PROBE_TEXT, synthesizeWav } from "../tests/fixtures/audio/speech.ts";
+import { withPredictedMos } from "../src/audio/quality-score.ts";
+import {
+  CALIBRATION_TEXTS,
+  closeEngines,
+  DEGRADATIONS,
+  degrade,
+  engineSpeech,
+  HELD_OUT_TEXTS,
+  SET_ENGINES,
+} from "../tests/fixtures/audio/degradations.ts";
 
-type Degrade = (x: Float32Array, rate: number) => Float32Array;
+const args = process.argv.slice(2);
+const withMos = args.includes("--mos");
+const cacheAt = args.indexOf("--mos-cache");
+const cacheFile = cacheAt >= 0 ? args[cacheAt + 1] : undefined;
+const cache: Record<string, number | null> =
+  cacheFile && existsSync(cacheFile) ? JSON.parse(readFileSync(cacheFile, "utf8")) : {};
+const scorer = withMos ? new MosScorer({ nice: 0, maxWindows: 1 }) : undefined;
 
-/** A sox effect chain over the samples, returned at the clip's own rate (band limits kept). */
-const sox = (x: Float32Array, rate: number, effect: string[]): Float32Array => {
-  const out = execFileSync(
-    "sox",
-    ["-t", "wav", "-", "-t", "wav", "-b", "16", "-", ...effect, "rate", String(rate)],
-    {
-      input: encodeWav16(x, rate),
-      maxBuffer: 64 * 1024 * 1024,
-    },
-  );
-  return decodeAudio(new Uint8Array(out)).samples;
-};
+const PARTS = [
+  ["cal", CALIBRATION_TEXTS],
+  ["held", HELD_OUT_TEXTS],
+] as const;
 
-const DEGRADATIONS: Array<[string, Degrade]> = [
-  ["clean", (x) => x],
-  ["white noise 30 dB", (x) => addWhiteNoise(x, 30, 1)],
-  ["white noise 20 dB", (x) => addWhiteNoise(x, 20, 1)],
-  ["white noise 10 dB", (x) => addWhiteNoise(x, 10, 1)],
-  ["white noise 0 dB", (x) => addWhiteNoise(x, 0, 1)],
-  [
-    "dropouts (80 ms of every 160 ms)",
-    (x, rate) => {
-      const y = x.slice();
-      const p = Math.round(0.16 * rate);
-      for (let i = 0; i < y.length; i++) if (i % p >= p / 2) y[i] = 0;
-      return y;
-    },
-  ],
-  ["muffled (low-pass 800 Hz)", (x, rate) => sox(x, rate, ["sinc", "-800"])],
-  ["telephone band (300-3400 Hz, 8 kHz)", (x, rate) => sox(x, rate, ["sinc", "300-3400", "rate", "8000"])],
-  [
-    "mains hum 50 Hz (-20 dB re peak)",
-    (x, rate) => {
-      const h = sine(50, rate, x.length / rate, 0.1);
-      return x.map((v, i) => v * 0.8 + (h[i] ?? 0));
-    },
-  ],
-  ["played backwards", (x) => x.slice().reverse()],
-  ["8-bit quantisation", (x) => x.map((v) => Math.round(v * 127) / 127)],
-  ["reverb (sox reverb 80)", (x, rate) => sox(x, rate, ["reverb", "80"])],
-];
-
-const scorer = new MosScorer({ nice: 0 });
-const engines = ["espeak-ng", "flite", "festival"] as const;
-const rows: string[] = [];
-for (const [name, f] of DEGRADATIONS) {
-  const cells: string[] = [];
-  for (const engine of engines) {
-    const d = decodeAudio(synthesizeWav(engine, PROBE_TEXT));
-    const y = f(d.samples, d.sampleRate);
-    const a = analyzeAudio(
-      { ...d, samples: y, durationSeconds: y.length / d.sampleRate },
-      { text: PROBE_TEXT },
-    );
-    const m = await scorer.score(encodeWav16(y, d.sampleRate), undefined);
-    const ovrl = m.results[0]?.values.ovrl;
-    cells.push(`${a.qualityScore.score.toFixed(3)} / ${ovrl === undefined ? "—" : ovrl.toFixed(2)}`);
-  }
-  rows.push(`| ${name} | ${cells.join(" | ")} |`);
-  console.error(rows.at(-1));
+interface Cell {
+  score: number;
+  folded?: number;
 }
-await scorer.close();
-console.log(
-  `| audio | ${engines.join(" | ")} |\n|---|${engines.map(() => "---").join("|")}|\n${rows.join("\n")}`,
-);
+const results = new Map<string, Cell>(); // engine|part|sentence|degradation
+
+for (const engine of SET_ENGINES) {
+  for (const [part, texts] of PARTS) {
+    for (const [ti, text] of texts.entries()) {
+      const clean = await engineSpeech(engine, text);
+      for (const d of DEGRADATIONS) {
+        const y = degrade(clean, d);
+        const q = analyzeAudio(y, { text }).qualityScore;
+        const key = `${engine}|${part}|${ti}|${d.name}`;
+        const cell: Cell = { score: q.score };
+        if (scorer && ti === 0) {
+          let ovrl = cache[key];
+          if (ovrl === undefined) {
+            const m = await scorer.score(encodeWav16(y.samples, y.sampleRate), undefined);
+            ovrl = m.results[0]?.values.ovrl ?? null;
+            cache[key] = ovrl;
+            if (cacheFile) writeFileSync(cacheFile, JSON.stringify(cache));
+          }
+          if (ovrl !== null) cell.folded = withPredictedMos(q, ovrl).score;
+        }
+        results.set(key, cell);
+      }
+      console.error(`${engine} ${part} ${ti}`);
+    }
+  }
+}
+await scorer?.close();
+await closeEngines();
+
+const f = (c: Cell | undefined) =>
+  c === undefined ? "—" : `${c.score.toFixed(2)}${c.folded === undefined ? "" : ` (${c.folded.toFixed(2)})`}`;
+const out: string[] = [];
+for (const engine of SET_ENGINES) {
+  out.push(`#### ${engine}`, "");
+  const cols = PARTS.flatMap(([part, texts]) =>
+    texts.map((_, ti) => `${part === "cal" ? "C" : "H"}${ti + 1}`),
+  );
+  out.push(`| audio | kind | ${cols.join(" | ")} |`, `|---|---|${cols.map(() => "---").join("|")}|`);
+  for (const d of DEGRADATIONS) {
+    const cells = PARTS.flatMap(([part, texts]) =>
+      texts.map((_, ti) => f(results.get(`${engine}|${part}|${ti}|${d.name}`))),
+    );
+    out.push(`| ${d.name} | ${d.kind} | ${cells.join(" | ")} |`);
+  }
+  out.push("");
+}
+// The requirements, per part (with and without the predicted MOS where it ran).
+for (const [part, texts] of PARTS) {
+  const fails: string[] = [];
+  for (const engine of SET_ENGINES)
+    for (const ti of texts.keys()) {
+      const get = (name: string) => results.get(`${engine}|${part}|${ti}|${name}`);
+      for (const pick of ["score", "folded"] as const) {
+        const v = (name: string) => get(name)?.[pick];
+        if (v("clean") === undefined) continue;
+        const where = `${engine} ${part} ${ti + 1}${pick === "folded" ? " with MOS" : ""}`;
+        if ((v("clean") ?? 0) < 0.8) fails.push(`${where}: clean ${v("clean")?.toFixed(3)}`);
+        const ladder = [30, 20, 10, 0].map((db) => v(`white noise ${db} dB`) ?? Number.NaN);
+        for (let i = 1; i < ladder.length; i++)
+          if (!((ladder[i] ?? Number.NaN) < (ladder[i - 1] ?? Number.NaN)))
+            fails.push(`${where}: noise not falling ${ladder.map((x) => x.toFixed(4)).join(" > ")}`);
+        for (const d of DEGRADATIONS)
+          if (d.kind === "gross" && (v(d.name) ?? 0) >= 0.8)
+            fails.push(`${where}: ${d.name} ${v(d.name)?.toFixed(3)}`);
+      }
+    }
+  out.push(
+    `${part === "cal" ? "Calibration" : "Held-out"} part: ${fails.length === 0 ? "every requirement met" : fails.join("; ")}.`,
+    "",
+  );
+}
+console.log(out.join("\n"));

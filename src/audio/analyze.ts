@@ -4,11 +4,16 @@
 
 import { detectClicks } from "./clicks.ts";
 import { finiteSample, MAX_SAMPLE_MAGNITUDE } from "./decode.ts";
+import { detectDropouts } from "./dropouts.ts";
+import { envelopeSkew } from "./envelope.ts";
 import type { DecodedAudio } from "./format.ts";
 import { hnr } from "./hnr.ts";
+import { detectHum } from "./hum.ts";
+import { intonation } from "./intonation.ts";
 import { activity, clipping, levels } from "./level.ts";
 import { pitchStats, yinTrack } from "./pitch.ts";
 import { type QualityScore, qualityScore } from "./quality-score.ts";
+import { detectRepeats } from "./repeats.ts";
 import { vadSnr, wadaSnr } from "./snr.ts";
 import { spectralShape } from "./spectral.ts";
 import { toneAnalysis } from "./tone.ts";
@@ -46,6 +51,18 @@ export interface AudioAnalysis {
   jitter?: number;
   shimmer?: number;
   voicedRatio?: number;
+  /** Holes cut into speech per second of speech span (dropouts.ts). */
+  dropoutsPerSecond?: number;
+  /** Share of the audio that replays audio just before it (repeats.ts). */
+  repeatShare?: number;
+  /** Mains hum (50/60 Hz lines) against the clip's power, dB (hum.ts). */
+  humDb?: number;
+  /** Share of voiced frames on the median pitch, octaves folded (intonation.ts). */
+  monotoneShare?: number;
+  /** F0 slope over the clip, semitones per second (intonation.ts); reported, not in the score. */
+  f0SlopeSemitonesPerSecond?: number;
+  /** Skewness of the 5 ms level's changes: > 0 when onsets are faster than decays (envelope.ts); reported, not in the score. */
+  envelopeSkew?: number;
   /** Tone measures, only when one harmonic series dominates the spectrum. */
   toneFundamentalHz?: number;
   sinadDb?: number;
@@ -147,6 +164,19 @@ export function analyzeAudio(decoded: DecodedAudio, options: { text?: string } =
     },
   });
   if (h) out.hnrDb = h.hnrDb;
+  const into = intonation(track);
+  if (into) {
+    out.monotoneShare = into.monotoneShare;
+    out.f0SlopeSemitonesPerSecond = into.f0SlopeSemitonesPerSecond;
+  }
+  const drops = detectDropouts(x, rate);
+  if (drops) out.dropoutsPerSecond = drops.perSecond;
+  const reps = detectRepeats(x, rate);
+  if (reps) out.repeatShare = reps.share;
+  const hum = detectHum(x, rate);
+  if (hum) out.humDb = hum.humDb;
+  const skew = envelopeSkew(x, rate);
+  if (skew !== undefined) out.envelopeSkew = skew;
   // Tone measures need a whole-signal FFT; speech, whose pitch clearly moves, cannot be a tone.
   const movingPitch =
     out.f0SpreadSemitones !== undefined && out.f0SpreadSemitones > TONE_MAX_SPREAD_SEMITONES;
@@ -164,15 +194,6 @@ export function analyzeAudio(decoded: DecodedAudio, options: { text?: string } =
       out.truncated = tr.truncated;
     }
   }
-  const inputs = {
-    clippingRatio: clip.clippingRatio,
-    oversRatio: lv.oversRatio,
-    clicksPerMinute: clicks.perMinute,
-    peakDbfs: lv.peakDbfs,
-    dcOffset: lv.dcOffset,
-    ...(snr !== undefined ? { snrDb: snr } : {}),
-    ...(out.truncationRatio !== undefined ? { truncationRatio: out.truncationRatio } : {}),
-  };
-  out.qualityScore = qualityScore(inputs);
+  out.qualityScore = qualityScore(out);
   return out;
 }

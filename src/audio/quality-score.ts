@@ -1,9 +1,11 @@
 // The composite quality score exported as tts_quality_score: a product of components, each 0-1,
-// so that any one defect (noise, clipping, overs, clicks, truncation, near-silence, DC) pulls the whole
-// score down. Formula, calibration and version history: docs/quality-score.md. Change the
+// so that any one defect pulls the whole score down. Version 3 adds what a listener hears and
+// version 2 could not see: muffled (band-limited) speech, dropouts, replayed packets (stutter),
+// mains hum, a robotic monotone, and the predicted MOS when there is one.
+// Formula, calibration, held-out scores and what it is blind to: docs/quality-score.md. Change the
 // version whenever a formula or a constant changes: stored series are only comparable within one.
 
-export const QUALITY_SCORE_VERSION = "2";
+export const QUALITY_SCORE_VERSION = "3";
 
 export interface QualityInputs {
   /** Blind SNR (WADA), dB; undefined when there is no signal. */
@@ -16,6 +18,14 @@ export interface QualityInputs {
   truncationRatio?: number;
   peakDbfs: number;
   dcOffset: number;
+  /** 85 % spectral roll-off of the speech frames, Hz. */
+  spectralRolloffHz?: number;
+  dropoutsPerSecond?: number;
+  repeatShare?: number;
+  humDb?: number;
+  monotoneShare?: number;
+  /** Predicted OVRL (DNSMOS P.835, 1-5), when the model ran on this clip. */
+  predictedMos?: number;
 }
 
 export interface QualityScore {
@@ -35,6 +45,27 @@ export const CLIPPING_SCALE = 0.005;
 /** Clicks: free up to 30 per minute (the detector's false-alarm rate on diphone joins), then e-folding per 120. */
 export const CLICKS_FREE_PER_MINUTE = 30;
 export const CLICKS_SCALE_PER_MINUTE = 120;
+/** Bandwidth: logistic in the roll-off, 0.5 at 1 kHz (clean 8 kHz flite ≥ 1.7 kHz; low-passed at 800 Hz ≤ 0.6 kHz). */
+export const ROLLOFF_MIDPOINT_HZ = 1000;
+export const ROLLOFF_SLOPE_HZ = 100;
+/** Dropouts: free up to 1.2 holes per second (espeak-ng's zero closures in short sentences), then e-folding per 0.5. */
+export const DROPOUTS_FREE_PER_SECOND = 1.2;
+export const DROPOUTS_SCALE_PER_SECOND = 0.5;
+/** Repeats: free up to 6 % of the audio (clean espeak-ng reaches 4.4 %), then e-folding per 4 %. */
+export const REPEATS_FREE = 0.06;
+export const REPEATS_SCALE = 0.04;
+/** Hum: logistic in the hum's level, 0.5 at -23 dB re the clip's power, 1 dB per e-fold. */
+export const HUM_MIDPOINT_DB = -23;
+export const HUM_SLOPE_DB = 1;
+/** Robotic: logistic in the monotone share, 0.5 at 0.85 (festival's "Hello world." reads 0.75). */
+export const MONOTONE_MIDPOINT = 0.85;
+export const MONOTONE_SLOPE = 0.03;
+/**
+ * Predicted MOS: logistic in the OVRL, 0.5 at 1.8, 0.15 per e-fold, so clean engine speech
+ * (OVRL 2.3-3.3) keeps ≥ 0.95 of its score and speech the model rates broken (≤ 1.6) loses most.
+ */
+export const MOS_MIDPOINT = 1.8;
+export const MOS_SLOPE = 0.15;
 
 export function qualityScore(q: QualityInputs): QualityScore {
   const components: Record<string, number> = {
@@ -49,7 +80,32 @@ export function qualityScore(q: QualityInputs): QualityScore {
     // A DC offset above 1 % of full scale wastes headroom and thumps at start and stop.
     dc: Math.exp(-Math.max(0, Math.abs(q.dcOffset) - 0.01) / 0.05),
   };
+  // Measures that do not apply to a clip (no speech frames, no voicing, too short) are left out:
+  // their component is absent, not 1 by decree and not 0.
+  if (q.spectralRolloffHz !== undefined)
+    components.bandwidth = logistic((q.spectralRolloffHz - ROLLOFF_MIDPOINT_HZ) / ROLLOFF_SLOPE_HZ);
+  if (q.dropoutsPerSecond !== undefined)
+    components.dropouts = Math.exp(
+      -Math.max(0, q.dropoutsPerSecond - DROPOUTS_FREE_PER_SECOND) / DROPOUTS_SCALE_PER_SECOND,
+    );
+  if (q.repeatShare !== undefined)
+    components.repeats = Math.exp(-Math.max(0, q.repeatShare - REPEATS_FREE) / REPEATS_SCALE);
+  if (q.humDb !== undefined) components.hum = logistic(-(q.humDb - HUM_MIDPOINT_DB) / HUM_SLOPE_DB);
+  if (q.monotoneShare !== undefined)
+    components.monotone = logistic(-(q.monotoneShare - MONOTONE_MIDPOINT) / MONOTONE_SLOPE);
+  if (q.predictedMos !== undefined && Number.isFinite(q.predictedMos))
+    components.mos = logistic((q.predictedMos - MOS_MIDPOINT) / MOS_SLOPE);
   let score = 1;
   for (const v of Object.values(components)) score *= v;
   return { score: clamp01(score), version: QUALITY_SCORE_VERSION, components };
+}
+
+/**
+ * A score with the predicted OVRL folded in: the predicted MOS arrives later than the measures,
+ * from its own worker, and the score is a product, so folding it in multiplies by one component.
+ */
+export function withPredictedMos(q: QualityScore, predictedMos: number | undefined): QualityScore {
+  if (predictedMos === undefined || !Number.isFinite(predictedMos) || "mos" in q.components) return q;
+  const mos = logistic((predictedMos - MOS_MIDPOINT) / MOS_SLOPE);
+  return { score: clamp01(q.score * mos), version: q.version, components: { ...q.components, mos } };
 }

@@ -5,6 +5,7 @@ import { decodeAudio } from "../audio/decode.ts";
 import type { AudioFormat } from "../audio/format.ts";
 import { Intelligibility, type IntelligibilityResult } from "../audio/intelligibility.ts";
 import { type MosModelResult, MosScorer } from "../audio/mos/index.ts";
+import { withPredictedMos } from "../audio/quality-score.ts";
 
 export interface AnalyzeReport {
   readonly file: string;
@@ -53,7 +54,14 @@ export async function analyzeFile(
       `the audio is ${decoded.durationSeconds.toFixed(1)} s long, over --max-seconds ${maxSeconds} (raise it to analyse longer audio)`,
     );
   const analysis = analyzeAudio(decoded, options.text === undefined ? {} : { text: options.text });
-  const mos = options.mos === false ? {} : await predictMos(bytes, options.format);
+  const mos: { predictedMos?: MosModelResult[]; predictedMosUnavailable?: string } =
+    options.mos === false ? {} : await predictMos(bytes, options.format);
+  // As the exporter does: quality score v3 folds in the predicted OVRL when there is one.
+  if (mos.predictedMos)
+    analysis.qualityScore = withPredictedMos(
+      analysis.qualityScore,
+      mos.predictedMos.find((m) => m.model === "dnsmos_p835")?.values.ovrl,
+    );
   if (options.text === undefined) return { file, analysis, ...mos };
   let unavailable: string | undefined;
   const asr = new Intelligibility({

@@ -4,6 +4,7 @@ import type { AudioFormat, DecodedAudio } from "../audio/format.ts";
 import { Intelligibility, RecogniserError } from "../audio/intelligibility.ts";
 import { analysisSamples, type MetricSample } from "../audio/metrics.ts";
 import { type MosOutcome, MosScorer } from "../audio/mos/index.ts";
+import { withPredictedMos } from "../audio/quality-score.ts";
 
 export interface AnalysisJob {
   readonly engine: string;
@@ -81,6 +82,12 @@ export class AnalysisPipeline {
   readonly #dropped: (reason: "too_long" | "backlog" | "undecodable") => void;
   /** Predicted MOS: its own bound (one clip in flight, one waiting per engine/voice). */
   readonly #mos: MosScorer | undefined;
+  /**
+   * The clip per engine/voice whose measures were written last and whose predicted MOS is still to
+   * be folded into its score, per sink; as bounded as the scorer (entries leave when the MOS arrives).
+   */
+  readonly #awaitingMos = new WeakMap<AudioSink, Map<string, number>>();
+  #seq = 0;
 
   constructor(
     private readonly sink: AudioSink,
@@ -114,18 +121,35 @@ export class AnalysisPipeline {
     }
     this.#pending++;
     const receivedAt = Date.now();
-    const run = this.#run(job, labels, sink, receivedAt).finally(() => {
+    const waits: Promise<void>[] = [];
+    let mos: Promise<MosOutcome> | undefined;
+    const run = this.#run(job, labels, sink, receivedAt, () => mos, waits).finally(() => {
       this.#pending--;
     });
     // Not counted in #pending: the scorer has its own bound.
-    const mos = this.#mos
-      ?.score(job.audio, job.format, `${job.engine}\0${job.voice}`)
-      .then((o) => sink.mos(labels, o, receivedAt));
-    return mos ? Promise.all([run, mos]).then(() => undefined) : run;
+    mos = this.#mos?.score(job.audio, job.format, `${job.engine}\0${job.voice}`).then((o) => {
+      sink.mos(labels, o, receivedAt);
+      return o;
+    });
+    return Promise.all([run, mos]).then(() => Promise.all(waits).then(() => undefined));
   }
 
-  async #run(job: AnalysisJob, labels: AudioLabels, sink: AudioSink, receivedAt: number): Promise<void> {
+  #awaiting(sink: AudioSink): Map<string, number> {
+    let m = this.#awaitingMos.get(sink);
+    if (!m) this.#awaitingMos.set(sink, (m = new Map()));
+    return m;
+  }
+
+  async #run(
+    job: AnalysisJob,
+    labels: AudioLabels,
+    sink: AudioSink,
+    receivedAt: number,
+    mosOf: () => Promise<MosOutcome> | undefined,
+    waits: Promise<void>[],
+  ): Promise<void> {
     let decoded = job.decoded;
+    const key = `${labels.engine}\0${labels.voice}`;
     try {
       const result = await this.#analyzer.analyze(job.audio, job.format, {
         ...(job.text !== undefined && { text: job.text }),
@@ -136,7 +160,29 @@ export class AnalysisPipeline {
       const { samples, sampleRate, channels, durationSeconds } = result.decoded;
       if (samples) decoded = { samples, sampleRate, channels, durationSeconds };
       sink.measured(labels, analysisSamples(analysis, labels), analysis.qualityScore.score, receivedAt);
+      // Quality score v3 folds in the clip's predicted OVRL (docs/quality-score.md). It comes
+      // seconds later from its own worker: the measures are written now with the score of the
+      // measures alone, and again with the OVRL folded in, unless a newer clip's measures of the
+      // same engine/voice were written meanwhile.
+      const mos = mosOf();
+      if (mos) {
+        const awaiting = this.#awaiting(sink);
+        const seq = ++this.#seq;
+        awaiting.set(key, seq);
+        waits.push(
+          mos.then((outcome) => {
+            if (awaiting.get(key) !== seq) return;
+            awaiting.delete(key);
+            const ovrl = outcome.results.find((r) => r.model === "dnsmos_p835")?.values.ovrl;
+            if (ovrl === undefined) return;
+            analysis.qualityScore = withPredictedMos(analysis.qualityScore, ovrl);
+            sink.measured(labels, analysisSamples(analysis, labels), analysis.qualityScore.score, receivedAt);
+          }),
+        );
+      }
     } catch (err) {
+      // The series are removed: an older clip's predicted MOS must not write them back.
+      this.#awaiting(sink).delete(key);
       if (job.ingested) this.#dropped(err instanceof AudioTooLongError ? "too_long" : "undecodable");
       const reason =
         err instanceof AudioDecodeError

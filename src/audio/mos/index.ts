@@ -104,7 +104,8 @@ export class MosScorer {
         resolve({ results: [], absent: "backlog full" });
         return;
       }
-      this.#waiting.push({ key, bytes: bytes.slice(), format, resolve });
+      // A real copy: a Node Buffer's slice() is a view of its pool, and the copy's buffer is transferred.
+      this.#waiting.push({ key, bytes: new Uint8Array(bytes), format, resolve });
       this.#pump();
     });
   }
