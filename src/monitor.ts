@@ -64,6 +64,12 @@ export interface MonitorOptions {
 
 export type { CurrentMetrics, GpuSnapshot } from "./state/snapshot.ts";
 
+/**
+ * The routes that take the ingestion token (ingestion, the stress leases, the optimiser's evidence):
+ * with a web config's basic auth in front, a Bearer token opens these and nothing else.
+ */
+const TOKEN_ROUTES = /^\/api\/v1\/(syntheses|stress\/leases(\/[^/]+(\/report)?)?|optimizer\/evidence)$/;
+
 /** The exporter: config, collectors in the background, and the HTTP endpoints on :9090. */
 export class TTSPerformanceMonitor {
   readonly registry = new MetricsRegistry();
@@ -483,6 +489,7 @@ export class TTSPerformanceMonitor {
             },
             token,
             log: this.log,
+            onReport: (report) => this.addStressReport(report),
           });
           mountEvidence(a, { token, evidence: () => this.optimizerEvidence() });
           mountProbe(a, {
@@ -510,7 +517,7 @@ export class TTSPerformanceMonitor {
       this.#server = await listen(app, address, "exporter", {
         web: this.webConfig,
         // The ingestion token authenticates its own route beside basic auth (SECURITY.md).
-        bearerRoute: (req) => token !== undefined && (req.url ?? "").split("?")[0] === "/api/v1/syntheses",
+        bearerRoute: (req) => token !== undefined && TOKEN_ROUTES.test((req.url ?? "").split("?")[0] ?? ""),
       });
       this.log.info("exporter listening", { address: boundAddress(this.#server), metrics: "/metrics" });
     }

@@ -82,6 +82,8 @@ export interface StressLeaseRouteOptions {
   /** The ingestion token: who may post measurements may also say that a stress run is on. */
   readonly token: string | undefined;
   readonly log: Logger;
+  /** A finished run's report (its JSON), posted by the lease holder before it releases: for the optimiser. */
+  readonly onReport?: (report: { readonly engine: string; readonly [field: string]: unknown }) => void;
 }
 
 const view = (l: StressLease) => ({
@@ -169,6 +171,27 @@ export function mountStressLeases(app: Express, options: StressLeaseRouteOptions
     const lease = leases.renew(String(req.params.id), ttl);
     if (!lease) res.status(404).json({ error: "no such lease (expired or released)" });
     else res.json(view(lease));
+  });
+  // A report of a few dozen steps is a few KiB; this leaves room for hundreds.
+  const reportJson = express.json({ limit: 512 * 1024, strict: true, type: () => true });
+  app.post(`${base}/:id/report`, guard, reportJson, (req, res) => {
+    const lease = leases.list().find((l) => l.id === String(req.params.id));
+    if (!lease) {
+      res.status(404).json({ error: "no such lease (expired or released)" });
+      return;
+    }
+    const report = req.body as { engine?: unknown; steps?: unknown } | undefined;
+    if (typeof report !== "object" || report === null || report.engine !== lease.engine) {
+      res.status(400).json({ error: `a stress report of engine ${lease.engine} is expected` });
+      return;
+    }
+    if (!Array.isArray(report.steps)) {
+      res.status(400).json({ error: "steps (an array) is required" });
+      return;
+    }
+    options.onReport?.(report as { engine: string });
+    log.info("stress report received for the optimiser", { engine: lease.engine });
+    res.status(204).end();
   });
   app.delete(`${base}/:id`, guard, (req, res) => {
     const id = String(req.params.id);

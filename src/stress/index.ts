@@ -183,7 +183,7 @@ export async function stressCommand(
   }
   const engine = createEngine(cfg, { defaultTimeoutSeconds: config.probes.timeout_seconds, env: io.env });
   const view = progressView(io.stderr);
-  let report: StressReport;
+  let report: StressReport | undefined;
   try {
     report = await runStress(engine, plan, {
       signal: io.signal,
@@ -194,6 +194,8 @@ export async function stressCommand(
   } finally {
     view.stop();
     await engine.close?.();
+    if (report !== undefined && lease !== undefined && !(await lease.report(report)))
+      io.stderr.write(`tts-monitor: the monitor at ${args.monitor} did not take the stress report\n`);
     await lease?.release();
   }
   return finish(report, args, io);

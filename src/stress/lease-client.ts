@@ -6,6 +6,8 @@ export class LeaseError extends Error {
 
 export interface HeldLease {
   readonly id: string;
+  /** Hands the finished report to the monitor (for the optimiser); false when it did not take it. */
+  report(report: object): Promise<boolean>;
   release(): Promise<void>;
 }
 
@@ -64,6 +66,15 @@ export async function acquireLease(
   renew.unref();
   return {
     id,
+    report: async (report) => {
+      const res = await fetch(new URL(`${url.pathname}/report`, url), {
+        method: "POST",
+        headers,
+        body: JSON.stringify(report),
+        signal: AbortSignal.timeout(5000),
+      }).catch(() => undefined);
+      return res?.status === 204;
+    },
     release: async () => {
       clearInterval(renew);
       await fetch(url, { method: "DELETE", headers, signal: AbortSignal.timeout(5000) }).catch(() => {});

@@ -113,6 +113,16 @@ describe("the exporter behind a web config", () => {
       headers: { authorization: `Bearer ${INGEST_TOKEN}` },
     });
     expect(metrics.status).toBe(401);
+    // The other routes that take the ingestion token: the stress leases and the optimiser's evidence.
+    const lease = (authorization: string) =>
+      httpsGet(`${url}/api/v1/stress/leases`, { ca: pki.ca, headers: { authorization } });
+    expect((await lease(`Bearer ${INGEST_TOKEN}`)).status).toBe(200);
+    expect((await lease("Bearer not-the-token")).status).toBe(401);
+    const evidence = await httpsGet(`${url}/api/v1/optimizer/evidence`, {
+      ca: pki.ca,
+      headers: { authorization: `Bearer ${INGEST_TOKEN}` },
+    });
+    expect(evidence.status).toBe(200);
   });
 
   it("a rotated certificate is served without a restart; a bad file on reload keeps the running one", async () => {

@@ -147,5 +147,11 @@ describe("stress leases on the exporter", () => {
     const r = await run;
     expect(r.code, r.stderr).toBe(0);
     expect(await held()).toEqual([]);
+    // The run handed its report to the monitor before releasing: the optimiser's evidence has it.
+    const evidence = (await (await fetch(`${exporter.url}/api/v1/optimizer/evidence`)).json()) as {
+      stress_reports: { engine: string; steps: { offered_rps: number }[] }[];
+    };
+    expect(evidence.stress_reports.map((x) => x.engine)).toEqual(["sim"]);
+    expect(evidence.stress_reports[0]?.steps.map((x) => x.offered_rps)).toEqual([5]);
   }, 90_000);
 });
