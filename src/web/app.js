@@ -89,8 +89,9 @@ function renderSettings(s) {
   board.setThresholds(s.thresholds);
   const active = document.activeElement;
   const set = (/** @type {string} */ id, /** @type {string} */ value) => {
-    const el = /** @type {HTMLInputElement} */ ($(id));
-    if (el !== active) el.value = value;
+    // A setting this page has no box for (a newer exporter's) is shown nowhere, and breaks nothing.
+    const el = /** @type {HTMLInputElement | null} */ (document.getElementById(id));
+    if (el && el !== active) el.value = value;
   };
   set("probe-interval", String(s.probes.interval_seconds));
   set("probe-text", s.probes.texts.join("\n"));

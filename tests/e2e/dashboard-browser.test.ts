@@ -89,7 +89,9 @@ async function open(width = 1280, height = 800): Promise<{ page: Page; errors: s
     if (!r.url().endsWith("/api/stream")) errors.push(`request failed: ${r.url()}`);
   });
   await page.goto(url);
-  await page.waitForSelector("#connection.live", { timeout: 10_000 });
+  await page.waitForSelector("#connection.live", { timeout: 10_000 }).catch((e) => {
+    throw new Error(`${e}\n${errors.join("\n")}`);
+  });
   return { page, errors };
 }
 
