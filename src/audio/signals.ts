@@ -1,17 +1,9 @@
 // Deterministic test signals (seeded PRNG, tones, white noise at a stated SNR). Used by the tests
 // and the benchmark so every run sees exactly the same samples.
 
-/** mulberry32: small, fast, good enough for test noise; same seed → same sequence. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from "../util/random.ts";
+
+export { seededRandom };
 
 /** Standard normal deviates by Box-Muller. */
 export function gaussian(rng: () => number): () => number {

@@ -1,5 +1,10 @@
 /** The load plan: which rates, for how long, with which arrivals. Parsers throw PlanError naming the argument. */
 
+import { seededRandom } from "../util/random.ts";
+
+/** Poisson arrivals are the same from run to run for one seed. */
+export { seededRandom };
+
 export class PlanError extends Error {
   override readonly name = "PlanError";
 }
@@ -80,18 +85,6 @@ export function parseConcurrency(text: string): number[] {
 }
 
 export type Arrival = "constant" | "poisson";
-
-/** A small seeded generator (mulberry32): Poisson arrivals are the same from run to run for one seed. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Intended send times (ms from the step's start) at `rate` per second: evenly spaced, or a Poisson

@@ -1,17 +1,8 @@
 import { createHash } from "node:crypto";
 import type { TraceEntry } from "../../src/gateway/contract.ts";
+import { seededRandom as rng } from "../../src/util/random.ts";
 
-/** A seeded generator (mulberry32): the same trace every run. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { rng };
 
 export interface SyntheticTraceOptions {
   readonly requests: number;

@@ -5,18 +5,7 @@ import type { GatewayControls, LimitSettings, TraceEntry } from "../../src/gatew
 import { Logger } from "../../src/log.ts";
 import { MetricsRegistry } from "../../src/metrics/registry.ts";
 import { AutoOptimizer, type Decision } from "../../src/optimizer/auto.ts";
-
-/** A seeded generator (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom as rng } from "../../src/util/random.ts";
 
 const OBJECT_BYTES = 10_000;
 

@@ -8,18 +8,7 @@ import {
   shardsFixedRate,
   shardsFixedSize,
 } from "../../src/optimizer/mrc.ts";
-
-/** A seeded generator (mulberry32): every case is reproducible. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom as rng } from "../../src/util/random.ts";
 
 /** Zipf(s) over `keys` keys by inverse CDF; each key has a fixed size drawn once. */
 function zipfTrace(n: number, keys: number, s: number, seed: number): Reference[] {
