@@ -26,6 +26,7 @@ import {
   sendJson,
 } from "./openai-api.ts";
 import { type EngineQuality, type RouteReason, Router } from "./router.ts";
+import { HIT_DELTA_BYTES, SSE_HEADERS, writeDelta, writeDone, writeStreamError } from "./sse-out.ts";
 import { RequestTrace } from "./trace.ts";
 
 /** What the gateway needs from the rest of the house (src/monitor.ts provides it). */
@@ -394,7 +395,7 @@ export class Gateway implements GatewayControls {
         flight = this.#startFlight(key, engine, voice, request);
       }
       this.#route(name, reason);
-      const result = await this.#stream(res, flight, served);
+      const result = await this.#stream(res, flight, served, request);
       const outcome = result.outcome;
       if (outcome.ok || result.sent || result.clientClosed || !outcome.retriable) {
         this.#finish({ request, voice, engine: name, key, startMs, start, served, result, flight });
@@ -571,6 +572,7 @@ export class Gateway implements GatewayControls {
     res: ServerResponse,
     flight: Flight,
     served: Served,
+    request: SpeechRequest,
   ): Promise<{
     outcome: FlightOutcome;
     sent: boolean;
@@ -578,6 +580,7 @@ export class Gateway implements GatewayControls {
     clientClosed: boolean;
     bytes: number;
   }> {
+    const sse = request.streamFormat === "sse";
     return new Promise((resolve) => {
       let firstByteMs: number | undefined;
       let bytes = 0;
@@ -593,21 +596,25 @@ export class Gateway implements GatewayControls {
           if (firstByteMs === undefined) {
             firstByteMs = Date.now();
             res.writeHead(200, {
-              "Content-Type": flight.contentType,
+              ...(sse ? SSE_HEADERS : { "Content-Type": flight.contentType }),
               "X-TTS-Gateway-Engine": flight.engine,
               "X-TTS-Gateway-Cache": served,
             });
           }
           bytes += b.length;
-          res.write(b);
+          if (sse) writeDelta(res, b);
+          else res.write(b);
         },
         end: (outcome) => {
           if (outcome.ok) {
             if (firstByteMs === undefined) sub.chunk(new Uint8Array(0));
-            res.end();
+            if (sse) writeDone(res, [...request.input].length);
+            else res.end();
           } else if (firstByteMs !== undefined) {
-            // Part of the audio already went out: end the stream abruptly, the client sees it cut.
-            res.destroy();
+            // Part of the audio already went out: an SSE client gets an error event; a plain audio
+            // stream can only be cut, abruptly, so that the client sees it incomplete.
+            if (sse) writeStreamError(res, "the engine failed mid-stream", outcome.reason ?? "engine_error");
+            else res.destroy();
           }
           settle(outcome, false);
         },
@@ -631,13 +638,24 @@ export class Gateway implements GatewayControls {
     startMs: number,
     start: number,
   ): void {
-    res.writeHead(200, {
-      "Content-Type": hit.contentType,
-      "Content-Length": hit.audio.length,
-      "X-TTS-Gateway-Engine": hit.engine,
-      "X-TTS-Gateway-Cache": "hit",
-    });
-    res.end(hit.audio);
+    if (request.streamFormat === "sse") {
+      res.writeHead(200, {
+        ...SSE_HEADERS,
+        "X-TTS-Gateway-Engine": hit.engine,
+        "X-TTS-Gateway-Cache": "hit",
+      });
+      for (let at = 0; at < hit.audio.length; at += HIT_DELTA_BYTES)
+        writeDelta(res, hit.audio.subarray(at, at + HIT_DELTA_BYTES));
+      writeDone(res, [...request.input].length);
+    } else {
+      res.writeHead(200, {
+        "Content-Type": hit.contentType,
+        "Content-Length": hit.audio.length,
+        "X-TTS-Gateway-Engine": hit.engine,
+        "X-TTS-Gateway-Cache": "hit",
+      });
+      res.end(hit.audio);
+    }
     const latencyMs = performance.now() - start;
     this.deps.record({
       engine: hit.engine,

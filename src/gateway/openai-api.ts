@@ -2,6 +2,7 @@ import type { ServerResponse } from "node:http";
 import { EngineError } from "../engines/types.ts";
 import { labelValueProblem } from "../metrics/labels.ts";
 import { RESPONSE_FORMATS, type ResponseFormat } from "./audio-out.ts";
+import type { StreamFormat } from "./sse-out.ts";
 
 // OpenAI's speech API as clients see it: the request body, and error bodies in OpenAI's shape
 // ({ "error": { message, type, param, code } }) with its status codes.
@@ -13,6 +14,8 @@ export interface SpeechRequest {
   readonly voice: string | undefined;
   readonly format: ResponseFormat;
   readonly speed: number;
+  /** "sse": OpenAI's streamed speech events (speech.audio.delta / .done) instead of the raw audio. */
+  readonly streamFormat: StreamFormat;
 }
 
 export class ApiError extends Error {
@@ -78,7 +81,13 @@ export function parseSpeechRequest(
       throw invalid("'speed' must be a number from 0.25 to 4.0", "speed");
     speed = b.speed;
   }
-  return { model: b.model, input, voice, format, speed };
+  let streamFormat: StreamFormat = "audio";
+  if (b.stream_format !== undefined && b.stream_format !== null) {
+    if (b.stream_format !== "audio" && b.stream_format !== "sse")
+      throw invalid("'stream_format' must be one of audio, sse", "stream_format");
+    streamFormat = b.stream_format;
+  }
+  return { model: b.model, input, voice, format, speed, streamFormat };
 }
 
 /** An engine's failure as the client sees it: the reason and status, not the engine's address. */

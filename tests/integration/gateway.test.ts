@@ -1,6 +1,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createEngine } from "../../src/engines/index.ts";
 import { probeWavHeader } from "../../src/engines/wav-header.ts";
 import { findFfmpeg } from "../../src/gateway/audio-out.ts";
 import { sample, speech, startTestGateway, type TestGateway } from "../helpers/gateway.ts";
@@ -57,6 +58,51 @@ describe("gateway pass-through, cache and coalescing", () => {
     expect(trace[0]?.engine_ms).toBeGreaterThan(0);
     expect(JSON.stringify(trace)).not.toContain("Gateway test");
     expect(gw.logs.join("")).not.toContain("Gateway test");
+  });
+
+  it("streams OpenAI's SSE events to a client that asks (stream_format sse), from the engine and from the cache", async () => {
+    // Our own openai engine in SSE mode (src/engines/sse.ts, written from OpenAI's event format)
+    // is the client: what it decodes must be the engine's audio, byte for byte.
+    const client = createEngine(
+      {
+        name: "via-gateway",
+        type: "openai",
+        enabled: true,
+        url: `${gw.url}/v1/audio/speech`,
+        model: "sim",
+        voice: "alloy",
+        response_format: "wav",
+        stream_format: "sse",
+      },
+      { defaultTimeoutSeconds: 10, env: {} },
+    );
+    const input = text("sse");
+    const raw = await fetch(`${gw.url}/v1/audio/speech`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({
+        model: "sim",
+        input,
+        voice: "alloy",
+        response_format: "wav",
+        stream_format: "sse",
+      }),
+    });
+    expect(raw.status).toBe(200);
+    expect(raw.headers.get("content-type")).toMatch(/^text\/event-stream/);
+    const events = await raw.text();
+    expect(events).toMatch(/^event: speech\.audio\.delta\ndata: \{"type":"speech\.audio\.delta","audio":"/);
+    expect(events).toMatch(/event: speech\.audio\.done\ndata: \{"type":"speech\.audio\.done","usage":\{/);
+    const before = sim.stats().requests;
+    const hit = await client.synthesize({ text: input, signal: AbortSignal.timeout(10_000) });
+    expect(Buffer.from(hit.audio).equals(sim.wav)).toBe(true);
+    expect(sim.stats().requests).toBe(before);
+    const miss = await client.synthesize({ text: text("sse miss"), signal: AbortSignal.timeout(10_000) });
+    expect(Buffer.from(miss.audio).equals(sim.wav)).toBe(true);
+    expect(sim.stats().requests).toBe(before + 1);
+    const bad = await speech(gw.url, { model: "sim", input: text("sse bad"), stream_format: "chunks" });
+    expect(bad.status).toBe(400);
+    expect(JSON.parse(bad.body.toString()).error.param).toBe("stream_format");
   });
 
   it("20 identical concurrent requests reach the engine once, and every client gets the full audio", async () => {
