@@ -1,7 +1,7 @@
 import http from "node:http";
-import type { AddressInfo, Socket } from "node:net";
 import { gzipSync } from "node:zlib";
 import { atTime } from "./clock.ts";
+import { listenLocal } from "./listen-local.ts";
 import { ffmpegStreamWav, fliteWav, soxConvert, wavToPcm } from "./real-audio.ts";
 
 /** What the server does with the next requests (all optional: by default it answers real audio at once). */
@@ -176,7 +176,6 @@ function route(
  * Debian's flite synthesises the requested text (slt voice).
  */
 export async function startHttpTtsServer(): Promise<HttpTtsServer> {
-  const sockets = new Set<Socket>();
   const state: HttpTtsServer = {
     url: "",
     requests: [],
@@ -296,18 +295,7 @@ export async function startHttpTtsServer(): Promise<HttpTtsServer> {
       });
     });
   });
-  server.on("connection", (s) => {
-    sockets.add(s);
-    s.on("close", () => sockets.delete(s));
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
   return Object.assign(state, {
-    url: `http://127.0.0.1:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
+    ...(await listenLocal(server)),
   });
 }

@@ -1,6 +1,6 @@
 import http from "node:http";
-import type { AddressInfo, Socket } from "node:net";
 import { atTime } from "./clock.ts";
+import { listenLocal } from "./listen-local.ts";
 import { fliteWav, wavToPcm } from "./real-audio.ts";
 
 // A KServe v2 / Open Inference Protocol server as Triton answers it, written from the protocol's
@@ -38,7 +38,6 @@ const error = (res: http.ServerResponse, status: number, message: string) =>
   res.writeHead(status, { "Content-Type": "application/json" }).end(JSON.stringify({ error: message }));
 
 export async function startKServeServer(model: KServeModel): Promise<KServeServer> {
-  const sockets = new Set<Socket>();
   const state: Omit<KServeServer, "url" | "close"> = { requests: [], model, behaviour: {} };
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -126,18 +125,7 @@ export async function startKServeServer(model: KServeModel): Promise<KServeServe
       });
     });
   });
-  server.on("connection", (s) => {
-    sockets.add(s);
-    s.on("close", () => sockets.delete(s));
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
   return Object.assign(state, {
-    url: `http://127.0.0.1:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
+    ...(await listenLocal(server)),
   });
 }

@@ -1,6 +1,6 @@
 import http from "node:http";
-import type { AddressInfo, Socket } from "node:net";
 import { atTime } from "./clock.ts";
+import { listenLocal } from "./listen-local.ts";
 import { fliteWav, wavToPcm } from "./real-audio.ts";
 
 // OpenAI's streamed speech, as its API reference describes it: `POST /v1/audio/speech` with
@@ -66,7 +66,6 @@ function frame(data: string, framing: SseBehaviour["framing"]): string {
 }
 
 export async function startSseSpeechServer(): Promise<SseSpeechServer> {
-  const sockets = new Set<Socket>();
   const state = { requests: [] as Array<Record<string, unknown>>, behaviour: {} as SseBehaviour };
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -127,18 +126,7 @@ export async function startSseSpeechServer(): Promise<SseSpeechServer> {
       });
     });
   });
-  server.on("connection", (s) => {
-    sockets.add(s);
-    s.on("close", () => sockets.delete(s));
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
   return Object.assign(state, {
-    url: `http://127.0.0.1:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
+    ...(await listenLocal(server)),
   });
 }
