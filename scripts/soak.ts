@@ -15,6 +15,10 @@
 // sawtooth, not a trend, while the trough of a window longer than one period is the memory kept.
 // --targets N probes N engines (voices of the same local server) every second: a probe cycle is
 // one probe of one target. Default: one target for 10,000 s (10,000 probe cycles, 2 h 47 min).
+// --history S is the web dashboard's history (dashboard.history_seconds, default here 300): the
+// shipped hour of history is a ring that fills for its first hour (about 0.35 MB of heap a minute
+// at this load), which is bounded, not a leak, but would read as growth between the 10th minute
+// and the last in any run shorter than an hour plus; 5 minutes fills before the reference window.
 // docs/benchmarks.md has a recorded curve.
 import { fork } from "node:child_process";
 import { writeFileSync } from "node:fs";
@@ -35,6 +39,8 @@ export interface SoakOptions {
   readonly rssWindowSeconds?: number;
   /** Engines probed every second (default 1). */
   readonly targets?: number;
+  /** The web dashboard's history (dashboard.history_seconds); default 300. */
+  readonly historySeconds?: number;
   readonly maxGrowthMb: number;
   /** RSS bound when it differs from the heap's (a short run still sees workers and arenas start). */
   readonly maxRssGrowthMb?: number;
@@ -88,10 +94,14 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
   const log = o.log ?? (() => {});
   const tts = await fakeTts();
   const ttsUrl = `http://127.0.0.1:${(tts.address() as AddressInfo).port}/v1/audio/speech`;
-  const child = fork(fileURLToPath(import.meta.url), ["--child", ttsUrl, String(o.targets ?? 1)], {
-    execArgv: ["--expose-gc", "--import", "tsx"],
-    stdio: ["ignore", "ignore", "inherit", "ipc"],
-  });
+  const child = fork(
+    fileURLToPath(import.meta.url),
+    ["--child", ttsUrl, String(o.targets ?? 1), String(o.historySeconds ?? 300)],
+    {
+      execArgv: ["--expose-gc", "--import", "tsx"],
+      stdio: ["ignore", "ignore", "inherit", "ipc"],
+    },
+  );
   const problems: string[] = [];
   const timers: NodeJS.Timeout[] = [];
   const sse: IncomingMessage[] = [];
@@ -216,7 +226,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
 }
 
 /** The child: the exporter and its dashboard, answering "sample" with its memory. */
-async function child(ttsUrl: string, targets: number): Promise<void> {
+async function child(ttsUrl: string, targets: number, historySeconds: number): Promise<void> {
   const { TTSPerformanceMonitor } = await import("../src/monitor.ts");
   const { startDashboard } = await import("../src/server/dashboard.ts");
   const { Logger } = await import("../src/log.ts");
@@ -232,6 +242,7 @@ async function child(ttsUrl: string, targets: number): Promise<void> {
       })),
       ingest: { max_events_per_request: 100 },
       server: { listen_address: "127.0.0.1:0", dashboard_address: "127.0.0.1:0" },
+      dashboard: { history_seconds: historySeconds },
     },
     logger: new Logger({ json: true, level: "error" }),
     env: {},
@@ -263,6 +274,7 @@ async function main(): Promise<void> {
       window: { type: "string", default: "60" },
       "rss-window": { type: "string", default: "300" },
       targets: { type: "string", default: "1" },
+      history: { type: "string", default: "300" },
       "max-growth-mb": { type: "string", default: "5" },
       csv: { type: "string" },
     },
@@ -274,6 +286,7 @@ async function main(): Promise<void> {
     windowSeconds: Number(values.window),
     rssWindowSeconds: Number(values["rss-window"]),
     targets: Number(values.targets),
+    historySeconds: Number(values.history),
     maxGrowthMb: Number(values["max-growth-mb"]),
     eventsPerSecond: 200,
     sseClients: 3,
@@ -293,5 +306,6 @@ async function main(): Promise<void> {
 }
 
 const isMain = process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1];
-if (isMain && process.argv[2] === "--child") void child(process.argv[3] ?? "", Number(process.argv[4] ?? 1));
+if (isMain && process.argv[2] === "--child")
+  void child(process.argv[3] ?? "", Number(process.argv[4] ?? 1), Number(process.argv[5] ?? 300));
 else if (isMain) void main();
