@@ -339,7 +339,7 @@ export class SynthesisRecorder {
     let s = this.#series.get(`${engine}\u0000${voice}\u0000${source}`);
     if (!s) {
       // A new combination from outside: its own series only while the budget has room.
-      if (source !== "probe") ({ engine, voice } = this.budget.admit(engine, voice));
+      if (source !== "probe") ({ engine, voice } = this.budget.admit(engine, voice, source));
       const key = `${engine}\u0000${voice}\u0000${source}`;
       s = this.#series.get(key) ?? new Series(engine, voice, source);
       this.#series.set(key, s);
@@ -407,13 +407,13 @@ export class SynthesisRecorder {
    * Records the gaps between one answer's audio chunks (ms, in order: chunkStats(timings).gapsMs)
    * in the series that record() returned the labels of: every gap in tts_inter_chunk_gap_seconds,
    * the longest in tts_stall_seconds. Failed answers too: a stream that stalled and then broke was
-   * heard stalling. Only for syntheses the exporter timed itself (probes; stress runs and the
-   * gateway when they record): the series budget does not charge ingested series for these two
-   * families, so ingested events carry no chunk times.
+   * heard stalling. Only for syntheses the exporter timed itself, probes and the gateway's upstream
+   * answers: the series budget charges these two families to gateway series only (not to ingested
+   * or stress series, whose events carry no chunk times).
    */
   recordChunkGaps(
     labels: { readonly engine: string; readonly voice: string },
-    source: Exclude<Source, "ingest">,
+    source: "probe" | "gateway",
     gapsMs: readonly number[],
   ): void {
     if (gapsMs.length === 0) return;
