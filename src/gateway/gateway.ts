@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
 import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
 import type { AudioFormat } from "../audio/format.ts";
-import { chunkStats } from "../engines/chunk-stats.ts";
 import type { GatewayConfig } from "../config/schema.ts";
+import { chunkStats } from "../engines/chunk-stats.ts";
 import type { Engine, FailureReason } from "../engines/types.ts";
 import { ChunkClock, EngineError } from "../engines/types.ts";
 import { probeWavHeader } from "../engines/wav-header.ts";

@@ -161,6 +161,10 @@ interface EngineState {
   cache?: SlidingRatio;
   /** Successful latencies of the alert window, in the tts_latency_seconds buckets (TTSLatencyHigh). */
   latencyWindow?: SlidingHistogram;
+  /** Longest gap of the latest streamed answer (ms) and when it was recorded (epoch ms). */
+  lastStall?: { ms: number; at: number };
+  /** Streamed answers' longest gaps over the alert window, in the tts_stall_seconds buckets (TTSStreamStalling). */
+  stallWindow?: SlidingHistogram;
 }
 
 /** Cache counters of an engine: cumulative, so they outlive the engine's other state. */
@@ -216,6 +220,11 @@ export interface EngineSummary {
   readonly lastSuccess?: boolean;
   /** Window of successRatio, seconds. */
   readonly windowSeconds: number;
+  /** Longest gap between audio chunks of the latest streamed answer (probe or gateway), ms, and its time. */
+  readonly stallMs?: number;
+  readonly stallAt?: number;
+  /** p95 of the answers' longest gaps over the alert window, interpolated within the tts_stall_seconds buckets. */
+  readonly stallP95WindowMs?: number;
 }
 
 export const DEFAULT_VOICE = "default";
@@ -426,6 +435,15 @@ export class SynthesisRecorder {
       if (g > longest) longest = g;
     }
     s.stall.observe(longest / 1000);
+    const now = this.#now();
+    const st = this.#engineState(labels.engine, now);
+    st.lastStall = { ms: longest, at: now };
+    st.stallWindow ??= new SlidingHistogram(
+      CHUNK_GAP_BOUNDS,
+      this.options.latencyWindowSeconds ?? ALERT_WINDOW_SECONDS,
+      now,
+    );
+    st.stallWindow.observe(now, longest / 1000);
   }
 
   /**
@@ -455,6 +473,7 @@ export class SynthesisRecorder {
       const p50 = st.recent.quantile(0.5);
       const p95 = st.recent.quantile(0.95);
       const windowP95 = st.latencyWindow?.quantile(now, 0.95);
+      const stallP95 = st.stallWindow?.quantile(now, 0.95);
       const rate = st.cache?.ratio();
       const ratio = st.outcomes.ratio();
       out.set(engine, {
@@ -470,6 +489,8 @@ export class SynthesisRecorder {
         ...(st.lastAt !== undefined && { lastAt: st.lastAt, lastAttemptAt: st.lastAt }),
         ...(st.lastSuccessAt !== undefined && { lastSuccessAt: st.lastSuccessAt }),
         ...(st.lastSuccess !== undefined && { lastSuccess: st.lastSuccess }),
+        ...(st.lastStall !== undefined && { stallMs: st.lastStall.ms, stallAt: st.lastStall.at }),
+        ...(stallP95 !== undefined && { stallP95WindowMs: stallP95 * 1000 }),
       });
     }
     return out;

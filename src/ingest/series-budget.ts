@@ -70,7 +70,6 @@ function samplesOf(name: MetricName): number {
   return 1;
 }
 
-
 /**
  * Bytes of one sample line of the family without its engine and voice values:
  * `name_bucket{engine="",voice="",source="ingest",le="+Inf"} value\n`, other label values (bounded

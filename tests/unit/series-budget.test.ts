@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { seededRandom } from "../../src/audio/signals.ts";
+import { configSchema } from "../../src/config/schema.ts";
 import { FAILURE_REASONS } from "../../src/engines/types.ts";
 import { SynthesisRecorder } from "../../src/ingest/recorder.ts";
 import {
@@ -13,7 +14,6 @@ import {
   seriesBytes,
   seriesSamples,
 } from "../../src/ingest/series-budget.ts";
-import { configSchema } from "../../src/config/schema.ts";
 import { catalog, metricNames } from "../../src/metrics/catalog.ts";
 import type { Family } from "../../src/metrics/exposition.ts";
 import { MetricsRegistry } from "../../src/metrics/registry.ts";
@@ -257,7 +257,9 @@ describe("the worst case the config allows", () => {
     const { body } = await registry.render(false);
     const ingestLines = body.split("\n").filter((l) => l.includes('engine="'));
     expect(body).toMatch(/^tts_stall_seconds_bucket\{engine="000000/m);
-    expect(body).toMatch(/^tts_inter_chunk_gap_seconds_bucket\{engine="other",voice="other",source="gateway"/m);
+    expect(body).toMatch(
+      /^tts_inter_chunk_gap_seconds_bucket\{engine="other",voice="other",source="gateway"/m,
+    );
     expect(Buffer.byteLength(body)).toBeLessThan(1024 * 1024);
     expect(recorder.budget.size).toBeGreaterThan(1);
     expect(ingestLines.length).toBeLessThanOrEqual(recorder.budget.samples);
