@@ -21,7 +21,13 @@ const text = (what: string) => `Chunk gaps ${what}, number ${++n}. A second sent
 beforeAll(async () => {
   sse = await startSseSpeechServer();
   http = await startHttpTtsServer();
-  const base = { type: "openai", enabled: true, model: "tts-1", voice: "alloy", response_format: "wav" };
+  const base = {
+    type: "openai",
+    enabled: true,
+    model: "tts-1",
+    voice: "alloy",
+    response_format: "wav",
+  } as const;
   gw = await startTestGateway([
     { ...base, name: "sse", url: `${sse.url}/v1/audio/speech`, stream_format: "sse" },
     { ...base, name: "chunked", url: `${http.url}/v1/audio/speech` },

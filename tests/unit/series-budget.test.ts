@@ -156,7 +156,7 @@ describe("series budget", () => {
     const g = recorder.record({ engine: "kokoro", voice: "af", latencyMs: 100 }, "gateway");
     expect(g).toMatchObject({ engine: "other", voice: "other" });
     recorder.recordChunkGaps(g, "gateway", [20, 400, 30]);
-    const stalls = (await family("tts_stall_seconds")).values.filter((v) => v.metricName.endsWith("_count"));
+    const stalls = (await family("tts_stall_seconds")).values.filter((v) => v.metricName?.endsWith("_count"));
     expect(stalls.map((v) => [v.labels.engine, v.labels.voice, v.labels.source, v.value])).toEqual([
       ["other", "other", "gateway", 1],
     ]);
@@ -176,6 +176,13 @@ describe("series budget", () => {
     );
     expect(roomy.recorder.budget.size).toBe(2);
     expect(seriesBytes("k", "v", "gateway")).toBeGreaterThan(seriesBytes("k", "v", "ingest"));
+  });
+
+  it("the README's figures: samples per ingested pair, per further source, reserved", () => {
+    expect(SAMPLES_PER_SERIES).toBe(124);
+    expect(seriesSamples("stress") - PAIR_SAMPLES).toBe(85);
+    expect(seriesSamples("gateway") - PAIR_SAMPLES).toBe(119);
+    expect(RESERVED_SAMPLES).toBe(328);
   });
 
   it("the smallest max_samples the config allows holds the room reserved in every source", () => {
