@@ -93,6 +93,7 @@ async function main(): Promise<void> {
       registry,
       log: new Logger({ json: true, sink: { write: () => {} } }),
       record: (e) => recorder.record(e, "gateway"),
+      recordChunkGaps: (labels, gaps) => recorder.recordChunkGaps(labels, "gateway", gaps),
     });
     const server = await listenGateway(gw, "127.0.0.1:0");
     return { url: `http://${boundAddress(server)}/v1/audio/speech`, close: () => closeServer(server) };

@@ -548,6 +548,7 @@ export class TTSPerformanceMonitor {
       log: this.log,
       token,
       record: (event) => this.recorder.record(event, "gateway"),
+      recordChunkGaps: (labels, gaps) => this.recorder.recordChunkGaps(labels, "gateway", gaps),
       ...(this.#analysis && {
         analyse: (job) =>
           void this.#analysis?.submit({

@@ -477,10 +477,12 @@ export const configSchema = z.strictObject({
       /**
        * Series budget (src/ingest/series-budget.ts): ingested (engine, voice) combinations with a
        * series of their own, ("other", "other") included, and the samples they may add per scrape
-       * (every family a series could fill, about 120); new combinations past either are folded into "other".
+       * (every family a series could fill: about 120 per ingested pair, 160 with a gateway series);
+       * new combinations past either are folded into "other". The minimum of max_samples holds the
+       * room reserved for ("other", "other") in every source (RESERVED_SAMPLES, 328).
        */
       max_series: z.number().int().min(1).max(10_000).default(50),
-      max_samples: z.number().int().min(200).max(1_000_000).default(10_000),
+      max_samples: z.number().int().min(400).max(1_000_000).default(10_000),
       /** Ingested audio longer than this is not analysed (counted in tts_ingest_audio_dropped_total). */
       max_audio_seconds: z.number().positive().max(3600).default(120),
     })

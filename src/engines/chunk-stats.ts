@@ -9,8 +9,8 @@ export interface ChunkStats {
 }
 
 /**
- * Inter-chunk timing of one synthesis, from `timings.chunks`. Pure: the probes, the stress runner and
- * the gateway all call it, and hand `gapsMs` to the recorder as a SynthesisEvent's `chunkGapsMs`.
+ * Inter-chunk timing of one synthesis, from `timings.chunks`. Pure: the probes and the gateway call
+ * it and hand `gapsMs` to the recorder's recordChunkGaps().
  */
 export function chunkStats(timings: SynthesisTimings): ChunkStats {
   const gapsMs = chunkGapsSeconds(timings).map((s) => s * 1000);

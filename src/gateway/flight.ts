@@ -34,6 +34,11 @@ export class Flight {
   joined = 0;
   /** The engine's audio, when this synthesis was drawn for the audio analysis. */
   sampled: { readonly audio: Uint8Array; readonly format: AudioFormat } | undefined;
+  /**
+   * Gaps (ms) between the upstream answer's audio chunks as they reached the gateway, set when the
+   * synthesis ends; taken once (takeChunkGaps), so that an upstream answer is recorded once.
+   */
+  chunkGapsMs: readonly number[] = [];
 
   constructor(
     readonly key: string,
@@ -74,6 +79,13 @@ export class Flight {
     const subs = [...this.#subs];
     this.#subs.clear();
     for (const s of subs) s.end(outcome);
+  }
+
+  /** The upstream answer's chunk gaps for the first request recorded for it; empty afterwards. */
+  takeChunkGaps(): readonly number[] {
+    const gaps = this.chunkGapsMs;
+    this.chunkGapsMs = [];
+    return gaps;
   }
 
   audio(): Buffer {

@@ -2,8 +2,9 @@ import { createHash } from "node:crypto";
 import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
 import type { AudioFormat } from "../audio/format.ts";
 import type { GatewayConfig } from "../config/schema.ts";
+import { chunkStats } from "../engines/chunk-stats.ts";
 import type { Engine, FailureReason } from "../engines/types.ts";
-import { EngineError } from "../engines/types.ts";
+import { ChunkClock, EngineError } from "../engines/types.ts";
 import { probeWavHeader } from "../engines/wav-header.ts";
 import type { SynthesisEvent } from "../ingest/event.ts";
 import type { Logger } from "../log.ts";
@@ -40,6 +41,14 @@ export interface GatewayDeps {
   readonly token?: string | undefined;
   /** Records one request like an ingested event (source="gateway"); returns the labels used. */
   readonly record: (event: SynthesisEvent) => { readonly engine: string; readonly voice: string };
+  /**
+   * Records the gaps (ms) between an upstream answer's audio chunks in the series record() returned
+   * the labels of (tts_inter_chunk_gap_seconds and tts_stall_seconds, source="gateway").
+   */
+  readonly recordChunkGaps: (
+    labels: { readonly engine: string; readonly voice: string },
+    gapsMs: readonly number[],
+  ) => void;
   /** Sends a sampled synthesis's audio to the audio analysis (absent: analysis off). */
   readonly analyse?: (job: {
     readonly engine: string;
@@ -514,6 +523,8 @@ export class Gateway implements GatewayControls {
     const converter = createConverter(request.format, request.speed, this.#ffmpeg, (b) => flight.push(b));
     const t0 = performance.now();
     let chunks = 0;
+    // Arrival of each upstream chunk, for the gaps of an answer that breaks before it settles.
+    const arrivals = new ChunkClock();
     let engineDone = false;
     try {
       const result = await engine.synthesize({
@@ -522,10 +533,12 @@ export class Gateway implements GatewayControls {
         signal,
         onChunk: (c) => {
           chunks++;
+          arrivals.mark(c.at);
           converter.write(c.bytes, c.format);
         },
       });
       engineDone = true;
+      flight.chunkGapsMs = chunkStats(result.timings).gapsMs;
       if (chunks === 0) converter.write(result.audio, result.format);
       const engineMs = performance.now() - t0;
       permit.release(engineMs);
@@ -547,7 +560,12 @@ export class Gateway implements GatewayControls {
       flight.finish({ ok: true, audioDurationMs, engineMs });
     } catch (err) {
       converter.destroy();
-      if (!engineDone) permit.release();
+      if (!engineDone) {
+        permit.release();
+        // A stream that stalled and then broke was heard stalling (the engine's own timings are lost).
+        const at = arrivals.times;
+        flight.chunkGapsMs = at.slice(1).map((t, i) => t - (at[i] as number));
+      }
       if (flight.cancelled && !engineDone) {
         this.router.abandoned(engine.name);
         flight.finish(cancelledOutcome());
@@ -709,6 +727,10 @@ export class Gateway implements GatewayControls {
           outcome.audioDurationMs !== undefined && { audioDurationMs: outcome.audioDurationMs }),
         ...(reason !== undefined && { errorReason: reason }),
       });
+      // Every upstream answer's chunk gaps once, with the first request recorded for it (a request
+      // that joined it shares the answer; a cache hit has no upstream chunks).
+      const gaps = a.flight.takeChunkGaps();
+      if (gaps.length > 0) this.deps.recordChunkGaps(labels, gaps);
       // Sampled audio is analysed under the labels the recorder used (its cardinality guard holds).
       const sampled = a.served === "miss" ? a.flight.sampled : undefined;
       if (sampled && this.deps.analyse)

@@ -161,6 +161,10 @@ interface EngineState {
   cache?: SlidingRatio;
   /** Successful latencies of the alert window, in the tts_latency_seconds buckets (TTSLatencyHigh). */
   latencyWindow?: SlidingHistogram;
+  /** Longest gap of the latest streamed answer (ms) and when it was recorded (epoch ms). */
+  lastStall?: { ms: number; at: number };
+  /** Streamed answers' longest gaps over the alert window, in the tts_stall_seconds buckets (TTSStreamStalling). */
+  stallWindow?: SlidingHistogram;
 }
 
 /** Cache counters of an engine: cumulative, so they outlive the engine's other state. */
@@ -216,6 +220,11 @@ export interface EngineSummary {
   readonly lastSuccess?: boolean;
   /** Window of successRatio, seconds. */
   readonly windowSeconds: number;
+  /** Longest gap between audio chunks of the latest streamed answer (probe or gateway), ms, and its time. */
+  readonly stallMs?: number;
+  readonly stallAt?: number;
+  /** p95 of the answers' longest gaps over the alert window, interpolated within the tts_stall_seconds buckets. */
+  readonly stallP95WindowMs?: number;
 }
 
 export const DEFAULT_VOICE = "default";
@@ -339,7 +348,7 @@ export class SynthesisRecorder {
     let s = this.#series.get(`${engine}\u0000${voice}\u0000${source}`);
     if (!s) {
       // A new combination from outside: its own series only while the budget has room.
-      if (source !== "probe") ({ engine, voice } = this.budget.admit(engine, voice));
+      if (source !== "probe") ({ engine, voice } = this.budget.admit(engine, voice, source));
       const key = `${engine}\u0000${voice}\u0000${source}`;
       s = this.#series.get(key) ?? new Series(engine, voice, source);
       this.#series.set(key, s);
@@ -407,13 +416,13 @@ export class SynthesisRecorder {
    * Records the gaps between one answer's audio chunks (ms, in order: chunkStats(timings).gapsMs)
    * in the series that record() returned the labels of: every gap in tts_inter_chunk_gap_seconds,
    * the longest in tts_stall_seconds. Failed answers too: a stream that stalled and then broke was
-   * heard stalling. Only for syntheses the exporter timed itself (probes; stress runs and the
-   * gateway when they record): the series budget does not charge ingested series for these two
-   * families, so ingested events carry no chunk times.
+   * heard stalling. Only for syntheses the exporter timed itself, probes and the gateway's upstream
+   * answers: the series budget charges these two families to gateway series only (not to ingested
+   * or stress series, whose events carry no chunk times).
    */
   recordChunkGaps(
     labels: { readonly engine: string; readonly voice: string },
-    source: Exclude<Source, "ingest">,
+    source: "probe" | "gateway",
     gapsMs: readonly number[],
   ): void {
     if (gapsMs.length === 0) return;
@@ -426,6 +435,15 @@ export class SynthesisRecorder {
       if (g > longest) longest = g;
     }
     s.stall.observe(longest / 1000);
+    const now = this.#now();
+    const st = this.#engineState(labels.engine, now);
+    st.lastStall = { ms: longest, at: now };
+    st.stallWindow ??= new SlidingHistogram(
+      CHUNK_GAP_BOUNDS,
+      this.options.latencyWindowSeconds ?? ALERT_WINDOW_SECONDS,
+      now,
+    );
+    st.stallWindow.observe(now, longest / 1000);
   }
 
   /**
@@ -455,6 +473,7 @@ export class SynthesisRecorder {
       const p50 = st.recent.quantile(0.5);
       const p95 = st.recent.quantile(0.95);
       const windowP95 = st.latencyWindow?.quantile(now, 0.95);
+      const stallP95 = st.stallWindow?.quantile(now, 0.95);
       const rate = st.cache?.ratio();
       const ratio = st.outcomes.ratio();
       out.set(engine, {
@@ -470,6 +489,8 @@ export class SynthesisRecorder {
         ...(st.lastAt !== undefined && { lastAt: st.lastAt, lastAttemptAt: st.lastAt }),
         ...(st.lastSuccessAt !== undefined && { lastSuccessAt: st.lastSuccessAt }),
         ...(st.lastSuccess !== undefined && { lastSuccess: st.lastSuccess }),
+        ...(st.lastStall !== undefined && { stallMs: st.lastStall.ms, stallAt: st.lastStall.at }),
+        ...(stallP95 !== undefined && { stallP95WindowMs: stallP95 * 1000 }),
       });
     }
     return out;

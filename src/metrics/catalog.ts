@@ -59,7 +59,7 @@ export const catalog = {
   },
   tts_inter_chunk_gap_seconds: {
     type: "histogram",
-    help: "Time between consecutive audio chunks of a streamed answer (a transport read or an audio event; streaming engines, one observation per gap).",
+    help: "Time between consecutive audio chunks of a streamed answer (a transport read or an audio event; streaming engines, one observation per gap), as probes (source=probe) and the gateway (source=gateway, once per upstream answer) received them.",
     labels: ["engine", "voice", "source"],
     unit: "seconds",
     area: "tts",
@@ -67,7 +67,7 @@ export const catalog = {
   },
   tts_stall_seconds: {
     type: "histogram",
-    help: "Longest gap between consecutive audio chunks of each streamed answer (one observation per request with two chunks or more): the stall a listener hears.",
+    help: "Longest gap between consecutive audio chunks of each streamed answer (one observation per answer with two chunks or more: a probe's, or a gateway's upstream answer): the stall a listener hears.",
     labels: ["engine", "voice", "source"],
     unit: "seconds",
     area: "tts",

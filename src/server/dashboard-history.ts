@@ -176,6 +176,10 @@ export function newMeasurements(
       put(`${k}ttfa_ms`, p?.ttfaMs);
       put(`${k}throughput_chars_per_second`, p?.throughputCharsPerSecond);
     });
+    add(`stall:${name}`, e.stallAt, (put) => {
+      put(`${k}stall_ms`, e.stallMs);
+      put(`${k}stall_p95_ms`, e.stallP95WindowMs);
+    });
     add(`quality:${name}`, e.qualityScoreAt, (put) => put(`${k}quality_score`, e.qualityScore));
     add(`mos:${name}`, e.predictedMosAt, (put) => put(`${k}predicted_mos`, e.predictedMos));
   }

@@ -23,7 +23,13 @@ const engineKeys = (suffix) => (/** @type {string[]} */ keys) =>
   keys.filter((k) => k.startsWith("engine.") && k.endsWith(`.${suffix}`));
 
 /** Short names of the per-engine measures; "" where the chart's title already says it. */
-const MEASURE_LABEL = { latency_ms: "last", latency_p50_ms: "p50", latency_p95_ms: "p95" };
+const MEASURE_LABEL = {
+  latency_ms: "last",
+  latency_p50_ms: "p50",
+  latency_p95_ms: "p95",
+  stall_ms: "last",
+  stall_p95_ms: "p95",
+};
 
 /** @param {string} key */
 function labelOf(key) {
@@ -63,6 +69,16 @@ export const CHARTS = [
     unit: "ms",
     pick: engineKeys("ttfa_ms"),
     empty: "No probe with a first-audio time yet",
+    digits: 0,
+  },
+  {
+    id: "stall",
+    title: "Longest stall between audio chunks (last answer, p95 over the alert window)",
+    unit: "ms",
+    pick: (keys) =>
+      keys.filter((k) => k.startsWith("engine.") && (k.endsWith(".stall_ms") || k.endsWith(".stall_p95_ms"))),
+    threshold: (t) => t.stall_max_ms,
+    empty: "No streamed answer yet (streaming engines: probes and the gateway)",
     digits: 0,
   },
   {

@@ -41,6 +41,7 @@ export async function startTestGateway(
     registry,
     log,
     record: (e) => recorder.record(e, "gateway"),
+    recordChunkGaps: (labels, gaps) => recorder.recordChunkGaps(labels, "gateway", gaps),
     ...deps,
   });
   const server: Server = await listenGateway(gw, "127.0.0.1:0");

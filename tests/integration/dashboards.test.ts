@@ -13,6 +13,7 @@ import { productionProfile } from "../../src/monitoring/profile.ts";
 import { type RunningExporter, startExporter, tempDir } from "../helpers/exporter.ts";
 import { type RunningPrometheus, startPrometheus } from "../helpers/prometheus.ts";
 import { REPO_ROOT, sleep, waitFor } from "../helpers/tools.ts";
+import { type SseSpeechServer, startSseSpeechServer } from "../helpers/tts-servers/sse-speech-server.ts";
 
 /** Grafana's variables as Grafana would expand them with "All" selected. */
 export function substituteVariables(expr: string): string {
@@ -36,8 +37,16 @@ const config = loadConfig(join(REPO_ROOT, "config/config.json"), {});
 const all = dashboards(config.thresholds, productionProfile);
 let exporter: RunningExporter;
 let prometheus: RunningPrometheus;
+let sse: SseSpeechServer;
+let gateway: string;
 
 beforeAll(async () => {
+  // A streaming engine (OpenAI's SSE speech, a pause after the first audio) for the inter-chunk
+  // panels: its probes and the gateway's requests record gaps and stalls.
+  sse = await startSseSpeechServer();
+  // Under a second of speech: no predicted MOS, a quick analysis, so that its probes do not crowd
+  // the analysis backlog the calibration tone below needs.
+  sse.behaviour = { stream: { firstMs: 20, restMs: 150 }, say: "Hi." };
   exporter = await startExporter({
     // The gateway runs too: its row's panels need its series.
     args: ["gateway", "--prometheus-export"],
@@ -45,6 +54,18 @@ beforeAll(async () => {
     // niced inference thread starves, and one window took 12 s of wall time there.
     config: {
       gateway: { listen_address: "127.0.0.1:0" },
+      engines: [
+        { name: "embedded", type: "embedded", voice: "slt" },
+        {
+          name: "streaming",
+          type: "openai",
+          url: `${sse.url}/v1/audio/speech`,
+          model: "tts-1",
+          voice: "alloy",
+          response_format: "wav",
+          stream_format: "sse",
+        },
+      ],
       probes: { interval_seconds: 1, timeout_seconds: 10 },
       monitoring: { mos_nice: 0, mos_max_windows: 1 },
     },
@@ -64,16 +85,20 @@ beforeAll(async () => {
   );
   // Ingested traffic: cache lookups, streaming timings, and failures with reasons (the embedded probe
   // never fails), over a few scrapes so that rate() sees them move.
-  const gateway = await waitFor(
+  gateway = await waitFor(
     "the 'gateway listening' log line",
     () => exporter.logs().find((l) => l.msg === "gateway listening")?.address as string | undefined,
     30_000,
   );
-  for (let i = 0; i < 3; i++) {
+  for (let i = 0; i < 4; i++) {
     const res = await fetch(`http://${gateway}/v1/audio/speech`, {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify({ model: "embedded", input: "Hello from the gateway.", response_format: "wav" }),
+      body: JSON.stringify({
+        model: i < 3 ? "embedded" : "streaming",
+        input: "Hello from the gateway.",
+        response_format: "wav",
+      }),
     });
     if (res.status !== 200) throw new Error(`gateway: ${res.status} ${await res.text()}`);
     await res.arrayBuffer();
@@ -152,6 +177,7 @@ function toneWav(): Buffer {
 afterAll(async () => {
   await prometheus?.stop();
   await exporter?.stop();
+  await sse?.close();
 });
 
 describe("dashboards against a real Prometheus scraping a real exporter", () => {
@@ -203,6 +229,42 @@ describe("dashboards against a real Prometheus scraping a real exporter", () => 
       }
     }
   });
+
+  it("the stall panel shows the streaming engine's probes and its answers through the gateway", async () => {
+    const engineDashboard = all["dashboards/tts-engine.json"];
+    if (!engineDashboard) throw new Error("no dashboards/tts-engine.json");
+    const panel = panelQueries(engineDashboard).filter(
+      (q) => q.panel === "Streaming: inter-chunk gaps and stalls",
+    );
+    expect(panel).toHaveLength(3);
+    // A fresh answer through the gateway, so that the rate window holds one.
+    const res = await fetch(`http://${gateway}/v1/audio/speech`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        model: "streaming",
+        input: "One more streamed answer.",
+        response_format: "wav",
+      }),
+    });
+    expect(res.status).toBe(200);
+    await res.arrayBuffer();
+    const deadline = Date.now() + 30_000;
+    const seen = async () => {
+      const found = new Set<string>();
+      for (const q of panel)
+        for (const s of await prometheus.query(substituteVariables(q.expr)))
+          if (s.metric.engine === "streaming" && Number.isFinite(Number(s.value[1])))
+            found.add(`${s.metric.source}`);
+      return found;
+    };
+    let found = await seen();
+    while (!(found.has("probe") && found.has("gateway")) && Date.now() < deadline) {
+      await sleep(1000);
+      found = await seen();
+    }
+    expect([...found].sort()).toEqual(["gateway", "probe"]);
+  }, 60_000);
 
   it("the engine variable offers the probed engine and the one only reported by ingestion", async () => {
     const engine = all["dashboards/tts-engine.json"]?.templating?.list?.find((v) => v.name === "engine");

@@ -52,6 +52,35 @@ describe("inter-chunk gap and stall histograms", () => {
     expect(value(l, `tts_stall_seconds_bucket{${labels},le="1.5"}`)).toBe(2);
   });
 
+  it("give the engine's summary the latest stall and the p95 over the window (the web dashboard's)", () => {
+    let now = 1_000_000;
+    const registry = new MetricsRegistry();
+    const recorder = new SynthesisRecorder(registry, {
+      cacheWindowSeconds: 300,
+      maxEngines: 5,
+      maxVoices: 5,
+      now: () => now,
+    });
+    const labels = recorder.record({ engine: "wy", voice: "v", latencyMs: 900 }, "gateway");
+    expect(recorder.summary().get("wy")?.stallMs).toBeUndefined();
+    // 19 answers stalling 100 ms, then one of 2.5 s: the p95 (rank 19 of 20) is in the 0.05-0.1 s
+    // bucket; five more long ones move it into theirs.
+    for (let i = 0; i < 19; i++) recorder.recordChunkGaps(labels, "gateway", [10, 100]);
+    now += 1000;
+    recorder.recordChunkGaps(labels, "gateway", [2500, 20]);
+    const s = recorder.summary().get("wy");
+    expect(s?.stallMs).toBe(2500);
+    expect(s?.stallAt).toBe(now);
+    expect(s?.stallP95WindowMs).toBeGreaterThan(50);
+    expect(s?.stallP95WindowMs).toBeLessThanOrEqual(100);
+    for (let i = 0; i < 5; i++) recorder.recordChunkGaps(labels, "gateway", [2500]);
+    expect(recorder.summary().get("wy")?.stallP95WindowMs).toBeGreaterThan(2000);
+    // Past the window (300 s by default), the p95 has no observation left.
+    now += 301_000;
+    expect(recorder.summary().get("wy")?.stallP95WindowMs).toBeUndefined();
+    expect(recorder.summary().get("wy")?.stallMs).toBe(2500);
+  });
+
   it("count a failed stream's stalls too, and show nothing for answers that did not stream", async () => {
     const { recorder, lines } = setup();
     recorder.record({ engine: "flat", latencyMs: 100 }, "probe");

@@ -37,6 +37,20 @@ const base: CurrentMetrics = {
 };
 
 describe("dashboard history", () => {
+  it("records a streamed answer's stall as its own row, at the answer's time", () => {
+    const seen = new Map<string, number>();
+    const engines = {
+      ...base.engines,
+      s: { requests: 1, windowSeconds: 300, stallMs: 812.5, stallAt: 9700, stallP95WindowMs: 950 },
+    };
+    const rows = newMeasurements({ ...base, engines }, seen, () => true);
+    expect(rows.filter((r) => r.source === "stall:s")).toEqual([
+      { t: 9700, source: "stall:s", v: { "engine.s.stall_ms": 812.5, "engine.s.stall_p95_ms": 950 } },
+    ]);
+    expect(rows.some((r) => r.source === "stall:a")).toBe(false);
+    expect(newMeasurements({ ...base, engines }, seen, () => true)).toEqual([]);
+  });
+
   it("records each measurement once, at its own time, with only what it measured", () => {
     const seen = new Map<string, number>();
     const enabled = (e: string) => e !== "off";

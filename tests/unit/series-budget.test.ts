@@ -1,8 +1,19 @@
 import { describe, expect, it } from "vitest";
 import { seededRandom } from "../../src/audio/signals.ts";
+import { configSchema } from "../../src/config/schema.ts";
 import { FAILURE_REASONS } from "../../src/engines/types.ts";
 import { SynthesisRecorder } from "../../src/ingest/recorder.ts";
-import { INGEST_EXPOSITION_BYTES, SAMPLES_PER_SERIES, SeriesBudget } from "../../src/ingest/series-budget.ts";
+import {
+  BUDGETED_SOURCES,
+  type BudgetedSource,
+  INGEST_EXPOSITION_BYTES,
+  PAIR_SAMPLES,
+  RESERVED_SAMPLES,
+  SAMPLES_PER_SERIES,
+  SeriesBudget,
+  seriesBytes,
+  seriesSamples,
+} from "../../src/ingest/series-budget.ts";
 import { catalog, metricNames } from "../../src/metrics/catalog.ts";
 import type { Family } from "../../src/metrics/exposition.ts";
 import { MetricsRegistry } from "../../src/metrics/registry.ts";
@@ -65,7 +76,8 @@ describe("series budget", () => {
     recorder.record({ engine: "kokoro", voice: "d", latencyMs: 1 }, "ingest");
     expect(await pairs()).toEqual(new Set(["kokoro/a", "kokoro/b", "kokoro/c", "other/other"]));
 
-    const b = setup(10, 5 * SAMPLES_PER_SERIES); // samples bind first: 5 series
+    // Samples bind first: the reserved (other, other) and 4 more.
+    const b = setup(10, RESERVED_SAMPLES + 4 * SAMPLES_PER_SERIES);
     for (let v = 0; v < 4; v++) b.recorder.record({ engine: "e", voice: `v${v}`, latencyMs: 1 }, "ingest");
     b.recorder.record({ engine: "e", voice: "late", latencyMs: 1 }, "ingest");
     expect(await b.pairs()).toEqual(new Set(["e/v0", "e/v1", "e/v2", "e/v3", "other/other"]));
@@ -132,6 +144,62 @@ describe("series budget", () => {
     expect(requests.some((v) => v.labels.engine === "other" && v.labels.voice === "other")).toBe(true);
   });
 
+  it("charges each source of a pair its own series, the gateway's with the inter-chunk families", async () => {
+    const { recorder, family } = setup(10, RESERVED_SAMPLES + seriesSamples("ingest") + 50);
+    const reserved = recorder.budget.samples;
+    expect(reserved).toBe(RESERVED_SAMPLES);
+    const a = recorder.record({ engine: "kokoro", voice: "af", latencyMs: 100 }, "ingest");
+    expect(a).toMatchObject({ engine: "kokoro", voice: "af" });
+    expect(recorder.budget.samples).toBe(reserved + SAMPLES_PER_SERIES);
+    // The same pair through the gateway renders a second series (source="gateway"), with its chunk
+    // families: 50 samples are not room for it, so it goes to (other, other), reserved for the gateway.
+    const g = recorder.record({ engine: "kokoro", voice: "af", latencyMs: 100 }, "gateway");
+    expect(g).toMatchObject({ engine: "other", voice: "other" });
+    recorder.recordChunkGaps(g, "gateway", [20, 400, 30]);
+    const stalls = (await family("tts_stall_seconds")).values.filter((v) => v.metricName?.endsWith("_count"));
+    expect(stalls.map((v) => [v.labels.engine, v.labels.voice, v.labels.source, v.value])).toEqual([
+      ["other", "other", "gateway", 1],
+    ]);
+    expect(recorder.budget.samples).toBe(reserved + SAMPLES_PER_SERIES);
+
+    const roomy = setup(10);
+    roomy.recorder.record({ engine: "kokoro", voice: "af", latencyMs: 100 }, "ingest");
+    const before = roomy.recorder.budget.samples;
+    expect(roomy.recorder.record({ engine: "kokoro", voice: "af", latencyMs: 1 }, "gateway")).toMatchObject({
+      engine: "kokoro",
+      voice: "af",
+    });
+    // The pair's shared families were charged once; the gateway series adds its own part.
+    expect(roomy.recorder.budget.samples - before).toBe(seriesSamples("gateway") - PAIR_SAMPLES);
+    expect(seriesSamples("gateway") - seriesSamples("ingest")).toBe(
+      2 * (catalog.tts_inter_chunk_gap_seconds.buckets.length + 3),
+    );
+    expect(roomy.recorder.budget.size).toBe(2);
+    expect(seriesBytes("k", "v", "gateway")).toBeGreaterThan(seriesBytes("k", "v", "ingest"));
+  });
+
+  it("the README's figures: samples per ingested pair, per further source, reserved", () => {
+    expect(SAMPLES_PER_SERIES).toBe(124);
+    expect(seriesSamples("stress") - PAIR_SAMPLES).toBe(85);
+    expect(seriesSamples("gateway") - PAIR_SAMPLES).toBe(119);
+    expect(RESERVED_SAMPLES).toBe(328);
+  });
+
+  it("the smallest max_samples the config allows holds the room reserved in every source", () => {
+    expect(BUDGETED_SOURCES).toEqual(["ingest", "stress", "gateway"]);
+    const valid = (n: number) => configSchema.safeParse({ ingest: { max_samples: n } }).success;
+    expect(RESERVED_SAMPLES).toBeLessThanOrEqual(400);
+    expect(valid(400)).toBe(true);
+    expect(valid(399)).toBe(false);
+    // At that minimum the reserved room fits, and nothing else does.
+    const { recorder } = setup(10, 400);
+    expect(recorder.record({ engine: "e", voice: "v", latencyMs: 1 }, "ingest")).toMatchObject({
+      engine: "other",
+      voice: "other",
+    });
+    expect(recorder.budget.samples).toBe(RESERVED_SAMPLES);
+  });
+
   it("release() frees the room of a removed series", () => {
     const budget = new SeriesBudget(new MetricsRegistry(), { maxSeries: 2, maxSamples: 1_000_000 });
     expect(budget.admit("a", "x")).toEqual({ engine: "a", voice: "x" });
@@ -143,8 +211,17 @@ describe("series budget", () => {
   });
 });
 
-/** Every family a series can fill: all failure reasons, TTFA, throughput, cache and the audio measures. */
-function fill(recorder: SynthesisRecorder, registry: MetricsRegistry, engine: string, voice: string): void {
+/**
+ * Every family a series can fill: all failure reasons, TTFA, throughput, cache and the audio
+ * measures; a gateway series also every bucket of the inter-chunk families.
+ */
+function fill(
+  recorder: SynthesisRecorder,
+  registry: MetricsRegistry,
+  engine: string,
+  voice: string,
+  source: BudgetedSource = "ingest",
+): void {
   const labels = recorder.record(
     {
       engine,
@@ -155,11 +232,16 @@ function fill(recorder: SynthesisRecorder, registry: MetricsRegistry, engine: st
       text: "The quick brown fox jumps over the lazy dog.",
       cacheHit: false,
     },
-    "ingest",
+    source,
   );
-  recorder.record({ engine, voice, latencyMs: 98.7654321, cacheHit: true }, "ingest");
+  if (source === "gateway")
+    recorder.recordChunkGaps(labels, "gateway", [
+      ...catalog.tts_stall_seconds.buckets.map((b) => b * 1000 - 0.123456789),
+      98765.4321,
+    ]);
+  recorder.record({ engine, voice, latencyMs: 98.7654321, cacheHit: true }, source);
   for (const reason of FAILURE_REASONS)
-    recorder.record({ engine, voice, latencyMs: 1, success: false, errorReason: reason }, "ingest");
+    recorder.record({ engine, voice, latencyMs: 1, success: false, errorReason: reason }, source);
   for (const f of metricNames.filter(
     (n) => catalog[n].area === "audio" && catalog[n].type === "gauge" && n !== "tts_intelligibility_ratio",
   ))
@@ -170,15 +252,21 @@ function fill(recorder: SynthesisRecorder, registry: MetricsRegistry, engine: st
 }
 
 describe("the worst case the config allows", () => {
-  it("stays under 1 MB of /metrics with the longest labels escaped at every byte", async () => {
+  it("stays under 1 MB of /metrics with the longest labels escaped at every byte, in every source", async () => {
     const { registry, recorder } = setup(10_000, 1_000_000); // the schema's maxima
-    // 128 characters (the longest label value), each one escaped in the exposition.
+    // 128 characters (the longest label value), each one escaped in the exposition; each pair
+    // ingested, stress-leased and served by the gateway (with its inter-chunk families).
     for (let i = 0; i < 2000; i++) {
       const id = String(i).padStart(6, "0");
-      fill(recorder, registry, `${id}${'"'.repeat(122)}`, `${id}${"\\".repeat(122)}`);
+      for (const source of BUDGETED_SOURCES)
+        fill(recorder, registry, `${id}${'"'.repeat(122)}`, `${id}${"\\".repeat(122)}`, source);
     }
     const { body } = await registry.render(false);
     const ingestLines = body.split("\n").filter((l) => l.includes('engine="'));
+    expect(body).toMatch(/^tts_stall_seconds_bucket\{engine="000000/m);
+    expect(body).toMatch(
+      /^tts_inter_chunk_gap_seconds_bucket\{engine="other",voice="other",source="gateway"/m,
+    );
     expect(Buffer.byteLength(body)).toBeLessThan(1024 * 1024);
     expect(recorder.budget.size).toBeGreaterThan(1);
     expect(ingestLines.length).toBeLessThanOrEqual(recorder.budget.samples);
@@ -195,7 +283,22 @@ describe("the worst case the config allows", () => {
     // max_series, or the byte ceiling first (each pair is charged every family it could fill).
     expect(recorder.budget.size).toBeLessThanOrEqual(50);
     expect(recorder.budget.size).toBeGreaterThanOrEqual(40);
-    expect(samples).toBeLessThanOrEqual(50 * SAMPLES_PER_SERIES + 100);
+    expect(samples).toBeLessThanOrEqual(recorder.budget.samples + 100);
     expect(Buffer.byteLength(body)).toBeLessThan(1024 * 1024);
+  });
+
+  it("the gateway's series within the defaults: every sample it renders was charged", async () => {
+    const { registry, recorder } = setup(50, 10_000);
+    for (let v = 0; v < 200; v++) {
+      fill(recorder, registry, "kokoro", `voice-${v}`, "ingest");
+      fill(recorder, registry, "kokoro", `voice-${v}`, "gateway");
+    }
+    const { body } = await registry.render(false);
+    const lines = body.split("\n").filter((l) => l.includes('engine="'));
+    const gateway = lines.filter((l) => l.includes('source="gateway"'));
+    expect(gateway.some((l) => l.startsWith("tts_inter_chunk_gap_seconds_bucket"))).toBe(true);
+    expect(lines.length).toBeLessThanOrEqual(recorder.budget.samples);
+    expect(recorder.budget.samples).toBeLessThanOrEqual(10_000);
+    expect(Buffer.byteLength(lines.join("\n"))).toBeLessThanOrEqual(recorder.budget.bytes);
   });
 });

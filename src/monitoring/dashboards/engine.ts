@@ -17,7 +17,12 @@ function quantileQueries(bucketRate: string) {
   );
 }
 
-/** One engine in depth: latency quantiles, time to first audio, real-time factor, throughput, errors. */
+/** A quantile of a chunk-timing histogram per engine, voice and source over the selected instances. */
+function chunkQuantile(q: string, name: "tts_inter_chunk_gap_seconds" | "tts_stall_seconds"): string {
+  return `histogram_quantile(${q}, sum by (engine, voice, source, le) (rate(${selBucket(name)}[${RATE}])))`;
+}
+
+/** One engine in depth: latency quantiles, time to first audio, inter-chunk gaps and stalls, real-time factor, throughput, errors. */
 export function engineDashboard(t: Thresholds, profile: MonitoringProfile) {
   const rec = recordNames(profile);
   const latency = { value: t.latency_max_ms / 1000, bad: "above" } as const;
@@ -38,6 +43,25 @@ export function engineDashboard(t: Thresholds, profile: MonitoringProfile) {
         description: "Streaming engines report the first audio sample; others equal the latency.",
         unit: "s",
         queries: [...quantileQueries(rec.ttfaBucketRate)],
+      }),
+    )
+    .withPanel(
+      timeseries({
+        title: "Streaming: inter-chunk gaps and stalls",
+        description: `Gaps between audio chunks of streamed answers (tts_inter_chunk_gap_seconds, p50 and p99) and the longest gap per answer (tts_stall_seconds, p95: TTSStreamStalling fires above ${t.stall_max_ms} ms), by source: probes and the gateway's upstream answers. Engines that answer in one piece have no series.`,
+        unit: "s",
+        min: 0,
+        queries: [
+          ...(["0.5", "0.99"] as const).map((q, i) =>
+            query(
+              chunkQuantile(q, "tts_inter_chunk_gap_seconds"),
+              `{{engine}} {{voice}} {{source}} gap p${Number(q) * 100}`,
+              String.fromCharCode(65 + i),
+            ),
+          ),
+          query(chunkQuantile("0.95", "tts_stall_seconds"), "{{engine}} {{voice}} {{source}} stall p95", "C"),
+        ],
+        threshold: { value: t.stall_max_ms / 1000, bad: "above" },
       }),
     )
     .withPanel(

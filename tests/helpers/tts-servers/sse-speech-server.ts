@@ -19,6 +19,8 @@ export interface SseBehaviour {
   pieces?: number;
   /** How the events are written: CRLF line ends, comments and data split over lines, byte by byte. */
   framing?: "lf" | "crlf-comments-multiline" | "cr" | "dribble";
+  /** Speaks this text whatever the input (a short clip keeps the analysis of frequent probes cheap). */
+  say?: string;
   fault?: "malformed-json" | "bad-base64" | "no-done" | "error-event" | "not-sse" | "http-500" | "no-audio";
 }
 
@@ -30,7 +32,7 @@ export interface SseSpeechServer {
 }
 
 function events(format: "wav" | "pcm", text: string, b: SseBehaviour): string[] {
-  const wav = fliteWav(text);
+  const wav = fliteWav(b.say ?? text);
   const audio = format === "pcm" ? wavToPcm(wav).pcm : wav;
   const n = b.fault === "no-audio" ? 0 : (b.pieces ?? 4);
   const size = Math.ceil(audio.length / Math.max(1, n));
