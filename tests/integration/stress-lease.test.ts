@@ -57,6 +57,11 @@ describe("stress leases on the exporter", () => {
     const paused = s.stats().requests;
     await sleep(2000);
     expect(s.stats().requests).toBe(paused);
+    // On-demand /probe is Prometheus' request and still runs during a lease (docs/stress.md says why).
+    const onDemand = await fetch(`${url}/probe?target=sim`);
+    expect(onDemand.status).toBe(200);
+    expect(await onDemand.text()).toMatch(/^tts_probe_success\{[^}]*\} 1$/m);
+    expect(s.stats().requests).toBe(paused + 1);
 
     const ingest = await fetch(`${url}/api/v1/syntheses`, {
       method: "POST",
