@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type RequestListener, type Server }
 import { createServer as createHttpsServer } from "node:https";
 import type { Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
+import { createH2Server } from "./http2.ts";
 import { clientCertAllowed, type GateOptions, gatedHandler, type WebConfigSource } from "./web-config.ts";
 
 export class ListenError extends Error {
@@ -73,17 +74,20 @@ export function listen(
   const web = options.web;
   const gated = web ? gatedHandler(web, handler, options) : handler;
   const tls = web?.current.tls;
-  const server: Server = tls
-    ? (createHttpsServer(
-        {
-          ...serverOptions,
-          ...tls.context,
-          requestCert: tls.clientAuth !== "NoClientCert",
-          rejectUnauthorized: tls.clientAuth === "RequireAndVerifyClientCert",
-        },
-        gated,
-      ) as unknown as Server)
-    : createServer(serverOptions, gated);
+  const tlsOptions = tls && {
+    ...tls.context,
+    requestCert: tls.clientAuth !== "NoClientCert",
+    rejectUnauthorized: tls.clientAuth === "RequireAndVerifyClientCert",
+  };
+  // As the exporter-toolkit (Go): HTTP/2 by ALPN over TLS unless http2 is false; plain HTTP is 1.1 only.
+  const server: Server = !tlsOptions
+    ? createServer(serverOptions, gated)
+    : web?.current.http2
+      ? (createH2Server(tlsOptions, serverOptions, limits, gated) as unknown as Server)
+      : (createHttpsServer(
+          { ...serverOptions, ...tlsOptions, ALPNProtocols: ["http/1.1"] },
+          gated,
+        ) as unknown as Server);
   server.keepAliveTimeout = limits.keepAliveTimeoutMs;
   server.maxRequestsPerSocket = limits.maxRequestsPerSocket;
   boundConnections(server, limits.maxConnections);
@@ -134,20 +138,25 @@ export function listen(
   });
 }
 
+/** Every open connection of a server from listen(), for closeServer (an http2 server has no closeAllConnections). */
+const OPEN_SOCKETS = new WeakMap<object, ReadonlyMap<string, { socket: Socket }>>();
+
 /**
  * Keeps at most `max` connections: a new one past the bound closes the oldest connection that has no
  * request in flight (an idle keep-alive, or one still sending its head), or itself when every one is busy.
+ * An HTTP/2 connection counts once, however many streams it carries; it is busy while any is open.
  */
 function boundConnections(server: Server, max: number): void {
-  // Insertion order is age order; the value says whether a request is in flight on it.
-  const open = new Map<string, { socket: Socket; busy: boolean }>();
+  // Insertion order is age order; the value counts the requests in flight on it.
+  const open = new Map<string, { socket: Socket; inFlight: number }>();
+  OPEN_SOCKETS.set(server, open);
   const keyOf = (s: Socket) => `${s.remoteAddress}|${s.remotePort}`;
   server.on("connection", (socket: Socket) => {
     const key = keyOf(socket);
     if (open.size >= max) {
       let victim: string | undefined;
       for (const [k, v] of open) {
-        if (!v.busy) {
+        if (v.inFlight === 0) {
           victim = k;
           break;
         }
@@ -159,18 +168,19 @@ function boundConnections(server: Server, max: number): void {
       open.get(victim)?.socket.destroy();
       open.delete(victim);
     }
-    open.set(key, { socket, busy: false });
+    open.set(key, { socket, inFlight: 0 });
     socket.once("close", () => {
       if (open.get(key)?.socket === socket) open.delete(key);
     });
   });
   server.on("request", (req: IncomingMessage, res) => {
-    // With TLS the request's socket is the TLS one; its remote address and port are the TCP one's.
+    // With TLS the request's socket is the TLS one (over HTTP/2, a proxy of it); its remote
+    // address and port are the TCP one's.
     const entry = open.get(keyOf(req.socket));
     if (!entry) return;
-    entry.busy = true;
+    entry.inFlight++;
     res.once("close", () => {
-      entry.busy = false;
+      entry.inFlight--;
     });
   });
 }
@@ -184,7 +194,11 @@ export function boundAddress(server: Server): string {
 export function closeServer(server: Server): Promise<void> {
   return new Promise((resolve) => {
     server.close(() => resolve());
-    server.closeIdleConnections();
-    setTimeout(() => server.closeAllConnections(), 2000).unref();
+    // An http2 server's close() already sends GOAWAY to its sessions and closes idle HTTP/1.1 ones.
+    if (typeof server.closeIdleConnections === "function") server.closeIdleConnections();
+    setTimeout(() => {
+      for (const { socket } of OPEN_SOCKETS.get(server)?.values() ?? []) socket.destroy();
+      if (typeof server.closeAllConnections === "function") server.closeAllConnections();
+    }, 2000).unref();
   });
 }

@@ -119,7 +119,7 @@ export interface WebConfig {
   /** User → bcrypt hash; empty: no basic auth. */
   readonly users: ReadonlyMap<string, string>;
   readonly headers: Readonly<Record<string, string>>;
-  /** Accepted for compatibility; the servers speak HTTP/1.1 (SECURITY.md). */
+  /** HTTP/2 by ALPN when TLS is on (the toolkit's default); false: HTTP/1.1 only. Plain HTTP is always 1.1. */
   readonly http2: boolean;
   /** Token bucket: one request every intervalMs, bursts of `burst`; undefined: no limit. */
   readonly rateLimit: { readonly intervalMs: number; readonly burst: number } | undefined;
@@ -419,6 +419,13 @@ export class WebConfigSource {
       });
       next = { ...next, tls: this.#current.tls, files: next.files };
     }
+    if (next.http2 !== this.#current.http2) {
+      // The protocols are offered by the listening server (ALPN), which a reload does not replace.
+      this.log.warn("web config: http_server_config.http2 changed; restart the exporter to apply it", {
+        file: this.file,
+      });
+      next = { ...next, http2: this.#current.http2 };
+    }
     this.#current = next;
     this.#signature = signature(next.files);
     this.#auth.clear();
@@ -437,6 +444,7 @@ function describe(c: WebConfig, file: string): Record<string, unknown> {
   return {
     file,
     tls: c.tls ? `on (${c.tls.context.minVersion}+, client certificates: ${c.tls.clientAuth})` : "off",
+    ...(c.tls && { http2: c.http2 }),
     basic_auth_users: c.users.size,
     ...(c.rateLimit && { rate_limit: `${c.rateLimit.burst} per ${c.rateLimit.intervalMs} ms` }),
   };

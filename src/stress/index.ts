@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import type { Config, EngineConfig } from "../config/schema.ts";
 import { createEngine } from "../engines/index.ts";
 import type { StepPlan, StepResult } from "./generator.ts";
-import { acquireLease, type HeldLease, LeaseError } from "./lease-client.ts";
+import { acquireLease, displayMonitorUrl, type HeldLease, LeaseError } from "./lease-client.ts";
 import { type ProgressView, progressView } from "./progress.ts";
 import { writeJsonReport, writeReportDir } from "./report.ts";
 import { runStress, type StressPlan, type StressReport } from "./run.ts";
@@ -175,7 +175,7 @@ export async function stressCommand(
       const token = config.ingest.token_file
         ? readFileSync(config.ingest.token_file, "utf8").trim()
         : io.env[config.ingest.token_env]?.trim() || undefined;
-      lease = await acquireLease(args.monitor, cfg.name, token);
+      lease = await acquireLease(args.monitor, cfg.name, token, io.env);
     } catch (err) {
       if (err instanceof LeaseError) return usage(err.message);
       throw err;
@@ -195,7 +195,9 @@ export async function stressCommand(
     view.stop();
     await engine.close?.();
     if (report !== undefined && lease !== undefined && !(await lease.report(report)))
-      io.stderr.write(`tts-monitor: the monitor at ${args.monitor} did not take the stress report\n`);
+      io.stderr.write(
+        `tts-monitor: the monitor at ${displayMonitorUrl(args.monitor ?? "")} did not take the stress report\n`,
+      );
     await lease?.release();
   }
   return finish(report, args, io);

@@ -293,9 +293,11 @@ export async function runCli(options: ExporterOptions & { timeoutMs?: number } =
 export async function runCliArgs(
   args: readonly string[],
   timeoutMs = 20_000,
+  env: Readonly<Record<string, string>> = {},
 ): Promise<Omit<CliResult, "configFile">> {
   const child = spawn(process.execPath, [...CLI, ...args], {
     cwd: REPO_ROOT,
+    env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   track(child);

@@ -2,8 +2,10 @@
 // that trusts it (tests of --web.config.file).
 import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
+import { type ClientHttp2Session, connect } from "node:http2";
 import { request } from "node:https";
 import { join } from "node:path";
+import { connect as tlsConnect } from "node:tls";
 import { requireBinary } from "./tools.ts";
 
 export const OPENSSL = "/usr/bin/openssl";
@@ -132,5 +134,70 @@ export function httpsGet(
     req.on("timeout", () => req.destroy(new Error(`${url}: no answer in 10 s`)));
     req.on("error", reject);
     req.end(options.body);
+  });
+}
+
+export interface H2Response {
+  readonly status: number;
+  readonly headers: Record<string, string | string[] | undefined>;
+  readonly body: string;
+}
+
+/** One HTTP/2 request on an open session (node:http2's client); rejects when the stream is reset. */
+export function h2Request(
+  session: ClientHttp2Session,
+  path: string,
+  options: { auth?: string; headers?: Record<string, string>; method?: string; body?: string | Buffer } = {},
+): Promise<H2Response> {
+  return new Promise((resolve, reject) => {
+    const stream = session.request({
+      ":path": path,
+      ":method": options.method ?? "GET",
+      ...options.headers,
+      ...(options.auth !== undefined && {
+        authorization: `Basic ${Buffer.from(options.auth).toString("base64")}`,
+      }),
+    });
+    let headers: Record<string, string | string[] | undefined> = {};
+    let body = "";
+    stream.setEncoding("utf8");
+    stream.on("response", (h) => {
+      headers = h;
+    });
+    stream.on("data", (c: string) => {
+      body += c;
+    });
+    stream.on("end", () => resolve({ status: Number(headers[":status"]), headers, body }));
+    stream.on("error", reject);
+    stream.setTimeout(10_000, () => stream.destroy(new Error(`${path}: no answer over HTTP/2 in 10 s`)));
+    stream.end(options.body);
+  });
+}
+
+/** An HTTP/2 session to `url` trusting `ca`; resolves once connected (h2 negotiated by ALPN). */
+export function h2Connect(
+  url: string,
+  options: { ca: string; cert?: string; key?: string },
+): Promise<ClientHttp2Session> {
+  return new Promise((resolve, reject) => {
+    const session = connect(url, {
+      ca: options.ca,
+      ...(options.cert !== undefined && { cert: options.cert }),
+      ...(options.key !== undefined && { key: options.key }),
+    });
+    session.once("connect", () => resolve(session));
+    session.once("error", reject);
+    session.once("close", () => reject(new Error(`${url}: the HTTP/2 session closed before it connected`)));
+  });
+}
+
+/** The protocol the server picks by ALPN from the client's `offered` list (false: none). */
+export function negotiatedAlpn(port: number, offered: string[], ca: string): Promise<string | false> {
+  return new Promise((resolve, reject) => {
+    const socket = tlsConnect({ host: "127.0.0.1", port, ca, ALPNProtocols: offered }, () => {
+      resolve(socket.alpnProtocol ?? false);
+      socket.end();
+    });
+    socket.once("error", reject);
   });
 }

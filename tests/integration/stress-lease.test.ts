@@ -1,5 +1,6 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import bcrypt from "bcryptjs";
 import { afterEach, describe, expect, it } from "vitest";
 import { type RunningExporter, runCliArgs, startExporter, tempDir } from "../helpers/exporter.ts";
 import { type SimServer, startSimServer } from "../helpers/sim-server.ts";
@@ -56,6 +57,11 @@ describe("stress leases on the exporter", () => {
     const paused = s.stats().requests;
     await sleep(2000);
     expect(s.stats().requests).toBe(paused);
+    // On-demand /probe is Prometheus' request and still runs during a lease (docs/stress.md says why).
+    const onDemand = await fetch(`${url}/probe?target=sim`);
+    expect(onDemand.status).toBe(200);
+    expect(await onDemand.text()).toMatch(/^tts_probe_success\{[^}]*\} 1$/m);
+    expect(s.stats().requests).toBe(paused + 1);
 
     const ingest = await fetch(`${url}/api/v1/syntheses`, {
       method: "POST",
@@ -154,4 +160,82 @@ describe("stress leases on the exporter", () => {
     expect(evidence.stress_reports.map((x) => x.engine)).toEqual(["sim"]);
     expect(evidence.stress_reports[0]?.steps.map((x) => x.offered_rps)).toEqual([5]);
   }, 90_000);
+  it("tts-monitor stress --monitor sends basic auth from the URL (or the password env) and never prints it", async () => {
+    sim = await startSimServer({ workers: 4, serviceTimeMs: 5 });
+    const dir = tempDir();
+    const password = "lease-basic-password-planted";
+    const web = join(dir, "web.yml");
+    writeFileSync(web, `basic_auth_users:\n  stress: ${bcrypt.hashSync(password, 4)}\n`);
+    // Basic auth on the monitor and no ingestion token: a bearer-only client gets 401.
+    exporter = await startExporter({
+      args: ["--prometheus-export", "--web.config.file", web],
+      env: { TTS_MONITOR_INGEST_TOKEN: undefined },
+      config: {
+        probes: { interval_seconds: 60, texts: ["Hello."] },
+        monitoring: { collectors: { gpu: false } },
+        engines: [sim.engineConfig("sim")],
+      },
+    });
+    const { host } = new URL(exporter.url);
+    const config = join(dir, "config.json");
+    writeFileSync(config, JSON.stringify({ engines: [sim.engineConfig("sim")] }));
+    const basic = `Basic ${Buffer.from(`stress:${password}`).toString("base64")}`;
+    const leases = `${exporter.url}/api/v1/stress/leases`;
+    const held = async () =>
+      (
+        (await (await fetch(leases, { headers: { authorization: basic } })).json()) as {
+          leases: { engine: string }[];
+        }
+      ).leases;
+    const s = sim;
+    const stress = (monitor: string, env: Record<string, string> = {}) =>
+      runCliArgs(
+        [
+          "stress",
+          "sim",
+          "--rates",
+          "5",
+          "--step-duration",
+          "2s",
+          "--warmup",
+          "0s",
+          "--slo",
+          "p99_latency<5s",
+          "--max-late",
+          "100%",
+          "--monitor",
+          monitor,
+          "--config",
+          config,
+        ],
+        60_000,
+        { TTS_MONITOR_INGEST_TOKEN: "", ...env },
+      );
+
+    const refused = await stress(`http://stress:wrong-${password}@${host}`);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain("HTTP 401");
+    expect(refused.stderr).toContain(`http://${host}`);
+    expect(refused.stderr).not.toContain(password);
+    expect((await stress(`http://${host}`)).code).toBe(2);
+
+    for (const [monitor, env] of [
+      [`http://stress:${password}@${host}`, {}],
+      [`http://stress@${host}`, { TTS_MONITOR_MONITOR_PASSWORD: password }],
+    ] as const) {
+      const before = s.stats().requests;
+      const run = stress(monitor, env);
+      await waitFor(
+        "the stress run's first request",
+        () => (s.stats().requests > before ? true : undefined),
+        30_000,
+        50,
+      );
+      expect((await held()).map((l) => l.engine)).toEqual(["sim"]);
+      const r = await run;
+      expect(r.code, r.stderr).toBe(0);
+      expect(`${r.stdout}${r.stderr}`).not.toContain(password);
+      expect(await held()).toEqual([]);
+    }
+  }, 120_000);
 });

@@ -187,4 +187,28 @@ describe("WebConfigSource", () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+  it("a changed http2 keeps the running value and says a restart applies it; the rest of the file applies", () => {
+    const dir = mkdtempSync(join(tmpdir(), "tts-web-source-"));
+    const lines: string[] = [];
+    const file = join(dir, "web.yml");
+    try {
+      writeFileSync(file, "http_server_config:\n  http2: true\n");
+      utimesSync(file, 1000, 1000);
+      const source = new WebConfigSource(
+        file,
+        new Logger({ json: true, sink: { write: (l) => void lines.push(l) } }),
+        60_000,
+      );
+      expect(source.current.http2).toBe(true);
+      writeFileSync(file, `http_server_config:\n  http2: false\nbasic_auth_users:\n  alice: ${HASH}\n`);
+      utimesSync(file, 2000, 2000);
+      expect(source.check()).toBe(true);
+      expect(source.current.http2).toBe(true);
+      expect([...source.current.users.keys()]).toEqual(["alice"]);
+      expect(lines.some((l) => l.includes("http2 changed; restart"))).toBe(true);
+      source.stop();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
