@@ -20,7 +20,7 @@ import {
   withPredictedMos,
 } from "../../src/audio/quality-score.ts";
 import { sine } from "../../src/audio/signals.ts";
-import { type AudioSink, AnalysisPipeline } from "../../src/ingest/analysis.ts";
+import { AnalysisPipeline, type AudioSink } from "../../src/ingest/analysis.ts";
 import { Logger } from "../../src/log.ts";
 import { MetricsRegistry } from "../../src/metrics/registry.ts";
 import { registryAudioSink } from "../../src/state/lifetimes.ts";
