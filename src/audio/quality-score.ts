@@ -1,11 +1,13 @@
 // The composite quality score exported as tts_quality_score: a product of components, each 0-1,
 // so that any one defect pulls the whole score down. Version 3 adds what a listener hears and
 // version 2 could not see: muffled (band-limited) speech, dropouts, replayed packets (stutter),
-// mains hum, a robotic monotone, and the predicted MOS when there is one.
+// mains hum, a robotic monotone, and the predicted MOS when there is one. Version 4 folds in the
+// recogniser's chance-corrected intelligibility when the text is known and the recogniser gave a
+// value (`words`): reversed, scrambled or garbled speech, which the blind measures hear as sound.
 // Formula, calibration, held-out scores and what it is blind to: docs/quality-score.md. Change the
 // version whenever a formula or a constant changes: stored series are only comparable within one.
 
-export const QUALITY_SCORE_VERSION = "3";
+export const QUALITY_SCORE_VERSION = "4";
 
 export interface QualityInputs {
   /** Blind SNR (WADA), dB; undefined when there is no signal. */
@@ -108,4 +110,24 @@ export function withPredictedMos(q: QualityScore, predictedMos: number | undefin
   if (predictedMos === undefined || !Number.isFinite(predictedMos) || "mos" in q.components) return q;
   const mos = logistic((predictedMos - MOS_MIDPOINT) / MOS_SLOPE);
   return { score: clamp01(q.score * mos), version: q.version, components: { ...q.components, mos } };
+}
+
+/**
+ * Words: logistic in the recogniser's chance-corrected intelligibility ratio (0-1), 0.5 at 0.3,
+ * 0.05 per e-fold. The ratio moves in phrase-sized steps (closed-set.ts): one phrase of three
+ * heard reads 0.2 (→ 0.12), one of two 0.4 (→ 0.88), two of three 0.6 (→ 0.998). Clean speech of
+ * the calibration part reads 1.0 on every engine, reversed speech 0 (docs/quality-score.md).
+ */
+export const WORDS_MIDPOINT = 0.3;
+export const WORDS_SLOPE = 0.05;
+
+/**
+ * A score with the recogniser's chance-corrected intelligibility folded in (component `words`):
+ * the recogniser runs after the measures, only when the clip's text is known, and gives no value
+ * for a text too short for a test; without a value the score is left as it is. Folded once.
+ */
+export function withIntelligibility(q: QualityScore, ratio: number | undefined): QualityScore {
+  if (ratio === undefined || !Number.isFinite(ratio) || "words" in q.components) return q;
+  const words = logistic((clamp01(ratio) - WORDS_MIDPOINT) / WORDS_SLOPE);
+  return { score: clamp01(q.score * words), version: q.version, components: { ...q.components, words } };
 }

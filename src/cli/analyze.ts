@@ -5,7 +5,7 @@ import { decodeAudio } from "../audio/decode.ts";
 import type { AudioFormat } from "../audio/format.ts";
 import { Intelligibility, type IntelligibilityResult } from "../audio/intelligibility.ts";
 import { type MosModelResult, MosScorer } from "../audio/mos/index.ts";
-import { withPredictedMos } from "../audio/quality-score.ts";
+import { withIntelligibility, withPredictedMos } from "../audio/quality-score.ts";
 
 export interface AnalyzeReport {
   readonly file: string;
@@ -56,7 +56,8 @@ export async function analyzeFile(
   const analysis = analyzeAudio(decoded, options.text === undefined ? {} : { text: options.text });
   const mos: { predictedMos?: MosModelResult[]; predictedMosUnavailable?: string } =
     options.mos === false ? {} : await predictMos(bytes, options.format);
-  // As the exporter does: quality score v3 folds in the predicted OVRL when there is one.
+  // As the exporter does: quality score v4 folds in the predicted OVRL when there is one, and the
+  // recogniser's intelligibility (component words) when the text is given and it gave a value.
   if (mos.predictedMos)
     analysis.qualityScore = withPredictedMos(
       analysis.qualityScore,
@@ -70,6 +71,7 @@ export async function analyzeFile(
     },
   });
   const r = await asr.score(decoded, options.text).finally(() => asr.close());
+  analysis.qualityScore = withIntelligibility(analysis.qualityScore, r?.ratio);
   if (!r && unavailable === undefined)
     unavailable = `text too short for a test: fewer than ${MIN_TESTED_WORDS} words with rhymes in the dictionary`;
   return {

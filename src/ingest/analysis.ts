@@ -4,7 +4,7 @@ import type { AudioFormat, DecodedAudio } from "../audio/format.ts";
 import { Intelligibility, RecogniserError } from "../audio/intelligibility.ts";
 import { analysisSamples, type MetricSample } from "../audio/metrics.ts";
 import { type MosOutcome, MosScorer } from "../audio/mos/index.ts";
-import { withPredictedMos } from "../audio/quality-score.ts";
+import { type QualityScore, withIntelligibility, withPredictedMos } from "../audio/quality-score.ts";
 
 export interface AnalysisJob {
   readonly engine: string;
@@ -63,6 +63,8 @@ export interface AnalysisPipelineOptions {
   readonly recogniser?: Intelligibility;
   /** Predicted MOS (monitoring.mos, mos_max_windows, mos_nice); off when absent or not enabled. */
   readonly mos?: { readonly enabled: boolean; readonly maxWindows: number; readonly nice?: number };
+  /** A predicted-MOS scorer to use instead of one built from `mos` (closed by close()). */
+  readonly mosScorer?: MosScorer;
   /** Ingested audio that was not analysed (tts_ingest_audio_dropped_total). */
   readonly dropped?: (reason: "too_long" | "backlog" | "undecodable") => void;
   /** For the recogniser's one-off warning (not installed). */
@@ -83,10 +85,12 @@ export class AnalysisPipeline {
   /** Predicted MOS: its own bound (one clip in flight, one waiting per engine/voice). */
   readonly #mos: MosScorer | undefined;
   /**
-   * The clip per engine/voice whose measures were written last and whose predicted MOS is still to
-   * be folded into its score, per sink; as bounded as the scorer (entries leave when the MOS arrives).
+   * Per sink and engine/voice, the clip whose measures were written last while a fold into its
+   * score (predicted MOS, words) is still to come: an older clip's fold never writes over a newer
+   * clip's measures, nor back over series a failed analysis removed. As bounded as the folds in
+   * flight (an entry leaves with its clip's last fold, or when a newer clip replaces it).
    */
-  readonly #awaitingMos = new WeakMap<AudioSink, Map<string, number>>();
+  readonly #latestClip = new WeakMap<AudioSink, Map<string, { seq: number; open: number }>>();
   #seq = 0;
 
   constructor(
@@ -98,7 +102,8 @@ export class AnalysisPipeline {
     this.#maxPending = options.maxPending ?? 8;
     this.#dropped = options.dropped ?? (() => {});
     const warn = options.warn ?? (() => {});
-    if (options.mos?.enabled)
+    if (options.mosScorer) this.#mos = options.mosScorer;
+    else if (options.mos?.enabled)
       this.#mos = new MosScorer({
         maxWindows: options.mos.maxWindows,
         ...(options.mos.nice !== undefined && { nice: options.mos.nice }),
@@ -134,9 +139,9 @@ export class AnalysisPipeline {
     return Promise.all([run, mos]).then(() => Promise.all(waits).then(() => undefined));
   }
 
-  #awaiting(sink: AudioSink): Map<string, number> {
-    let m = this.#awaitingMos.get(sink);
-    if (!m) this.#awaitingMos.set(sink, (m = new Map()));
+  #latest(sink: AudioSink): Map<string, { seq: number; open: number }> {
+    let m = this.#latestClip.get(sink);
+    if (!m) this.#latestClip.set(sink, (m = new Map()));
     return m;
   }
 
@@ -150,6 +155,8 @@ export class AnalysisPipeline {
   ): Promise<void> {
     let decoded = job.decoded;
     const key = `${labels.engine}\0${labels.voice}`;
+    /** Folds one late component into this clip's score and writes the measures again (set below). */
+    let fold: (next: (q: QualityScore) => QualityScore) => void = () => {};
     try {
       const result = await this.#analyzer.analyze(job.audio, job.format, {
         ...(job.text !== undefined && { text: job.text }),
@@ -160,29 +167,37 @@ export class AnalysisPipeline {
       const { samples, sampleRate, channels, durationSeconds } = result.decoded;
       if (samples) decoded = { samples, sampleRate, channels, durationSeconds };
       sink.measured(labels, analysisSamples(analysis, labels), analysis.qualityScore.score, receivedAt);
-      // Quality score v3 folds in the clip's predicted OVRL (docs/quality-score.md). It comes
-      // seconds later from its own worker: the measures are written now with the score of the
-      // measures alone, and again with the OVRL folded in, unless a newer clip's measures of the
-      // same engine/voice were written meanwhile.
+      // Quality score v4 folds in the clip's predicted OVRL and the recogniser's intelligibility
+      // (docs/quality-score.md). Both come seconds later (the MOS from its own worker, the words
+      // from the recogniser), in either order: the measures are written now with the score of the
+      // measures alone, and again after each fold, unless a newer clip's measures of the same
+      // engine/voice were written meanwhile (or a failed analysis removed the series).
       const mos = mosOf();
-      if (mos) {
-        const awaiting = this.#awaiting(sink);
-        const seq = ++this.#seq;
-        awaiting.set(key, seq);
+      const recognise = job.text !== undefined && decoded !== undefined;
+      const latest = this.#latest(sink);
+      const seq = ++this.#seq;
+      const open = (mos ? 1 : 0) + (recognise ? 1 : 0);
+      if (open > 0) latest.set(key, { seq, open });
+      else latest.delete(key);
+      fold = (next) => {
+        const clip = latest.get(key);
+        if (clip?.seq !== seq) return;
+        if (--clip.open === 0) latest.delete(key);
+        const q = next(analysis.qualityScore);
+        if (q === analysis.qualityScore) return;
+        analysis.qualityScore = q;
+        sink.measured(labels, analysisSamples(analysis, labels), q.score, receivedAt);
+      };
+      if (mos)
         waits.push(
           mos.then((outcome) => {
-            if (awaiting.get(key) !== seq) return;
-            awaiting.delete(key);
             const ovrl = outcome.results.find((r) => r.model === "dnsmos_p835")?.values.ovrl;
-            if (ovrl === undefined) return;
-            analysis.qualityScore = withPredictedMos(analysis.qualityScore, ovrl);
-            sink.measured(labels, analysisSamples(analysis, labels), analysis.qualityScore.score, receivedAt);
+            fold((q) => withPredictedMos(q, ovrl));
           }),
         );
-      }
     } catch (err) {
-      // The series are removed: an older clip's predicted MOS must not write them back.
-      this.#awaiting(sink).delete(key);
+      // The series are removed: an older clip's fold must not write them back.
+      this.#latest(sink).delete(key);
       if (job.ingested) this.#dropped(err instanceof AudioTooLongError ? "too_long" : "undecodable");
       const reason =
         err instanceof AudioDecodeError
@@ -198,7 +213,10 @@ export class AnalysisPipeline {
       // The worker's samples are ours alone: handed on to the recogniser's worker, not copied.
       const r = await this.#asr.score(decoded, job.text, { transfer: job.decoded === undefined });
       sink.recognised(labels, r && { asr: r.asr, ratio: r.ratio }, receivedAt);
+      // No value (text too short, recogniser not installed): the score stays as it is.
+      fold((q) => withIntelligibility(q, r?.ratio));
     } catch (err) {
+      fold((q) => q);
       const timedOut = err instanceof RecogniserError && err.timedOut;
       sink.failed(
         labels,

@@ -33,7 +33,7 @@ export const catalog = {
   },
   tts_quality_score: {
     type: "gauge",
-    help: "Composite audio quality score of the last analysed audio, 0-1 (1 best), with its predicted MOS folded in when there is one; formula in docs/quality-score.md, its version in the build info metric (label quality_score_version).",
+    help: "Composite audio quality score of the last analysed audio, 0-1 (1 best), with its predicted MOS and, when the text is known, the recogniser's intelligibility (words) folded in where they gave a value; formula in docs/quality-score.md, its version in the build info metric (label quality_score_version).",
     labels: TTS_LABELS,
     unit: "",
     area: "audio",

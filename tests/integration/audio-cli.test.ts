@@ -91,6 +91,40 @@ describe("tts-monitor analyze on real-world files", () => {
     expect(none.stdout).toMatch(/predicted MOS\s+—\s+\(silence\)/);
   });
 
+  it("--text folds the recogniser's words into the score (component words); reversed speech falls below 0.8", async () => {
+    const clean = speech("espeak-ng");
+    const dir = tempDir();
+    const forward = join(dir, "forward.wav");
+    const backward = join(dir, "backward.wav");
+    writeFileSync(forward, encodeWav16(clean.samples, clean.sampleRate));
+    writeFileSync(backward, encodeWav16(clean.samples.slice().reverse(), clean.sampleRate));
+    type Report = {
+      analysis: { qualityScore: { score: number; version: string; components: Record<string, number> } };
+      intelligibility?: { ratio: number };
+    };
+    const run = async (file: string, ...args: string[]) => {
+      const r = await runCliArgs(["analyze", file, "--json", "--no-mos", ...args], 60_000);
+      expect(r.code, r.stderr).toBe(0);
+      return JSON.parse(r.stdout) as Report;
+    };
+    const blind = await run(backward);
+    expect(blind.analysis.qualityScore.components).not.toHaveProperty("words");
+    expect(blind.analysis.qualityScore.score).toBeGreaterThanOrEqual(0.8); // blind: not seen (docs/quality-score.md)
+    const heard = await run(backward, "--text", PROBE_TEXT);
+    expect(heard.intelligibility?.ratio).toBeLessThan(0.2);
+    expect(heard.analysis.qualityScore.version).toBe("4");
+    expect(heard.analysis.qualityScore.components.words).toBeLessThan(0.2);
+    expect(heard.analysis.qualityScore.score).toBeLessThan(0.8);
+    const good = await run(forward, "--text", PROBE_TEXT);
+    expect(good.analysis.qualityScore.components.words).toBeGreaterThan(0.95);
+    expect(good.analysis.qualityScore.score).toBeGreaterThanOrEqual(0.8);
+    const table = await runCliArgs(["analyze", backward, "--no-mos", "--text", PROBE_TEXT], 60_000);
+    expect(table.stdout).toMatch(/component words\s+0\.\d{3}/);
+    // Too short for a test: no words component, the score as the measures give it.
+    const short = await run(forward, "--text", "Hello world.");
+    expect(short.analysis.qualityScore.components).not.toHaveProperty("words");
+  }, 180_000);
+
   it("MP3 bytes named .wav: exit 1 and one line that says MP3", async () => {
     const file = join(tempDir(), "speech.wav");
     writeFileSync(file, Uint8Array.from([0x49, 0x44, 0x33, 4, 0, 0, 0, 0, 0, 0, 0xff, 0xfb, 0x90, 0x64]));

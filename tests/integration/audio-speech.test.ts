@@ -75,7 +75,7 @@ describe.each(ENGINE_NAMES)("%s speech", (engine) => {
       analyzeAudio(withSamples(clean, samples), { text: PROBE_TEXT }).qualityScore;
     const q = score(clean.samples);
     expect(q.version).toBe(QUALITY_SCORE_VERSION);
-    expect(q.version).toBe("3");
+    expect(q.version).toBe("4");
     expect(q.score).toBeGreaterThanOrEqual(0.8);
     const noisy = [20, 10, 0].map((snr) => score(addWhiteNoise(clean.samples, snr, 3)).score);
     expect(noisy[1]).toBeLessThan(0.8);
