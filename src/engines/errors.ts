@@ -1,4 +1,5 @@
 import { clipBytes } from "../log.ts";
+import { withTimeout } from "../util/signals.ts";
 import { EngineError, type FailureReason } from "./types.ts";
 
 /** The error an engine throws when its signal fired: `timeout` for a deadline, `other` for shutdown. */
@@ -45,7 +46,7 @@ export function toEngineError(error: unknown, signal: AbortSignal, where: string
 
 /** The request's signal combined with the engine's own deadline (whichever fires first). */
 export function withDeadline(signal: AbortSignal, timeoutMs: number): AbortSignal {
-  return AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]);
+  return withTimeout(signal, timeoutMs);
 }
 
 /** Throws the abort error right away when the signal has already fired. */

@@ -3,6 +3,7 @@ import type { AudioFormat, DecodedAudio } from "../audio/format.ts";
 import { chunkStats } from "../engines/chunk-stats.ts";
 import { type Engine, EngineError, type FailureReason } from "../engines/types.ts";
 import { countCharacters, countWords } from "../ingest/event.ts";
+import { timedOut, withTimeout } from "../util/signals.ts";
 
 /** One synthesis probe's outcome: timings relative to the request start, and the decoded audio. */
 export interface ProbeResult {
@@ -38,9 +39,8 @@ export async function runProbe(
   signal?: AbortSignal,
 ): Promise<ProbeResult> {
   const started = performance.now();
-  // AbortSignal.timeout takes whole milliseconds only (a RangeError for 1234.5).
-  const deadline = AbortSignal.timeout(Math.max(1, Math.ceil(timeoutMs)));
-  const combined = signal ? AbortSignal.any([signal, deadline]) : deadline;
+  // Not AbortSignal.any(): on Node 20 it leaks into the monitor's lifetime signal (util/signals.ts).
+  const combined = withTimeout(signal, timeoutMs);
   const base = {
     engine: engine.name,
     voice: engine.voice,
@@ -94,7 +94,7 @@ export async function runProbe(
     };
   } catch (err) {
     if (err instanceof EngineError) return failed(err.reason, err.message);
-    if (deadline.aborted) return failed("timeout", `${engine.name}: no answer within ${timeoutMs} ms`);
+    if (timedOut(combined)) return failed("timeout", `${engine.name}: no answer within ${timeoutMs} ms`);
     return failed("other", `${engine.name}: ${err instanceof Error ? err.message : String(err)}`);
   }
 }

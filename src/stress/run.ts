@@ -1,4 +1,5 @@
 import type { Engine } from "../engines/types.ts";
+import { timedOut, withTimeout } from "../util/signals.ts";
 import {
   type GeneratorContext,
   type LiveFigures,
@@ -138,8 +139,7 @@ export async function runStress(
 ): Promise<StressReport> {
   checkPlan(plan);
   const started = new Date();
-  const deadline = AbortSignal.timeout(plan.maxDurationMs);
-  const signal = hooks.signal ? AbortSignal.any([hooks.signal, deadline]) : deadline;
+  const signal = withTimeout(hooks.signal, plan.maxDurationMs);
   const budget = { left: plan.maxRequests };
   const ctx: GeneratorContext = {
     engine,
@@ -178,7 +178,7 @@ export async function runStress(
     steps.push(step);
     hooks.onStepEnd?.(i, step);
     if (!step.complete) {
-      stoppedBy = deadline.aborted ? "max_duration" : step.stopped_by;
+      stoppedBy = timedOut(signal) ? "max_duration" : step.stopped_by;
       break;
     }
     if (step.valid && !step.meets_slo) failures++;
