@@ -154,6 +154,9 @@ describe("predicted MOS (DNSMOS P.835)", () => {
     expect(silence.absent).toBe("silence");
     const undecodable = await scorer.score(new Uint8Array([1, 2, 3, 4]), undefined);
     expect(undecodable.absent).toMatch(/undecodable/);
+    // Over the caller's limit (ingest.max_audio_seconds): refused after decoding, like the analyser.
+    const tooLong = await scorer.score(encodeWav16(sine(440, 16000, 5), 16000), undefined, "", 4);
+    expect(tooLong).toMatchObject({ results: [], absent: "audio longer than 4 s", audioSeconds: 5 });
     const tone = values(await scorer.score(encodeWav16(sine(440, 16000, 3), 16000), undefined));
     expect(tone.ovrl).toBeGreaterThanOrEqual(1);
     expect(tone.ovrl).toBeLessThanOrEqual(5);
