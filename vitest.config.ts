@@ -10,7 +10,7 @@ export default defineConfig({
     hookTimeout: 60_000,
     pool: "forks",
     // Three files at a time on two cores: most files wait (on servers, timeouts, windows of real
-    // time) far more than they compute. With two workers the suite used 0.76 of one core (user +
+    // time) far more than they compute. With two workers the suite used 0.77 of one core (user +
     // system over wall time) and took 466 s; with three, 1.14 cores and 323 s, every test passing,
     // on the same 2-core machine at load 6-7 (docs/benchmarks.md). No test times anything to the
     // millisecond (that is bench/'s job), so no file needs the machine to itself.
