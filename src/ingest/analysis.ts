@@ -132,10 +132,12 @@ export class AnalysisPipeline {
       this.#pending--;
     });
     // Not counted in #pending: the scorer has its own bound.
-    mos = this.#mos?.score(job.audio, job.format, `${job.engine}\0${job.voice}`).then((o) => {
-      sink.mos(labels, o, receivedAt);
-      return o;
-    });
+    mos = this.#mos
+      ?.score(job.audio, job.format, `${job.engine}\0${job.voice}`, job.ingested?.maxSeconds)
+      .then((o) => {
+        sink.mos(labels, o, receivedAt);
+        return o;
+      });
     return Promise.all([run, mos]).then(() => Promise.all(waits).then(() => undefined));
   }
 

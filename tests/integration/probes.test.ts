@@ -34,7 +34,8 @@ afterEach(async () => {
   wyoming.behaviour = {};
 });
 
-async function start(engines: Record<string, unknown>[]) {
+/** `analysis: false` for a test about the probe alone: each probe's audio analysis, predicted MOS and recogniser cost seconds. */
+async function start(engines: Record<string, unknown>[], { analysis = true } = {}) {
   const monitor = new TTSPerformanceMonitor({
     config: {
       engines,
@@ -44,7 +45,10 @@ async function start(engines: Record<string, unknown>[]) {
         timeout_seconds: 5,
         texts: ["The quick brown fox jumps over the lazy dog."],
       },
-      monitoring: { collectors: { gpu: false, disk: false, filesystem: false, process: false } },
+      monitoring: {
+        audio_analysis: analysis,
+        collectors: { gpu: false, disk: false, filesystem: false, process: false },
+      },
     },
     listenAddress: "127.0.0.1:0",
     logger: quiet,
@@ -210,7 +214,7 @@ describe("GET /probe?target=", () => {
   });
 
   it("a scrape timeout that is not a number is 400; zero or negative leaves the engine's timeout", async () => {
-    const { monitor } = await start([openai(http.url)]);
+    const { monitor } = await start([openai(http.url)], { analysis: false });
     const probe = (value: string) =>
       fetch(`http://${monitor.address}/probe?target=kokoro`, {
         headers: { "X-Prometheus-Scrape-Timeout-Seconds": value },

@@ -62,6 +62,7 @@ interface Waiting {
   key: string;
   bytes: Uint8Array;
   format: AudioFormat | undefined;
+  maxSeconds: number | undefined;
   resolve: (o: MosOutcome) => void;
 }
 
@@ -88,9 +89,17 @@ export class MosScorer {
 
   /**
    * Scores one clip (encoded bytes, as the analyser takes them). `key` names its source: a clip
-   * still waiting from the same source is superseded (it resolves absent). Never rejects.
+   * still waiting from the same source is superseded (it resolves absent). Audio longer than
+   * `maxSeconds` (ingest.max_audio_seconds) resolves absent after decoding, before any resampling
+   * or inference: the analyser refuses it too, and resampling an hour of audio holds the worker
+   * (and a stop, which waits for the clip in progress) for many seconds. Never rejects.
    */
-  score(bytes: Uint8Array, format: AudioFormat | undefined, key = ""): Promise<MosOutcome> {
+  score(
+    bytes: Uint8Array,
+    format: AudioFormat | undefined,
+    key = "",
+    maxSeconds?: number,
+  ): Promise<MosOutcome> {
     if (this.#closed) return Promise.resolve({ results: [], absent: "closed" });
     return new Promise<MosOutcome>((resolve) => {
       const same = this.#waiting.findIndex((w) => w.key === key);
@@ -105,7 +114,7 @@ export class MosScorer {
         return;
       }
       // A real copy: a Node Buffer's slice() is a view of its pool, and the copy's buffer is transferred.
-      this.#waiting.push({ key, bytes: new Uint8Array(bytes), format, resolve });
+      this.#waiting.push({ key, bytes: new Uint8Array(bytes), format, maxSeconds, resolve });
       this.#pump();
     });
   }
@@ -158,6 +167,7 @@ export class MosScorer {
       models: this.#models,
       modelDir: this.#modelDir,
       maxWindows: this.#maxWindows,
+      ...(next.maxSeconds !== undefined && { maxSeconds: next.maxSeconds }),
     };
     worker.postMessage(req, [next.bytes.buffer as ArrayBuffer]);
   }

@@ -18,6 +18,8 @@ export interface MosRequest {
   models: MosModelName[];
   modelDir: string;
   maxWindows: number;
+  /** Longer audio gets no value, decided before resampling (ingest.max_audio_seconds). */
+  maxSeconds?: number;
 }
 
 export interface MosModelResult {
@@ -111,6 +113,8 @@ async function handle(req: MosRequest): Promise<MosReply> {
   const base = { id: req.id, ok: true as const, audioSeconds: decoded.durationSeconds };
   if (decoded.durationSeconds < MOS_MIN_SECONDS)
     return { ...base, results: [], unavailable: [], absent: `audio shorter than ${MOS_MIN_SECONDS} s` };
+  if (req.maxSeconds !== undefined && decoded.durationSeconds > req.maxSeconds)
+    return { ...base, results: [], unavailable: [], absent: `audio longer than ${req.maxSeconds} s` };
   let peak = 0;
   for (const v of decoded.samples) peak = Math.max(peak, Math.abs(v));
   if (!(peak >= MOS_SILENCE_PEAK)) return { ...base, results: [], unavailable: [], absent: "silence" };
