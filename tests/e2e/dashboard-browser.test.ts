@@ -119,7 +119,13 @@ describe("web dashboard in Chromium", () => {
       first,
       { timeout: 15_000 },
     );
-    expect(Number(await page.getAttribute("#chart-host", "data-points"))).toBeGreaterThan(firstPoints);
+    // The host chart moves with the collectors, on their own interval: a probe can land before the next
+    // collector run, so wait for the chart to grow rather than read it at the probe's instant.
+    await page.waitForFunction(
+      (before) => Number(document.getElementById("chart-host")?.dataset.points ?? before) > before,
+      firstPoints,
+      { timeout: 15_000 },
+    );
     expect(await latest(page, "ttfa")).toMatch(/^embedded \d+$/);
     expect(await latest(page, "rtf")).toMatch(/^embedded \d\.\d{3}$/);
     expect(await latest(page, "host")).toMatch(/cpu \d+\.\d · memory \d+\.\d/);
