@@ -69,7 +69,10 @@ export interface RunningExporter {
   /** stderr's JSON log lines, parsed (other lines skipped). */
   logs(): Array<Record<string, unknown>>;
   readonly exited: Promise<ExitStatus>;
-  /** Sends the signal and waits for the exit (SIGKILL after `graceMs`). */
+  /**
+   * Sends the signal and waits for the exit (SIGKILL after `graceMs`, 30 s by default: a loaded
+   * machine's exporter finishes its nice-10 MOS window and its analysis before it exits).
+   */
   stop(signal?: NodeJS.Signals, graceMs?: number): Promise<ExitStatus>;
 }
 
@@ -264,7 +267,7 @@ export async function startExporter(options: ExporterOptions = {}): Promise<Runn
     stdout: () => out.stdout,
     logs: () => parseJsonLines(out.stderr),
     exited,
-    async stop(signal: NodeJS.Signals = "SIGTERM", graceMs = 10_000) {
+    async stop(signal: NodeJS.Signals = "SIGTERM", graceMs = 30_000) {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
       const status = await exited;

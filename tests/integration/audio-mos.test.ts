@@ -69,7 +69,9 @@ function values(o: MosOutcome): { sig: number; bak: number; ovrl: number } {
   };
 }
 
-describe("predicted MOS (DNSMOS P.835)", () => {
+// Inference runs at nice 10: beside the suite's other files and a busy core a window takes seconds,
+// so these tests get minutes, not the default minute.
+describe("predicted MOS (DNSMOS P.835)", { timeout: 300_000 }, () => {
   let session: ort.InferenceSession;
   const warnings: Array<{ msg: string; fields: Record<string, unknown> | undefined }> = [];
   const scorer = new MosScorer({

@@ -49,7 +49,7 @@ describe("npm package", () => {
         cwd: consumer,
         encoding: "utf8",
         stdio: ["ignore", "pipe", "pipe"],
-        timeout: 60_000,
+        timeout: 150_000,
       });
     expect(npx(["--help"])).toMatch(/tts-monitor probe <engine>/);
     const wav = join(work, "speech.wav");
@@ -152,7 +152,7 @@ await monitor.stop();
       cwd: consumer,
       encoding: "utf8",
       stdio: ["ignore", "pipe", "pipe"],
-      timeout: 60_000,
+      timeout: 150_000,
     });
     const source = await import("../../src/index.ts");
     expect(JSON.parse(printed)).toEqual({
@@ -165,5 +165,5 @@ await monitor.stop();
       ready: 200,
       requestsMetric: true,
     });
-  }, 300_000);
+  }, 600_000);
 });
