@@ -6,6 +6,8 @@
 // the source is removed as soon as the combined signal aborts, and it aborts at the latest when the
 // timer fires, so the source holds nothing past the deadline.
 
+import { setMaxListeners } from "node:events";
+
 /** The reason a deadline aborts with, as AbortSignal.timeout's: a DOMException named TimeoutError. */
 export function timeoutReason(): DOMException {
   return new DOMException("The operation was aborted due to timeout", "TimeoutError");
@@ -24,6 +26,10 @@ export function withTimeout(signal: AbortSignal | undefined, timeoutMs: number):
   // Like AbortSignal.timeout: a pending deadline does not keep the process alive.
   timer.unref();
   combined.signal.addEventListener("abort", () => clearTimeout(timer), { once: true });
+  // A lifetime signal carries one listener per operation in flight (every probe, every engine
+  // request): past Node's default of 10 it would print a "possible memory leak" warning that is not
+  // one, since each listener leaves with its operation.
+  setMaxListeners(0, signal);
   // `signal: combined.signal` removes this listener from the (maybe long-lived) source once the
   // combined signal has aborted, for whatever reason.
   signal.addEventListener("abort", () => combined.abort(signal.reason), {
