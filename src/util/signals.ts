@@ -22,20 +22,27 @@ export function withTimeout(signal: AbortSignal | undefined, timeoutMs: number):
     combined.abort(signal.reason);
     return combined.signal;
   }
+  const onSourceAbort = () => combined.abort(signal.reason);
   const timer = setTimeout(() => combined.abort(timeoutReason()), ms);
   // Like AbortSignal.timeout: a pending deadline does not keep the process alive.
   timer.unref();
-  combined.signal.addEventListener("abort", () => clearTimeout(timer), { once: true });
+  // Removed by hand, not with addEventListener's `signal` option: on Node 20 that option holds its
+  // remover weakly, and only the newest remover per source survives a garbage collection (a WeakMap
+  // keyed by the source), so with several operations in flight the older listeners stayed on the
+  // lifetime signal forever, each holding its aborted signal and its TimeoutError's stack (soak run 2).
+  combined.signal.addEventListener(
+    "abort",
+    () => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", onSourceAbort);
+    },
+    { once: true },
+  );
   // A lifetime signal carries one listener per operation in flight (every probe, every engine
   // request): past Node's default of 10 it would print a "possible memory leak" warning that is not
   // one, since each listener leaves with its operation.
   setMaxListeners(0, signal);
-  // `signal: combined.signal` removes this listener from the (maybe long-lived) source once the
-  // combined signal has aborted, for whatever reason.
-  signal.addEventListener("abort", () => combined.abort(signal.reason), {
-    once: true,
-    signal: combined.signal,
-  });
+  signal.addEventListener("abort", onSourceAbort, { once: true });
   return combined.signal;
 }
 

@@ -1,6 +1,8 @@
 // withTimeout: AbortSignal.any([signal, AbortSignal.timeout(ms)]) without Node 20's leak into the
 // source signal (the soak found it: the monitor's lifetime signal kept a WeakRef per probe).
 import { getEventListeners } from "node:events";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { describe, expect, it } from "vitest";
 import { timedOut, withTimeout } from "../../src/util/signals.ts";
 
@@ -42,6 +44,22 @@ describe("withTimeout", () => {
     const life = new AbortController();
     const all = Array.from({ length: 5000 }, () => withTimeout(life.signal, 5));
     await Promise.all(all.map(aborted));
+    expect(getEventListeners(life.signal, "abort")).toHaveLength(0);
+  });
+
+  it("deadlines in flight together leave no listener even when a garbage collection runs before they fire", async () => {
+    // Node 20's addEventListener `signal` option keeps only the newest remover per source alive
+    // across a collection; the soak's lifetime signal kept every older probe's listener.
+    setFlagsFromString("--expose-gc");
+    const gc = runInNewContext("gc") as () => void;
+    const life = new AbortController();
+    const inFlight = Array.from({ length: 50 }, () => withTimeout(life.signal, 2000));
+    // A WeakRef made in this job holds its target until the job ends: collect on a later turn.
+    await new Promise((r) => setTimeout(r, 20));
+    gc();
+    expect(getEventListeners(life.signal, "abort")).toHaveLength(50);
+    await Promise.all(inFlight.map(aborted));
+    gc();
     expect(getEventListeners(life.signal, "abort")).toHaveLength(0);
   });
 });
