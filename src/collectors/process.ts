@@ -31,6 +31,29 @@ async function readPid(proc: string, pid: number): Promise<PidReading | undefine
   }
 }
 
+/** The process's descendants (Linux 3.5+: /proc/<pid>/task/<tid>/children), each once. */
+async function descendants(pid: number): Promise<number[]> {
+  const out: number[] = [];
+  const visit = async (p: number): Promise<void> => {
+    let tasks: string[] = [];
+    try {
+      tasks = await readdir(`/proc/${p}/task`);
+    } catch {
+      return; // ended meanwhile
+    }
+    const children = await Promise.all(
+      tasks.map((t) => readFile(`/proc/${p}/task/${t}/children`, "utf8").catch(() => "")),
+    );
+    for (const c of children.join(" ").trim().split(/\s+/)) {
+      if (c === "") continue;
+      out.push(Number(c));
+      await visit(Number(c));
+    }
+  };
+  await visit(pid);
+  return out;
+}
+
 /** True when the process's comm, or the base name of any argv entry, equals `name` ("piper" matches "python3 /opt/piper/piper"). */
 export function matchesName(name: string, comm: string, argv: readonly string[]): boolean {
   return comm === name || argv.some((a) => basename(a) === name);
@@ -94,9 +117,11 @@ export function processCollector(
       const samples: Sample[] = [];
       for (const target of targets) {
         const proc = "self" in target ? "/proc" : hostProc;
+        // The exporter with its child processes (the predicted-MOS worker, a recogniser run):
+        // their memory and CPU are the exporter's cost.
         const pids =
           "self" in target
-            ? [process.pid]
+            ? [process.pid, ...(await descendants(process.pid))]
             : "pidFile" in target
               ? await pidFromFile(hostPath(root, target.pidFile))
               : await pidsByName(hostProc, target.name);

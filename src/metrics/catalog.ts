@@ -313,7 +313,7 @@ export const catalog = {
   // --- Processes (TTS servers named in config, and the exporter itself as process="exporter") ---
   tts_process_instances: {
     type: "gauge",
-    help: "Number of OS processes matched for the process (0 when the TTS server is not running).",
+    help: "Number of OS processes matched for the process (0 when the TTS server is not running); for the exporter, itself and its child processes (the predicted-MOS worker, a recogniser run).",
     labels: ["process"],
     unit: "",
     area: "process",

@@ -1,8 +1,8 @@
 // Predicted MOS (DNSMOS P.835) on real engine audio: our pipeline (worker, resampling, windows,
 // mapping, cap) against the raw model fed windows computed here independently, following Microsoft's
 // reference dnsmos_local.py line by line; then ordering, bad input and the metric's lifetime.
-import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync, spawn } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as ort from "onnxruntime-node";
@@ -16,6 +16,7 @@ import { Logger } from "../../src/log.ts";
 import { MetricsRegistry } from "../../src/metrics/registry.ts";
 import { registryAudioSink } from "../../src/state/lifetimes.ts";
 import { synthesizeWav } from "../fixtures/audio/speech.ts";
+import { REPO_ROOT, waitFor } from "../helpers/tools.ts";
 import { requireBinary } from "../helpers/tts-servers/real-audio.ts";
 
 const LONG_TEXT =
@@ -57,6 +58,16 @@ async function referenceP835(session: ort.InferenceSession, audio16k: Float32Arr
   }
   const mean = (v: number[]) => v.reduce((a, x) => a + x, 0) / v.length;
   return { sig: mean(sig), bak: mean(bak), ovrl: mean(ovr), hops: sig.length };
+}
+
+/** A process that has ended: gone from /proc, or a zombie its (dead or busy) parent has not reaped. */
+function isZombieOrGone(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z");
+  } catch {
+    return true;
+  }
 }
 
 function values(o: MosOutcome): { sig: number; bak: number; ovrl: number } {
@@ -208,33 +219,88 @@ describe("predicted MOS (DNSMOS P.835)", { timeout: 300_000 }, () => {
     }
   });
 
-  it("runs inference in a worker thread at a low priority (nice 10)", async () => {
+  it("runs inference in a child process at a low priority (nice 10); the exporter keeps its own", async () => {
     await scorer.score(synthesizeWav("flite"), undefined);
-    const tasks = execFileSync("ls", [`/proc/${process.pid}/task`], { encoding: "utf8" })
+    const niceOf = (pid: number) => {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]);
+    };
+    const pid = scorer.workerPid;
+    expect(pid).toBeGreaterThan(0);
+    expect(pid).not.toBe(process.pid);
+    // Its parent is this process, and every thread of it (onnxruntime's too) runs at nice 10.
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    expect(Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1])).toBe(process.pid);
+    const tasks = execFileSync("ls", [`/proc/${pid}/task`], { encoding: "utf8" })
       .trim()
       .split("\n");
-    const nice = tasks.map((t) => {
-      const stat = readFileSync(`/proc/${process.pid}/task/${t}/stat`, "utf8");
-      return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]);
-    });
-    expect(nice).toContain(MOS_WORKER_NICE);
-    expect(nice).toContain(0); // the main thread keeps its priority
+    for (const t of tasks) {
+      const ts = readFileSync(`/proc/${pid}/task/${t}/stat`, "utf8");
+      expect(Number(ts.slice(ts.lastIndexOf(")") + 2).split(" ")[16])).toBe(MOS_WORKER_NICE);
+    }
+    expect(niceOf(process.pid)).toBe(0);
   });
 
-  it("close() while a clip is in inference resolves it absent and does not abort the process", async () => {
+  it("close() while a clip is in inference resolves it absent, ends the worker process and does not abort this one", async () => {
     for (const delayMs of [0, 300, 1500]) {
-      const s = new MosScorer({ nice: 0 });
-      const pending = s.score(synthesizeWav("espeak-ng"), undefined);
+      // nice 19: the window in progress would take long to finish; close() does not wait for it.
+      const s = new MosScorer({ nice: 19 });
+      const pending = s.score(synthesizeWav("espeak-ng", LONG_TEXT), undefined);
       await new Promise((r) => setTimeout(r, delayMs));
+      const pid = s.workerPid;
       await s.close();
+      expect(pid === undefined || isZombieOrGone(pid)).toBe(true);
       // Closed before its result (the usual case), or finished just before close() on a fast
       // machine: either way it resolves, and never with a made-up value.
       const o = await pending;
       if (o.absent !== undefined) expect(o.absent).toBe("closed");
       else expect(values(o).ovrl).toBeGreaterThan(1);
+      expect(s.workerPid).toBeUndefined();
     }
-    // Still alive (a terminate() inside onnxruntime used to abort the whole process here).
+    // Still alive (a terminate() of a worker thread inside onnxruntime used to abort the whole process).
     expect(values(await scorer.score(synthesizeWav("flite"), undefined)).ovrl).toBeGreaterThan(1);
+  });
+
+  it("a parent killed with SIGKILL leaves no MOS worker process behind", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "tts-mos-orphan-"));
+    try {
+      const wav = join(dir, "clip.wav");
+      writeFileSync(wav, synthesizeWav("espeak-ng", LONG_TEXT));
+      const script = join(dir, "parent.mjs");
+      // Through the package's own loader: the test runs the TypeScript sources.
+      writeFileSync(
+        script,
+        [
+          'import { readFileSync } from "node:fs";',
+          `const { MosScorer } = await import(${JSON.stringify(join(REPO_ROOT, "src/audio/mos/index.ts"))});`,
+          "const s = new MosScorer({ nice: 19 });",
+          `void s.score(readFileSync(${JSON.stringify(wav)}), undefined);`,
+          "process.stdout.write(`${s.workerPid}\\n`);",
+          "setInterval(() => {}, 1000);",
+        ].join("\n"),
+      );
+      const parent = spawn(process.execPath, ["--import", "tsx", script], {
+        cwd: REPO_ROOT,
+        stdio: ["ignore", "pipe", "inherit"],
+      });
+      const pid = await new Promise<number>((resolve, reject) => {
+        parent.stdout.setEncoding("utf8").once("data", (d: string) => resolve(Number(d.trim())));
+        parent.once("exit", (code) => reject(new Error(`parent exited (${code}) before printing`)));
+      });
+      expect(pid).toBeGreaterThan(0);
+      expect(existsSync(`/proc/${pid}/stat`)).toBe(true);
+      parent.kill("SIGKILL");
+      // The IPC channel closes with the parent; the worker kills itself (a deadline, not a timing).
+      const gone = await waitFor(
+        "the orphaned MOS worker to end",
+        () => (!existsSync(`/proc/${pid}/stat`) || isZombieOrGone(pid) ? true : undefined),
+        60_000,
+        100,
+      );
+      expect(gone).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("one clip in flight; a clip waiting from the same source is superseded by a newer one", async () => {

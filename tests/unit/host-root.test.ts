@@ -1,7 +1,8 @@
 // monitoring.host_root (TTS_MONITOR_HOST_ROOT): the exporter in a container, the host's / mounted at
 // /host. A fake host root of real files in a temp dir: every host collector must read it, not the
 // test machine's /proc, and label mount points as the host sees them (no prefix).
-import { mkdirSync, statfsSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { mkdirSync, readFileSync, statfsSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -147,8 +148,36 @@ describe("host collectors under a host root", () => {
     expect(v['tts_process_threads{"process":"kokoro"}']).toBe(3);
     expect(v['tts_process_cpu_seconds_total{"process":"kokoro"}']).toBeCloseTo(2, 12);
     expect(v['tts_process_resident_memory_bytes{"process":"kokoro"}']).toBe(1024 * 1024);
-    expect(v['tts_process_instances{"process":"exporter"}']).toBe(1);
+    expect(v['tts_process_instances{"process":"exporter"}']).toBeGreaterThanOrEqual(1);
     expect(v['tts_process_threads{"process":"exporter"}']).toBeGreaterThan(0);
+  });
+
+  it("process: the exporter counts its child processes (the predicted-MOS worker) with itself", async () => {
+    const collect = async () =>
+      values(await processCollector([{ label: "exporter", self: true }]).collect(signal()));
+    // A Node child: tens of MB resident, well above what the parent's RSS moves by during a read.
+    const child = spawn(process.execPath, ["-e", "console.log('up'); setInterval(() => {}, 1000)"], {
+      stdio: ["ignore", "pipe", "ignore"],
+    });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        child.stdout.once("data", () => resolve());
+        child.once("error", reject);
+      });
+      const rssOf = (pid: number | string) =>
+        Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1]) * 1024;
+      const before = rssOf("self");
+      const v = await collect();
+      const own = Math.min(before, rssOf("self"));
+      const childRss = rssOf(child.pid ?? 0);
+      expect(childRss).toBeGreaterThan(10 * 2 ** 20);
+      expect(v['tts_process_instances{"process":"exporter"}']).toBeGreaterThanOrEqual(2);
+      expect(v['tts_process_resident_memory_bytes{"process":"exporter"}']).toBeGreaterThan(
+        own + 0.8 * childRss,
+      );
+    } finally {
+      child.kill("SIGKILL");
+    }
   });
 
   it("process: a pid file missing under the root is a server not running, not a failure", async () => {

@@ -1,12 +1,17 @@
 // Predicted MOS (entry module of src/audio/mos): ONNX quality models run in one low-priority
-// worker thread, one clip at a time, a bounded number of windows per clip. The event loop never
+// child process, one clip at a time, a bounded number of windows per clip. The event loop never
 // runs inference; a clip waiting for the worker is replaced by a newer one from the same source,
 // and past MAX_WAITING sources new clips are dropped (logged once).
+//
+// A process, not a worker thread: a thread cannot be stopped while onnxruntime runs (terminate(),
+// or process.exit() at shutdown, aborts the whole process with "terminate called after throwing
+// an instance of 'Napi::Error'"), and a window at nice 10 on a loaded host takes tens of seconds,
+// so a stop had to wait for it or abort. A process is killed at once, whatever it is doing.
 
+import { type ChildProcess, fork } from "node:child_process";
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Worker } from "node:worker_threads";
 import { workerUrl } from "../../util/worker-url.ts";
 import type { AudioFormat } from "../format.ts";
 import { MOS_WORKER_NICE } from "./limits.ts";
@@ -43,8 +48,6 @@ export interface MosOutcome {
 /** Sources (engine/voice) that may wait for the worker at once. */
 export const MAX_WAITING = 8;
 export const DEFAULT_MAX_WINDOWS = 3;
-/** How long close() waits for the worker to finish its clip before terminating it. */
-export const CLOSE_WAIT_MS = 60_000;
 
 /** The package's models/ folder: the nearest ancestor of this module that has one. */
 export function defaultModelDir(): string {
@@ -74,7 +77,7 @@ export class MosScorer {
   readonly #nice: number;
   readonly #warned = new Set<string>();
   readonly #waiting: Waiting[] = [];
-  #worker: Worker | undefined;
+  #worker: ChildProcess | undefined;
   #inFlight: { id: number; resolve: (r: MosReply) => void } | undefined;
   #nextId = 1;
   #closed = false;
@@ -113,7 +116,7 @@ export class MosScorer {
         resolve({ results: [], absent: "backlog full" });
         return;
       }
-      // A real copy: a Node Buffer's slice() is a view of its pool, and the copy's buffer is transferred.
+      // A real copy: a Node Buffer's slice() is a view of a pool that may be reused while this waits.
       this.#waiting.push({ key, bytes: new Uint8Array(bytes), format, maxSeconds, resolve });
       this.#pump();
     });
@@ -125,23 +128,39 @@ export class MosScorer {
     this.#logger?.warn(msg, fields);
   }
 
-  #start(): Worker {
+  /** The worker process's id while it runs (for tests and diagnostics). */
+  get workerPid(): number | undefined {
+    return this.#worker?.pid;
+  }
+
+  #start(): ChildProcess {
     if (this.#worker) return this.#worker;
-    const worker = new Worker(workerUrl("worker", import.meta.url), { workerData: { nice: this.#nice } });
+    // execArgv empty: the parent's flags (--inspect, --expose-gc, a loader) are not the worker's;
+    // the .mjs bootstrap of the TypeScript sources registers its own loader.
+    const worker = fork(fileURLToPath(workerUrl("worker", import.meta.url)), [String(this.#nice)], {
+      execArgv: [],
+      serialization: "advanced",
+      stdio: ["ignore", "ignore", "inherit", "ipc"],
+    });
     worker.on("message", (reply: MosReply) => {
       if (this.#inFlight?.id === reply.id) this.#inFlight.resolve(reply);
     });
     const fail = (message: string) => {
+      if (this.#worker !== worker) return;
       this.#worker = undefined;
       this.#inFlight?.resolve({ id: this.#inFlight.id, ok: false, decode: false, message });
     };
-    worker.on("error", (err) => fail(`predicted MOS worker crashed: ${err.message}`));
-    worker.on("exit", (code) => {
-      if (this.#worker === worker) fail(`predicted MOS worker exited with code ${code}`);
-    });
-    worker.unref();
+    worker.on("error", (err) => fail(`predicted MOS worker failed: ${err.message}`));
+    worker.on("exit", (code, signal) => fail(`predicted MOS worker exited (${signal ?? `code ${code}`})`));
     this.#worker = worker;
+    this.#idle(worker);
     return worker;
+  }
+
+  /** An idle worker must not keep a one-shot CLI (`tts-monitor analyze`) alive. */
+  #idle(worker: ChildProcess): void {
+    worker.unref();
+    worker.channel?.unref();
   }
 
   #pump(): void {
@@ -151,11 +170,12 @@ export class MosScorer {
     const worker = this.#start();
     const id = this.#nextId++;
     worker.ref();
+    worker.channel?.ref();
     this.#inFlight = {
       id,
       resolve: (reply) => {
         this.#inFlight = undefined;
-        if (this.#worker) this.#worker.unref();
+        if (this.#worker) this.#idle(this.#worker);
         next.resolve(this.#outcome(reply));
         this.#pump();
       },
@@ -169,7 +189,7 @@ export class MosScorer {
       maxWindows: this.#maxWindows,
       ...(next.maxSeconds !== undefined && { maxSeconds: next.maxSeconds }),
     };
-    worker.postMessage(req, [next.bytes.buffer as ArrayBuffer]);
+    worker.send(req);
   }
 
   #outcome(reply: MosReply): MosOutcome {
@@ -194,6 +214,7 @@ export class MosScorer {
     };
   }
 
+  /** Stops at once: a clip in inference resolves absent ("closed"), the worker process is killed. */
   async close(): Promise<void> {
     this.#closed = true;
     for (const w of this.#waiting.splice(0)) w.resolve({ results: [], absent: "closed" });
@@ -201,16 +222,14 @@ export class MosScorer {
     this.#worker = undefined;
     this.#inFlight?.resolve({ id: this.#inFlight.id, ok: false, decode: false, message: "closed" });
     if (!worker) return;
-    // Ask, do not terminate: terminating a thread inside onnxruntime aborts the process. The worker
-    // ends after the clip in progress (seconds); terminate() only if it has not within CLOSE_WAIT_MS.
-    const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
-    worker.postMessage({ close: true });
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<"late">((resolve) => {
-      timer = setTimeout(() => resolve("late"), CLOSE_WAIT_MS);
-    });
-    const outcome = await Promise.race([exited, late]);
-    clearTimeout(timer);
-    if (outcome === "late") await worker.terminate();
+    if (worker.exitCode === null && worker.signalCode === null) {
+      const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
+      // Held until it is gone: an idle worker is unreferenced, and close() must not resolve never.
+      worker.ref();
+      // Nothing to save: the clip in progress is dropped. SIGKILL, since a process inside
+      // onnxruntime may not reach a handler of SIGTERM soon; it holds no state but its sessions.
+      worker.kill("SIGKILL");
+      await exited;
+    }
   }
 }

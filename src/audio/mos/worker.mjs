@@ -1,4 +1,4 @@
-// Worker bootstrap, as analyzer-worker.mjs: a Worker does not inherit the parent's TypeScript loader.
+// Worker process bootstrap (forked with no execArgv): registers the TypeScript loader, as analyzer-worker.mjs.
 import { register } from "tsx/esm/api";
 
 register();

@@ -1,10 +1,10 @@
-// Worker side of MosScorer: decode, resample, run the models' ONNX sessions, one message at a time.
-// The thread runs at a low CPU priority (MOS_WORKER_NICE) and onnxruntime gets one thread, so
-// inference yields to the event loop and the analyser.
-import { readFileSync } from "node:fs";
+// Worker side of MosScorer (a child process, started by fork with an IPC channel): decode,
+// resample, run the models' ONNX sessions, one message at a time. The process runs at a low CPU
+// priority (MOS_WORKER_NICE, its first argument) and onnxruntime gets one thread, so inference
+// yields to the exporter's event loop and the analyser.
+import { readdirSync, readFileSync } from "node:fs";
 import { setPriority } from "node:os";
 import { join } from "node:path";
-import { parentPort, workerData } from "node:worker_threads";
 import { decodeAudio, resample } from "../decode.ts";
 import type { AudioFormat } from "../format.ts";
 import { MOS_MIN_SECONDS, MOS_SILENCE_PEAK, MOS_WORKER_NICE } from "./limits.ts";
@@ -43,12 +43,24 @@ export type MosReply =
     }
   | { id: number; ok: false; decode: boolean; message: string };
 
-try {
-  const nice = (workerData as { nice?: unknown } | null)?.nice;
-  // On Linux: this thread only (and the threads it starts).
-  setPriority(0, typeof nice === "number" ? nice : MOS_WORKER_NICE);
-} catch {
-  // not permitted or not supported: inference still runs, at normal priority
+{
+  const arg = Number(process.argv[2]);
+  const nice = Number.isInteger(arg) ? arg : MOS_WORKER_NICE;
+  // On Linux a priority is per thread: this one, then every thread Node started before it (its
+  // platform's and libuv's). Threads started later (onnxruntime's) inherit it from their creator.
+  let tids: number[] = [];
+  try {
+    tids = readdirSync("/proc/self/task").map(Number);
+  } catch {
+    // no /proc: the calling thread only
+  }
+  for (const tid of [0, ...tids]) {
+    try {
+      setPriority(tid, nice);
+    } catch {
+      // not permitted or not supported: inference still runs, at normal priority
+    }
+  }
 }
 
 type Ort = typeof import("onnxruntime-node");
@@ -88,8 +100,6 @@ async function session(model: MosModelName, modelDir: string): Promise<MosSessio
       });
       return {
         async run(inputName, data, dims) {
-          // Closing: the clip stops at its next window (a window is at most seconds of inference).
-          if (closing) throw new Error("closed");
           const out = await inner.run({ [inputName]: new rt.Tensor("float32", data, [...dims]) });
           const first = out[inner.outputNames[0] ?? ""];
           if (!first || !(first.data instanceof Float32Array)) throw new Error("model output is not float32");
@@ -137,31 +147,14 @@ async function handle(req: MosRequest): Promise<MosReply> {
   return { ...base, results, unavailable };
 }
 
-let busy: Promise<unknown> = Promise.resolve();
-let closing = false;
+/** The parent is gone (killed, crashed): nothing is left to answer, so the process ends at once. */
+process.on("disconnect", () => process.kill(process.pid, "SIGKILL"));
 
-/**
- * Closing: the clip in progress stops after its current window, the sessions are released, then
- * the thread ends. Terminating a
- * worker while onnxruntime runs aborts the whole process ("terminate called after throwing an
- * instance of 'Napi::Error'"), so MosScorer.close() asks instead of terminating.
- */
-async function shutdown(): Promise<never> {
-  closing = true;
-  await busy.catch(() => undefined);
-  for (const s of sessions.values()) await s.then((x) => x.release()).catch(() => undefined);
-  process.exit(0);
-}
-
-parentPort?.on("message", (req: MosRequest | { close: true }) => {
-  if ("close" in req) {
-    void shutdown();
-    return;
-  }
-  busy = handle(req).then(
-    (reply) => parentPort?.postMessage(reply),
+process.on("message", (req: MosRequest) => {
+  void handle(req).then(
+    (reply) => process.send?.(reply),
     (e: unknown) =>
-      parentPort?.postMessage({
+      process.send?.({
         id: req.id,
         ok: false,
         decode: false,
