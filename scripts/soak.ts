@@ -20,7 +20,7 @@
 // at this load), which is bounded, not a leak, but would read as growth between the 10th minute
 // and the last in any run shorter than an hour plus; 5 minutes fills before the reference window.
 // docs/benchmarks.md has a recorded curve.
-import { fork } from "node:child_process";
+import { execFileSync, fork } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { createServer, get, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -93,6 +93,9 @@ const median = (xs: readonly number[]) => {
 
 export async function runSoak(o: SoakOptions): Promise<SoakResult> {
   const log = o.log ?? (() => {});
+  execFileSync(process.execPath, [fileURLToPath(new URL("build.mjs", import.meta.url)), "--if-stale"], {
+    stdio: ["ignore", "ignore", "inherit"],
+  });
   const tts = await fakeTts();
   const ttsUrl = `http://127.0.0.1:${(tts.address() as AddressInfo).port}/v1/audio/speech`;
   const child = fork(
@@ -228,9 +231,14 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
 
 /** The child: the exporter and its dashboard, answering "sample" with its memory. */
 async function child(ttsUrl: string, targets: number, historySeconds: number): Promise<void> {
-  const { TTSPerformanceMonitor } = await import("../src/monitor.ts");
-  const { startDashboard } = await import("../src/server/dashboard.ts");
-  const { Logger } = await import("../src/log.ts");
+  // The compiled build, as `npm start` runs it: the sources through tsx would load tsx and esbuild
+  // into every worker thread too, tens of MB of heap that users never run (built by runSoak).
+  const dist = (path: string) => new URL(`../dist/${path}`, import.meta.url).href;
+  const { TTSPerformanceMonitor } = (await import(dist("monitor.js"))) as typeof import("../src/monitor.ts");
+  const { startDashboard } = (await import(
+    dist("server/dashboard.js")
+  )) as typeof import("../src/server/dashboard.ts");
+  const { Logger } = (await import(dist("log.js"))) as typeof import("../src/log.ts");
   const monitor = new TTSPerformanceMonitor({
     config: {
       monitoring: { interval_seconds: 1, mos: false },
