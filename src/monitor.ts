@@ -440,8 +440,6 @@ export class TTSPerformanceMonitor {
   async startMonitoring(): Promise<void> {
     if (this.#started) return;
     this.#started = true;
-    // Temporary files of exporters that crashed or were killed; ours are removed by stop().
-    for (const dir of sweepTempDirs()) this.log.info("removed a stale temporary directory", { dir });
     this.#loopDelay.enable();
     this.#loopTimer = setInterval(() => {
       // The histogram records whole timer periods: the lag is what exceeds the sampling resolution.
@@ -523,7 +521,10 @@ export class TTSPerformanceMonitor {
     }
     if (this.#options.serve !== false && (this.#options.gateway || this.#config.gateway.enabled))
       await this.#startGateway();
-    // Started only once the port is bound: a port in use stops the process before anything runs.
+    // Started only once the port is bound: a port in use stops the process before anything runs
+    // (and its one error line is all it prints).
+    // Temporary files of exporters that crashed or were killed; ours are removed by stop().
+    for (const dir of sweepTempDirs()) this.log.info("removed a stale temporary directory", { dir });
     if (this.#config.tool_info.enabled) this.#runner.start();
     else this.#logDisabled();
     this.#probes.start();

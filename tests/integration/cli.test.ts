@@ -1,7 +1,8 @@
 // The CLI as a user runs it: what it prints and how it exits.
 import { spawn } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { connect, createServer, type Server } from "node:net";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import pkg from "../../package.json" with { type: "json" };
@@ -104,6 +105,12 @@ describe("port already in use", () => {
     await new Promise<void>((r) => blocker.listen(0, "127.0.0.1", () => r()));
     const address = blocker.address();
     const port = typeof address === "object" && address ? address.port : 0;
+    // A killed exporter's temporary directory (its pid has exited): swept, and logged, only by an
+    // exporter that got its port, so it adds no line to this error.
+    const dead = spawn("true");
+    await new Promise((r) => dead.once("exit", r));
+    const stale = join(tmpdir(), `tts-monitor-${dead.pid}-Stale1`);
+    mkdirSync(stale, { recursive: true });
     try {
       for (const args of [["--prometheus-export"], []]) {
         const res = await runCli({ args, config: { server: { listen_address: `127.0.0.1:${port}` } } });
@@ -116,6 +123,7 @@ describe("port already in use", () => {
       }
     } finally {
       blocker.close();
+      rmSync(stale, { recursive: true, force: true });
     }
   });
 });
