@@ -5,7 +5,7 @@
 // drives it as production does: a probe of a local OpenAI-compatible TTS server every second,
 // ingestion at 200 events/s (batches of 20 every 100 ms; every 50th event carries a WAV), three
 // dashboard SSE clients, and a /metrics scrape every second. Every `--sample` seconds the child
-// reports RSS (its own and its child processes') and heap (after a GC). The run fails when either grows by more than --max-growth-mb
+// reports its RSS and heap (after a GC). The run fails when either grows by more than --max-growth-mb
 // between the window starting at --compare-from (default: the 10th minute) and the last window,
 // or when anything is lost: an ingestion answer other than 202, events accepted != events sent,
 // a scrape that is not 200, an SSE client dropped. The heap compares the medians of 1-minute
@@ -26,7 +26,6 @@ import { createServer, get, type IncomingMessage, type Server } from "node:http"
 import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { memory } from "../bench/proc.ts";
 import { encodeWav16 } from "../src/audio/decode.ts";
 
 export interface SoakOptions {
@@ -262,8 +261,10 @@ async function child(ttsUrl: string, targets: number, historySeconds: number): P
   const dashboard = await startDashboard(monitor, { address: "127.0.0.1:0", env: {} });
   process.on("message", () => {
     (globalThis as { gc?: () => void }).gc?.();
-    // RSS of this process and its children (the predicted-MOS worker, a recogniser run).
-    process.send?.({ rss: memory(process.pid).rss, heap: process.memoryUsage().heapUsed, probes });
+    // This process's RSS: its children are short-lived (a recogniser run per clip, in or out of a
+    // sample by chance) or tsx's esbuild; the predicted-MOS worker is off here (mos: false).
+    const m = process.memoryUsage();
+    process.send?.({ rss: m.rss, heap: m.heapUsed, probes });
   });
   process.on("SIGTERM", () => {
     void dashboard
