@@ -231,6 +231,7 @@ async function main(): Promise<void> {
     const wall = (performance.now() - started) / 1000;
     const results = servers.map((s) => {
       const pid = s.child.pid ?? 0;
+      const end = memory(pid);
       const all = times.get(s) ?? [];
       return {
         all,
@@ -238,9 +239,9 @@ async function main(): Promise<void> {
         late: all.filter((x) => x.at >= START_WINDOW_S),
         bytes: bytes.get(s) ?? 0,
         cpu: cpuSeconds(pid) - (cpuBefore.get(s) ?? 0),
-        rss: memory(pid).rss,
-        own: memory(pid).own,
-        peak: Math.max(peakRss.get(s) ?? 0, memory(pid).hwm),
+        rss: end.rss,
+        own: end.own,
+        peak: Math.max(peakRss.get(s) ?? 0, end.hwm),
       };
     });
     const [ours, anchor] = results as [(typeof results)[0], (typeof results)[0]];

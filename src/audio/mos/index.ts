@@ -226,8 +226,8 @@ export class MosScorer {
       const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
       // Held until it is gone: an idle worker is unreferenced, and close() must not resolve never.
       worker.ref();
-      // Nothing to save: the clip in progress is dropped. SIGKILL, since a process inside
-      // onnxruntime may not reach a handler of SIGTERM soon; it holds no state but its sessions.
+      // Nothing to save: the clip in progress is dropped, and the process holds no state but its
+      // sessions. SIGKILL, so that no handler a dependency installs can delay the stop.
       worker.kill("SIGKILL");
       await exited;
     }
