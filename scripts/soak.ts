@@ -1,7 +1,8 @@
 // npm run soak [-- --duration S --sample S --compare-from S --window S --rss-window S --targets N
-//                  --max-growth-mb MB --csv FILE]
+//                  --max-growth-mb MB --csv FILE --node-flags="FLAGS"]
 //
-// Runs the exporter (a child process, so only its memory is measured) with the web dashboard, and
+// Runs the exporter (scripts/soak-child.mjs: the compiled build in a plain Node process, as
+// `npm start` runs it, so only its memory is measured) with the web dashboard, and
 // drives it as production does: a probe of a local OpenAI-compatible TTS server every second,
 // ingestion at 200 events/s (batches of 20 every 100 ms; every 50th event carries a WAV), three
 // dashboard SSE clients, and a /metrics scrape every second. Every `--sample` seconds the child
@@ -19,7 +20,9 @@
 // shipped hour of history is a ring that fills for its first hour (about 0.35 MB of heap a minute
 // at this load), which is bounded, not a leak, but would read as growth between the 10th minute
 // and the last in any run shorter than an hour plus; 5 minutes fills before the reference window.
-// docs/benchmarks.md has a recorded curve.
+// --node-flags="FLAGS" passes Node/V8 flags to the exporter (the `=` form: the value starts with
+// "--"), to try heap settings; the shipped commands use none. --csv FILE writes every sample, with
+// V8's committed and used size per heap space. docs/benchmarks.md has a recorded curve.
 import { execFileSync, fork } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { createServer, get, type IncomingMessage, type Server } from "node:http";
@@ -46,6 +49,8 @@ export interface SoakOptions {
   readonly maxRssGrowthMb?: number;
   readonly eventsPerSecond: number;
   readonly sseClients: number;
+  /** Node/V8 flags for the exporter (besides --expose-gc), e.g. ["--max-semi-space-size=4"]. */
+  readonly nodeFlags?: readonly string[];
   readonly log?: (line: string) => void;
 }
 
@@ -54,6 +59,10 @@ export interface SoakSample {
   readonly rssMb: number;
   readonly heapMb: number;
   readonly probes: number;
+  /** V8's committed (physical) and used size of each heap space, MB, after the GC. */
+  readonly spaces: Readonly<Record<string, { committedMb: number; usedMb: number }>>;
+  /** C++ objects held by JS objects (Buffers among them), MB. */
+  readonly externalMb: number;
 }
 
 export interface SoakResult {
@@ -85,6 +94,15 @@ function fakeTts(): Promise<Server> {
   return new Promise((r) => server.listen(0, "127.0.0.1", () => r(server)));
 }
 
+/** What scripts/soak-child.mjs answers to "sample". */
+interface ChildSample {
+  readonly rss: number;
+  readonly heap: number;
+  readonly external: number;
+  readonly probes: number;
+  readonly spaces: Record<string, { committed: number; used: number }>;
+}
+
 const median = (xs: readonly number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length === 0 ? Number.NaN : (s[Math.floor((s.length - 1) / 2)] as number);
@@ -98,10 +116,10 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
   const tts = await fakeTts();
   const ttsUrl = `http://127.0.0.1:${(tts.address() as AddressInfo).port}/v1/audio/speech`;
   const child = fork(
-    fileURLToPath(import.meta.url),
-    ["--child", ttsUrl, String(o.targets ?? 1), String(o.historySeconds ?? 300)],
+    fileURLToPath(new URL("soak-child.mjs", import.meta.url)),
+    [ttsUrl, String(o.targets ?? 1), String(o.historySeconds ?? 300)],
     {
-      execArgv: ["--expose-gc", "--import", "tsx"],
+      execArgv: ["--expose-gc", ...(o.nodeFlags ?? [])],
       stdio: ["ignore", "ignore", "inherit", "ipc"],
     },
   );
@@ -171,12 +189,22 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     let probes = 0;
     while (Date.now() - start < o.durationSeconds * 1000) {
       await new Promise((r) => setTimeout(r, o.sampleSeconds * 1000));
-      const m = await new Promise<{ rss: number; heap: number; probes: number }>((resolve) => {
-        child.once("message", (msg) => resolve(msg as { rss: number; heap: number; probes: number }));
+      const m = await new Promise<ChildSample>((resolve) => {
+        child.once("message", (msg) => resolve(msg as ChildSample));
         child.send("sample");
       });
       probes = m.probes;
-      const s = { t: (Date.now() - start) / 1000, rssMb: m.rss / 1e6, heapMb: m.heap / 1e6, probes };
+      const spaces: Record<string, { committedMb: number; usedMb: number }> = {};
+      for (const [name, v] of Object.entries(m.spaces))
+        spaces[name] = { committedMb: v.committed / 1e6, usedMb: v.used / 1e6 };
+      const s: SoakSample = {
+        t: (Date.now() - start) / 1000,
+        rssMb: m.rss / 1e6,
+        heapMb: m.heap / 1e6,
+        probes,
+        spaces,
+        externalMb: m.external / 1e6,
+      };
       samples.push(s);
       log(
         `t=${s.t.toFixed(0)}s rss=${s.rssMb.toFixed(1)} MB heap=${s.heapMb.toFixed(1)} MB probes=${probes}`,
@@ -228,53 +256,6 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
   }
 }
 
-/** The child: the exporter and its dashboard, answering "sample" with its memory. */
-async function child(ttsUrl: string, targets: number, historySeconds: number): Promise<void> {
-  // The compiled build, as `npm start` runs it: the sources through tsx would load tsx and esbuild
-  // into every worker thread too, tens of MB of heap that users never run (built by runSoak).
-  const dist = (path: string) => new URL(`../dist/${path}`, import.meta.url).href;
-  const { TTSPerformanceMonitor } = (await import(dist("monitor.js"))) as typeof import("../src/monitor.ts");
-  const { startDashboard } = (await import(
-    dist("server/dashboard.js")
-  )) as typeof import("../src/server/dashboard.ts");
-  const { Logger } = (await import(dist("log.js"))) as typeof import("../src/log.ts");
-  const monitor = new TTSPerformanceMonitor({
-    config: {
-      monitoring: { interval_seconds: 1, mos: false },
-      probes: { interval_seconds: 1, timeout_seconds: 5, texts: ["Soak test probe."] },
-      engines: Array.from({ length: targets }, (_, i) => ({
-        name: i === 0 ? "soak" : `soak${i + 1}`,
-        type: "openai" as const,
-        url: ttsUrl,
-        response_format: "wav" as const,
-      })),
-      ingest: { max_events_per_request: 100 },
-      server: { listen_address: "127.0.0.1:0", dashboard_address: "127.0.0.1:0" },
-      dashboard: { history_seconds: historySeconds },
-    },
-    logger: new Logger({ json: true, level: "error" }),
-    env: {},
-  });
-  let probes = 0;
-  monitor.events.on("probe", () => probes++);
-  await monitor.startMonitoring();
-  const dashboard = await startDashboard(monitor, { address: "127.0.0.1:0", env: {} });
-  process.on("message", () => {
-    (globalThis as { gc?: () => void }).gc?.();
-    // This process's RSS: its children are short-lived (a recogniser run per clip, in or out of a
-    // sample by chance) or tsx's esbuild; the predicted-MOS worker is off here (mos: false).
-    const m = process.memoryUsage();
-    process.send?.({ rss: m.rss, heap: m.heapUsed, probes });
-  });
-  process.on("SIGTERM", () => {
-    void dashboard
-      .close()
-      .then(() => monitor.stop())
-      .then(() => process.exit(0));
-  });
-  process.send?.({ exporter: `http://${monitor.address}`, dashboard: dashboard.url });
-}
-
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -287,6 +268,7 @@ async function main(): Promise<void> {
       history: { type: "string", default: "300" },
       "max-growth-mb": { type: "string", default: "5" },
       csv: { type: "string" },
+      "node-flags": { type: "string", default: "" },
     },
   });
   const result = await runSoak({
@@ -300,13 +282,28 @@ async function main(): Promise<void> {
     maxGrowthMb: Number(values["max-growth-mb"]),
     eventsPerSecond: 200,
     sseClients: 3,
+    nodeFlags: values["node-flags"].split(/\s+/).filter((f) => f !== ""),
     log: (line) => console.log(line),
   });
-  if (values.csv)
-    writeFileSync(
-      values.csv,
-      `t_seconds,rss_mb,heap_mb,probes\n${result.samples.map((s) => `${s.t.toFixed(0)},${s.rssMb.toFixed(2)},${s.heapMb.toFixed(2)},${s.probes}`).join("\n")}\n`,
-    );
+  if (values.csv) {
+    const spaces = [...new Set(result.samples.flatMap((s) => Object.keys(s.spaces)))];
+    const header = [
+      "t_seconds,rss_mb,heap_mb,probes,external_mb",
+      ...spaces.map((n) => `${n}_committed_mb,${n}_used_mb`),
+    ].join(",");
+    const row = (s: SoakSample) =>
+      [
+        s.t.toFixed(0),
+        s.rssMb.toFixed(2),
+        s.heapMb.toFixed(2),
+        s.probes,
+        s.externalMb.toFixed(2),
+        ...spaces.map(
+          (n) => `${s.spaces[n]?.committedMb.toFixed(2) ?? ""},${s.spaces[n]?.usedMb.toFixed(2) ?? ""}`,
+        ),
+      ].join(",");
+    writeFileSync(values.csv, `${header}\n${result.samples.map(row).join("\n")}\n`);
+  }
   console.log(
     `events sent ${result.eventsSent}, accepted ${result.eventsAccepted}; scrapes ${result.scrapes}; probes ${result.probes}; ` +
       `RSS growth (lowest of each window) ${result.rssGrowthMb.toFixed(1)} MB, heap growth ${result.heapGrowthMb.toFixed(1)} MB`,
@@ -316,6 +313,4 @@ async function main(): Promise<void> {
 }
 
 const isMain = process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1];
-if (isMain && process.argv[2] === "--child")
-  void child(process.argv[3] ?? "", Number(process.argv[4] ?? 1), Number(process.argv[5] ?? 300));
-else if (isMain) void main();
+if (isMain) void main();
