@@ -18,6 +18,16 @@ export const MAX_ALTERNATIVES = 5;
 export const WORDS_PER_PHRASE = 3;
 /** Fewer testable words than this gives no value: a coin-flip or two is not a test. */
 export const MIN_TESTED_WORDS = 3;
+/**
+ * A phrase chosen right is heard only if its words also fit the audio: their acoustic score per
+ * 10 ms frame (pocketsphinx's ascr, normalised to the best senone of each frame) must be at least
+ * this. A forced choice always picks something, and between rhymes that share their vowels and
+ * final consonants, reversed speech or a different sentence can still favour the right one (festival
+ * reversed "The juice of lemons makes fine punch." chose it, at -72 per frame); speech of the
+ * words themselves fits better (clean: -9 to -51 over four engines, 20 dB noise to -44), wrong
+ * sentences chosen "right" -54 to -66. Calibrated in docs/audio-analysis.md ("Intelligibility").
+ */
+export const MIN_PHRASE_FIT = -55;
 
 export interface ClosedSetSlot {
   /** The probe's words in this phrase. */
@@ -113,14 +123,36 @@ export interface ClosedSetScore {
   tested: number;
   /** Hits a random choice would make on average. */
   chanceHits: number;
+  /** Acoustic score per frame of each tested phrase's chosen words (NaN without an alignment). */
+  phraseFit: number[];
+  /** Whether each tested phrase was chosen right (before the fit floor). */
+  phraseChosen: boolean[];
+  /** Whether the fits were checked (the recogniser's best path matched its output). */
+  fitChecked: boolean;
+}
+
+/** A word of the recogniser's best path with its frames and acoustic score (intelligibility.ts). */
+export interface PathWord {
+  readonly word: string;
+  readonly start: number;
+  readonly end: number;
+  readonly ascr: number;
 }
 
 /**
  * Scores the recogniser's output against the slots. Every choice of a phrase has as many words as
  * the phrase, so the output aligns by position; an empty output (no grammar path found) scores 0.
+ * `path` is the recogniser's best path (its words, frames and acoustic scores): a phrase chosen
+ * right is a hit only if its words fit at least `minFit` per frame. Without a path that matches the
+ * output (`fitChecked` false) phrases are judged by the choice alone.
  * `hits` counts the testable words of the phrases heard right.
  */
-export function scoreClosedSet(set: ClosedSet, recognised: string): ClosedSetScore {
+export function scoreClosedSet(
+  set: ClosedSet,
+  recognised: string,
+  path: readonly PathWord[] = [],
+  minFit = MIN_PHRASE_FIT,
+): ClosedSetScore {
   const got = recognised.trim() === "" ? [] : recognised.trim().split(/\s+/);
   const total = set.slots.reduce((n, s) => n + s.words.length, 0);
   const aligned = got.length === total;
@@ -128,14 +160,31 @@ export function scoreClosedSet(set: ClosedSet, recognised: string): ClosedSetSco
   let chance = 0;
   let tested = 0;
   let at = 0;
+  const phraseFit: number[] = [];
+  const phraseChosen: boolean[] = [];
+  const pathAligned = aligned && path.length === total && path.every((w, i) => w.word === got[i]);
   for (const s of set.slots) {
     const heard = got.slice(at, at + s.words.length).join(" ");
+    const words = pathAligned ? path.slice(at, at + s.words.length) : [];
     at += s.words.length;
     if (s.choices.length < 2) continue;
+    const frames = words.reduce((n, w) => n + w.end - w.start + 1, 0);
+    const fit = frames > 0 ? words.reduce((n, w) => n + w.ascr, 0) / frames : Number.NaN;
+    phraseFit.push(fit);
+    const chosen = aligned && heard === s.words.join(" ");
+    phraseChosen.push(chosen);
     tested += s.tested;
     chance += s.tested / s.choices.length;
-    if (aligned && heard === s.words.join(" ")) hits += s.tested;
+    if (chosen && (!pathAligned || fit >= minFit)) hits += s.tested;
   }
   const ratio = tested - chance > 0 ? (hits - chance) / (tested - chance) : 0;
-  return { ratio: Math.min(1, Math.max(0, ratio)), hits, tested, chanceHits: chance };
+  return {
+    ratio: Math.min(1, Math.max(0, ratio)),
+    hits,
+    tested,
+    chanceHits: chance,
+    phraseFit,
+    phraseChosen,
+    fitChecked: pathAligned,
+  };
 }

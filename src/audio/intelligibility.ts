@@ -47,6 +47,48 @@ export interface IntelligibilityResult {
   asr: string;
   /** The sentence the recogniser chose ("" when none); for logs, never a label. */
   recognised: string;
+  /**
+   * The acoustic fit of each tested phrase's chosen words (same order as the closed set's tested
+   * phrases): the recogniser's acoustic score per 10 ms frame, normalised per frame to the best
+   * senone (0 = every frame matched the best-fitting sound; lower = the audio fits the words worse).
+   * NaN where the recogniser reported no alignment.
+   */
+  phraseFit: number[];
+  /** Whether each tested phrase was chosen right; a hit also needs its fit ≥ MIN_PHRASE_FIT. */
+  phraseChosen: boolean[];
+}
+
+/** One word of the recogniser's best path (its -backtrace table): frames start-end inclusive. */
+export interface AlignedWord {
+  readonly word: string;
+  readonly start: number;
+  readonly end: number;
+  /** Acoustic score of the word, normalised per frame to the best senone (≤ 0). */
+  readonly ascr: number;
+}
+
+/**
+ * The words of the best path from pocketsphinx's log (-backtrace yes): the table after the header
+ * "word start end pprob ascr lscr lback", silences and fillers (<sil>, <s>, [NOISE]...) left out.
+ */
+export function parseBacktrace(log: string): AlignedWord[] {
+  const lines = log.split("\n");
+  const at = lines.findLastIndex((l) => /^word\s+start\s+end\s+pprob\s+ascr\b/.test(l.trim()));
+  if (at < 0) return [];
+  const out: AlignedWord[] = [];
+  for (const line of lines.slice(at + 1)) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 5 || !/^-?\d+$/.test(f[1] ?? "") || !/^-?\d+$/.test(f[4] ?? "")) break;
+    const word = f[0] ?? "";
+    if (/^[<[(]/.test(word)) continue;
+    out.push({
+      word: word.replace(/\(\d+\)$/, ""),
+      start: Number(f[1]),
+      end: Number(f[2]),
+      ascr: Number(f[4]),
+    });
+  }
+  return out;
 }
 
 export const ASR_NAME = "pocketsphinx";
@@ -312,6 +354,7 @@ export class Intelligibility {
   #lexicon: Promise<Lexicon> | undefined;
   readonly #closedSets = new Map<string, ClosedSet>();
   #warned = false;
+  #warnedFit = false;
   #queue: Promise<unknown> = Promise.resolve();
   #child: ReturnType<typeof spawn> | undefined;
   /** The recogniser's WAV is prepared in a worker; its files live in one directory, removed by close(). */
@@ -404,16 +447,29 @@ export class Intelligibility {
     const job = ++this.#jobs;
     const wav = join(this.#dir, `probe-${job}.wav`);
     const jsgf = join(this.#dir, `probe-${job}.jsgf`);
+    const log = join(this.#dir, `probe-${job}.log`);
     try {
       await this.#input.write(decoded.samples, decoded.sampleRate, wav, transfer);
       writeFileSync(jsgf, grammar);
       // Wide beams: with a small grammar they cost little, and narrow ones lose the path in noise.
-      const args = ["-infile", wav, "-jsgf", jsgf, "-hmm", hmm, "-dict", dict, "-logfn", "/dev/null"];
+      // -backtrace: the best path's words with their frames and acoustic scores, in the log.
+      const args = ["-infile", wav, "-jsgf", jsgf, "-hmm", hmm, "-dict", dict, "-logfn", log];
       args.push("-beam", "1e-80", "-pbeam", "1e-80", "-wbeam", "1e-60", "-remove_silence", "no");
+      args.push("-backtrace", "yes");
       const stdout = await this.#run(args);
       const lines = stdout.split("\n").map((l) => l.trim());
       const recognised = lines.filter((l) => l.length > 0).pop() ?? "";
-      const r = scoreClosedSet(set, recognised);
+      const aligned = parseBacktrace(await readFile(log, "utf8").catch(() => ""));
+      const r = scoreClosedSet(set, recognised, aligned);
+      if (recognised !== "" && !r.fitChecked && !this.#warnedFit) {
+        this.#warnedFit = true;
+        this.#logger?.warn(
+          "intelligibility: the recogniser's best path is missing; phrases judged by choice only",
+          {
+            asr: ASR_NAME,
+          },
+        );
+      }
       return {
         ratio: r.ratio,
         testedWords: r.tested,
@@ -421,10 +477,13 @@ export class Intelligibility {
         outOfDictionary,
         asr: ASR_NAME,
         recognised,
+        phraseFit: r.phraseFit,
+        phraseChosen: r.phraseChosen,
       };
     } finally {
       rmSync(wav, { force: true });
       rmSync(jsgf, { force: true });
+      rmSync(log, { force: true });
     }
   }
 

@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { type AudioAnalysis, analyzeAudio } from "../audio/analyze.ts";
-import { MIN_TESTED_WORDS } from "../audio/closed-set.ts";
+import { MIN_PHRASE_FIT, MIN_TESTED_WORDS } from "../audio/closed-set.ts";
 import { decodeAudio } from "../audio/decode.ts";
 import type { AudioFormat } from "../audio/format.ts";
 import { Intelligibility, type IntelligibilityResult } from "../audio/intelligibility.ts";
@@ -160,11 +160,16 @@ export function formatReport(r: AnalyzeReport, qualityMin: number): string {
     rows.push([
       "intelligibility",
       pct(r.intelligibility.ratio, 0),
-      `${r.intelligibility.asr} closed-set test, chance-corrected; ${r.intelligibility.hits} of ${r.intelligibility.testedWords} tested words right; heard "${r.intelligibility.recognised}"${r.intelligibility.outOfDictionary.length > 0 ? `; not in the dictionary, untested: ${r.intelligibility.outOfDictionary.join(" ")}` : ""}`,
+      `${r.intelligibility.asr} closed-set test, chance-corrected; ${r.intelligibility.hits} of ${r.intelligibility.testedWords} tested words right; heard "${r.intelligibility.recognised}"; acoustic fit per phrase ${fits(r.intelligibility)} (a chosen phrase counts from ${MIN_PHRASE_FIT})${r.intelligibility.outOfDictionary.length > 0 ? `; not in the dictionary, untested: ${r.intelligibility.outOfDictionary.join(" ")}` : ""}`,
     ]);
   } else if (r.intelligibilityUnavailable) {
     rows.push(["intelligibility", "—", r.intelligibilityUnavailable]);
   }
   const width = Math.max(...rows.map(([l]) => l.length));
   return `${rows.map(([l, v, n]) => `${l.padEnd(width)}  ${v}${n ? `   (${n})` : ""}`).join("\n")}\n`;
+}
+
+/** Each tested phrase's fit per frame, "-" where the recogniser gave no alignment. */
+function fits(r: IntelligibilityResult): string {
+  return r.phraseFit.map((f) => (Number.isFinite(f) ? f.toFixed(0) : "-")).join(", ") || "-";
 }

@@ -1,6 +1,7 @@
 // Intelligibility with the real recogniser (Debian pocketsphinx + pocketsphinx-en-us): a missing
 // package fails the test with its name.
 import { describe, expect, it } from "vitest";
+import { MIN_PHRASE_FIT } from "../../src/audio/closed-set.ts";
 import { resample } from "../../src/audio/decode.ts";
 import { Intelligibility } from "../../src/audio/intelligibility.ts";
 import { addWhiteNoise, seededRandom } from "../../src/audio/signals.ts";
@@ -28,16 +29,24 @@ describe("Intelligibility (pocketsphinx closed-set test)", () => {
   }
 
   // Narrowband audio upsampled to 16 kHz has an empty 4-8 kHz band; without the recogniser's noise
-  // floor, clean espeak-ng at 8 and 11.025 kHz matched no sentence at all (ratio 0).
-  it("every sample rate is resampled to 16 kHz and scores: espeak-ng at 8, 11.025, 24 and 48 kHz ≥ 0.9", async () => {
-    const clean = speech("espeak-ng", TEXT);
-    for (const rate of [8000, 11025, 24000, 48000]) {
-      const y = resample(clean.samples, clean.sampleRate, rate);
-      const r = await asr.score(
-        { samples: y, sampleRate: rate, channels: 1, durationSeconds: y.length / rate },
-        TEXT,
-      );
-      expect(r?.ratio, `espeak-ng at ${rate} Hz heard "${r?.recognised}"`).toBeGreaterThanOrEqual(0.9);
+  // floor, clean espeak-ng at 8 and 11.025 kHz matched no sentence at all. Every rate must still
+  // choose the sentence; festival scores ≥ 0.9 at every rate. espeak-ng band-limited to 8 or
+  // 11.025 kHz fits the wideband acoustic model worse than MIN_PHRASE_FIT (-55 to -61 per frame,
+  // against -31 to -40 at 16 kHz and above), so it scores lower there: the recogniser's view, see
+  // docs/audio-analysis.md.
+  it("every sample rate is resampled to 16 kHz: 8, 11.025, 24 and 48 kHz choose the sentence", async () => {
+    for (const engine of ["espeak-ng", "festival"] as const) {
+      const clean = speech(engine, TEXT);
+      for (const rate of [8000, 11025, 24000, 48000]) {
+        const y = resample(clean.samples, clean.sampleRate, rate);
+        const r = await asr.score(
+          { samples: y, sampleRate: rate, channels: 1, durationSeconds: y.length / rate },
+          TEXT,
+        );
+        const seen = `${engine} at ${rate} Hz heard "${r?.recognised}" fit ${r?.phraseFit}`;
+        expect(r?.phraseChosen.every(Boolean), seen).toBe(true);
+        if (engine === "festival" || rate > 16000) expect(r?.ratio, seen).toBeGreaterThanOrEqual(0.9);
+      }
     }
   });
 
@@ -113,6 +122,25 @@ describe("Intelligibility (pocketsphinx closed-set test)", () => {
       expect(ratios[3]).toBeLessThanOrEqual(0.2);
     });
   }
+
+  // A forced choice always picks a phrase, and among rhymes that share vowels and final consonants
+  // the wrong audio can still favour the right one: these two scored 1.0 before a chosen phrase
+  // also had to fit the audio (MIN_PHRASE_FIT).
+  it('festival: reversed "The juice of lemons makes fine punch." and a different sentence score near 0', async () => {
+    const lemon = "The juice of lemons makes fine punch.";
+    const d = speech("festival", lemon);
+    const clean = await asr.score(d, lemon);
+    expect(clean?.ratio).toBeGreaterThanOrEqual(0.9);
+    expect(clean?.phraseFit.every((f) => f >= MIN_PHRASE_FIT)).toBe(true);
+    const reversed = await asr.score(withSamples(d, d.samples.slice().reverse()), lemon);
+    expect(reversed?.ratio, `heard "${reversed?.recognised}" fit ${reversed?.phraseFit}`).toBeLessThanOrEqual(
+      0.2,
+    );
+    const canoe = "The birch canoe slid on the smooth planks. Glue the sheet to the dark blue background.";
+    const well = "It is easy to tell the depth of a well. These days a chicken leg is a rare dish.";
+    const other = await asr.score(speech("festival", canoe), well);
+    expect(other?.ratio, `heard "${other?.recognised}" fit ${other?.phraseFit}`).toBeLessThanOrEqual(0.2);
+  });
 
   it("a missing recogniser gives undefined and exactly one log line with the reason", async () => {
     const lines: Array<{ msg: string; fields?: Record<string, unknown> }> = [];

@@ -209,6 +209,8 @@ const heard = (ratio: number): IntelligibilityResult => ({
   outOfDictionary: [],
   asr: "pocketsphinx",
   recognised: "",
+  phraseFit: [],
+  phraseChosen: [],
 });
 
 /** A sink that records every write of the measures (the score each time) and every failure. */

@@ -1,6 +1,13 @@
 // The closed-set test's design and its correction for guessing, without the recogniser.
 import { describe, expect, it } from "vitest";
-import { closedSet, FUNCTION_WORDS, scoreClosedSet } from "../../src/audio/closed-set.ts";
+import {
+  closedSet,
+  FUNCTION_WORDS,
+  MIN_PHRASE_FIT,
+  type PathWord,
+  scoreClosedSet,
+} from "../../src/audio/closed-set.ts";
+import { parseBacktrace } from "../../src/audio/intelligibility.ts";
 
 const WORDS = "the quick brown fox jumps over the lazy dog".split(" ");
 const RHYMES: string[][] = WORDS.map((w) =>
@@ -56,5 +63,64 @@ describe("closed-set intelligibility test", () => {
     const s = closedSet(["the", "of"], [[], []]);
     expect(s.testedWords).toBe(0);
     expect(scoreClosedSet(s, "the of").ratio).toBe(0);
+  });
+
+  // The best path of the probe: 10 frames a word, every word at `fit` per frame.
+  const path = (fits: readonly [number, number]): PathWord[] =>
+    WORDS.map((word, i) => ({
+      word,
+      start: i * 10,
+      end: i * 10 + 9,
+      ascr: 10 * (i < 4 ? fits[0] : fits[1]),
+    }));
+
+  it("a phrase chosen right counts only if its words fit the audio (reversed speech, another sentence)", () => {
+    const good = scoreClosedSet(set, WORDS.join(" "), path([-20, -30]));
+    expect(good.fitChecked).toBe(true);
+    expect(good.phraseFit).toEqual([-20, -30]);
+    expect(good.phraseChosen).toEqual([true, true]);
+    expect(good.ratio).toBe(1);
+    // The second phrase chosen right but fitting worse than the floor: not heard.
+    const poor = scoreClosedSet(set, WORDS.join(" "), path([-20, MIN_PHRASE_FIT - 1]));
+    expect(poor.phraseChosen).toEqual([true, true]);
+    expect(poor.hits).toBe(3);
+    expect(poor.ratio).toBeCloseTo(0.4, 10);
+    expect(scoreClosedSet(set, WORDS.join(" "), path([MIN_PHRASE_FIT - 1, -80])).ratio).toBe(0);
+    // Exactly at the floor still counts.
+    expect(scoreClosedSet(set, WORDS.join(" "), path([MIN_PHRASE_FIT, MIN_PHRASE_FIT])).ratio).toBe(1);
+  });
+
+  it("without a best path that matches the output, phrases are judged by the choice alone", () => {
+    const none = scoreClosedSet(set, WORDS.join(" "));
+    expect(none.fitChecked).toBe(false);
+    expect(none.phraseFit.every(Number.isNaN)).toBe(true);
+    expect(none.ratio).toBe(1);
+    const other = path([-90, -90]).map((w, i) => (i === 1 ? { ...w, word: "thick" } : w));
+    expect(scoreClosedSet(set, WORDS.join(" "), other).fitChecked).toBe(false);
+  });
+});
+
+describe("pocketsphinx best path (-backtrace yes)", () => {
+  const LOG = [
+    "INFO: pocketsphinx.c(1168): the juice (-12313)",
+    "word                 start end   pprob ascr       lscr       lback",
+    "<sil>                0     19    1.000 -183       0          0",
+    "the                  20    31    1.000 -175       -121       1",
+    "[NOISE]              32    35    1.000 -40        0          1",
+    "juice(2)             36    70    1.000 -1200      -131       1",
+    "</s>                 71    80    1.000 -10        0          1",
+    "INFO: ngram_search.c(1234): lattice done",
+  ].join("\n");
+
+  it("reads the words with their frames and acoustic scores; silences and fillers left out", () => {
+    expect(parseBacktrace(LOG)).toEqual([
+      { word: "the", start: 20, end: 31, ascr: -175 },
+      { word: "juice", start: 36, end: 70, ascr: -1200 },
+    ]);
+  });
+
+  it("a log without the table gives no words", () => {
+    expect(parseBacktrace("")).toEqual([]);
+    expect(parseBacktrace("INFO: nothing here\nword start end\n")).toEqual([]);
   });
 });
