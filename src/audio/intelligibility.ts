@@ -16,6 +16,7 @@ import {
   closedSet,
   MAX_ALTERNATIVES,
   MIN_TESTED_WORDS,
+  type PathWord,
   scoreClosedSet,
 } from "./closed-set.ts";
 import type { DecodedAudio } from "./format.ts";
@@ -58,24 +59,16 @@ export interface IntelligibilityResult {
   phraseChosen: boolean[];
 }
 
-/** One word of the recogniser's best path (its -backtrace table): frames start-end inclusive. */
-export interface AlignedWord {
-  readonly word: string;
-  readonly start: number;
-  readonly end: number;
-  /** Acoustic score of the word, normalised per frame to the best senone (≤ 0). */
-  readonly ascr: number;
-}
-
 /**
  * The words of the best path from pocketsphinx's log (-backtrace yes): the table after the header
- * "word start end pprob ascr lscr lback", silences and fillers (<sil>, <s>, [NOISE]...) left out.
+ * "word start end pprob ascr lscr lback" (frames start-end inclusive; ascr normalised per frame to
+ * the best senone), silences and fillers (<sil>, <s>, [NOISE]...) left out.
  */
-export function parseBacktrace(log: string): AlignedWord[] {
+export function parseBacktrace(log: string): PathWord[] {
   const lines = log.split("\n");
   const at = lines.findLastIndex((l) => /^word\s+start\s+end\s+pprob\s+ascr\b/.test(l.trim()));
   if (at < 0) return [];
-  const out: AlignedWord[] = [];
+  const out: PathWord[] = [];
   for (const line of lines.slice(at + 1)) {
     const f = line.trim().split(/\s+/);
     if (f.length < 5 || !/^-?\d+$/.test(f[1] ?? "") || !/^-?\d+$/.test(f[4] ?? "")) break;
