@@ -3,6 +3,7 @@
 // thread and its esbuild service to the process whose memory the soak measures, which users never
 // run. Answers "sample" with its RSS, its heap after a GC and V8's per-space sizes.
 // argv: ttsUrl targets historySeconds
+import { constants, PerformanceObserver } from "node:perf_hooks";
 import { getHeapSpaceStatistics } from "node:v8";
 
 const dist = (path) => new URL(`../dist/${path}`, import.meta.url).href;
@@ -30,6 +31,18 @@ const monitor = new TTSPerformanceMonitor({
   env: {},
 });
 let probes = 0;
+// Full (mark-compact) collections the exporter ran by itself: the samples' own gc() is left out.
+const gcMajor = { count: 0, ms: 0, maxMs: 0 };
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) {
+    const d = e.detail ?? {};
+    if (d.kind !== constants.NODE_PERFORMANCE_GC_MAJOR) continue;
+    if ((d.flags ?? 0) & constants.NODE_PERFORMANCE_GC_FLAGS_FORCED) continue;
+    gcMajor.count++;
+    gcMajor.ms += e.duration;
+    gcMajor.maxMs = Math.max(gcMajor.maxMs, e.duration);
+  }
+}).observe({ entryTypes: ["gc"] });
 monitor.events.on("probe", () => probes++);
 await monitor.startMonitoring();
 const dashboard = await startDashboard(monitor, { address: "127.0.0.1:0", env: {} });
@@ -41,8 +54,10 @@ process.on("message", () => {
   const spaces = {};
   for (const s of getHeapSpaceStatistics())
     spaces[s.space_name] = { committed: s.physical_space_size, used: s.space_used_size };
-  process.send?.({ rss: m.rss, heap: m.heapUsed, external: m.external, spaces, probes });
+  process.send?.({ rss: m.rss, heap: m.heapUsed, external: m.external, spaces, probes, gcMajor });
 });
+// The soak itself gone (killed, crashed): its IPC channel closes; do not run on as an orphan.
+process.on("disconnect", () => process.exit(0));
 process.on("SIGTERM", () => {
   void dashboard
     .close()

@@ -63,6 +63,8 @@ export interface SoakSample {
   readonly spaces: Readonly<Record<string, { committedMb: number; usedMb: number }>>;
   /** C++ objects held by JS objects (Buffers among them), MB. */
   readonly externalMb: number;
+  /** Full GCs the exporter ran by itself so far (the samples' own gc() left out), and their time. */
+  readonly gcMajor: { readonly count: number; readonly ms: number; readonly maxMs: number };
 }
 
 export interface SoakResult {
@@ -101,6 +103,7 @@ interface ChildSample {
   readonly external: number;
   readonly probes: number;
   readonly spaces: Record<string, { committed: number; used: number }>;
+  readonly gcMajor: { count: number; ms: number; maxMs: number };
 }
 
 const median = (xs: readonly number[]) => {
@@ -204,6 +207,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
         probes,
         spaces,
         externalMb: m.external / 1e6,
+        gcMajor: m.gcMajor,
       };
       samples.push(s);
       log(
@@ -288,7 +292,7 @@ async function main(): Promise<void> {
   if (values.csv) {
     const spaces = [...new Set(result.samples.flatMap((s) => Object.keys(s.spaces)))];
     const header = [
-      "t_seconds,rss_mb,heap_mb,probes,external_mb",
+      "t_seconds,rss_mb,heap_mb,probes,external_mb,gc_major_count,gc_major_ms",
       ...spaces.map((n) => `${n}_committed_mb,${n}_used_mb`),
     ].join(",");
     const row = (s: SoakSample) =>
@@ -298,6 +302,8 @@ async function main(): Promise<void> {
         s.heapMb.toFixed(2),
         s.probes,
         s.externalMb.toFixed(2),
+        s.gcMajor.count,
+        s.gcMajor.ms.toFixed(1),
         ...spaces.map(
           (n) => `${s.spaces[n]?.committedMb.toFixed(2) ?? ""},${s.spaces[n]?.usedMb.toFixed(2) ?? ""}`,
         ),
@@ -308,6 +314,11 @@ async function main(): Promise<void> {
     `events sent ${result.eventsSent}, accepted ${result.eventsAccepted}; scrapes ${result.scrapes}; probes ${result.probes}; ` +
       `RSS growth (lowest of each window) ${result.rssGrowthMb.toFixed(1)} MB, heap growth ${result.heapGrowthMb.toFixed(1)} MB`,
   );
+  const gc = result.samples.at(-1)?.gcMajor;
+  if (gc && gc.count > 0)
+    console.log(
+      `full GCs of the exporter's own: ${gc.count}, mean ${(gc.ms / gc.count).toFixed(1)} ms, longest ${gc.maxMs.toFixed(1)} ms, ${(gc.ms / 1000).toFixed(1)} s in all`,
+    );
   for (const p of result.problems) console.log(`FAIL ${p}`);
   process.exit(result.problems.length > 0 ? 1 : 0);
 }
