@@ -457,7 +457,7 @@ export class Intelligibility {
       if (recognised !== "" && !r.fitChecked && !this.#warnedFit) {
         this.#warnedFit = true;
         this.#logger?.warn(
-          "intelligibility: the recogniser's best path is missing; phrases judged by choice only",
+          "intelligibility: the recogniser's best path is missing or does not match its output; phrases judged by choice only",
           {
             asr: ASR_NAME,
           },

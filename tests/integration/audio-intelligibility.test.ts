@@ -1,5 +1,8 @@
 // Intelligibility with the real recogniser (Debian pocketsphinx + pocketsphinx-en-us): a missing
 // package fails the test with its name.
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { MIN_PHRASE_FIT } from "../../src/audio/closed-set.ts";
 import { resample } from "../../src/audio/decode.ts";
@@ -154,6 +157,27 @@ describe("Intelligibility (pocketsphinx closed-set test)", () => {
     expect(await none.score(clean, PROBE_TEXT)).toBeUndefined();
     expect(lines).toHaveLength(1);
     expect(String(lines[0]?.fields?.reason)).toMatch(/pocketsphinx/);
+  });
+
+  it("a recogniser that gives no best path: phrases judged by the choice alone, one log line", async () => {
+    // A stand-in pocketsphinx_continuous: prints the probe's words and writes no log (-logfn).
+    const dir = mkdtempSync(join(tmpdir(), "tts-asr-"));
+    const fake = join(dir, "pocketsphinx_continuous");
+    writeFileSync(fake, "#!/bin/sh\necho the quick brown fox jumps over the lazy dog\n", { mode: 0o755 });
+    const lines: string[] = [];
+    const noPath = new Intelligibility({ binary: fake, logger: { warn: (msg) => lines.push(msg) } });
+    try {
+      const clean = speech("flite", TEXT);
+      const a = await noPath.score(clean, TEXT);
+      const b = await noPath.score(clean, TEXT);
+      expect(a?.ratio).toBe(1);
+      expect(b?.phraseFit.every(Number.isNaN)).toBe(true);
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(/best path/);
+    } finally {
+      await noPath.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("a timeout kills the recogniser and rejects; the next call still works", async () => {
