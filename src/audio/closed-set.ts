@@ -143,7 +143,7 @@ export interface PathWord {
  * Scores the recogniser's output against the slots. Every choice of a phrase has as many words as
  * the phrase, so the output aligns by position; an empty output (no grammar path found) scores 0.
  * `path` is the recogniser's best path (its words, frames and acoustic scores): a phrase chosen
- * right is a hit only if its words fit at least `minFit` per frame. Without a path that matches the
+ * right is a hit only if its words fit at least MIN_PHRASE_FIT per frame. Without a path that matches the
  * output (`fitChecked` false) phrases are judged by the choice alone.
  * `hits` counts the testable words of the phrases heard right.
  */
@@ -151,7 +151,6 @@ export function scoreClosedSet(
   set: ClosedSet,
   recognised: string,
   path: readonly PathWord[] = [],
-  minFit = MIN_PHRASE_FIT,
 ): ClosedSetScore {
   const got = recognised.trim() === "" ? [] : recognised.trim().split(/\s+/);
   const total = set.slots.reduce((n, s) => n + s.words.length, 0);
@@ -175,7 +174,7 @@ export function scoreClosedSet(
     phraseChosen.push(chosen);
     tested += s.tested;
     chance += s.tested / s.choices.length;
-    if (chosen && (!pathAligned || fit >= minFit)) hits += s.tested;
+    if (chosen && (!pathAligned || fit >= MIN_PHRASE_FIT)) hits += s.tested;
   }
   const ratio = tested - chance > 0 ? (hits - chance) / (tested - chance) : 0;
   return {
